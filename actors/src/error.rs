@@ -1,0 +1,47 @@
+//! The core's error type. The edge maps each variant to exactly one HTTP status.
+
+use crate::store::StoreError;
+
+/// What went wrong inside the core, in terms a caller can act on.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CoreError {
+    /// The resource does not exist (or belongs to someone else).
+    #[error("{resource} not found")]
+    NotFound { resource: &'static str, id: String },
+    /// A duplicate or an invalid state transition.
+    #[error("{0}")]
+    Conflict(String),
+    /// A field failed validation.
+    #[error("{field}: {message}")]
+    Validation { field: String, message: String },
+    /// An actor is down after too many restarts, or the core is shutting down.
+    #[error("{0} unavailable")]
+    Unavailable(String),
+    /// An actor did not answer in time.
+    #[error("{0} timed out")]
+    Timeout(String),
+    /// The store failed; the text is for logs only.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// A bug; the text is for logs only.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl CoreError {
+    /// Shorthand for a [`CoreError::NotFound`].
+    pub fn not_found(resource: &'static str, id: impl ToString) -> Self {
+        CoreError::NotFound {
+            resource,
+            id: id.to_string(),
+        }
+    }
+
+    /// Shorthand for a [`CoreError::Validation`].
+    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
+        CoreError::Validation {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! The store: sled behind typed tables. The only module that names sled.
+//!
+//! One tree per record type, values are versioned bincode ([`codec`]), keys
+//! are big-endian ([`StoreKey`]). Under `Durability::Sync` a write counts as
+//! acknowledged only after [`Store::commit`] returns, and commits are grouped
+//! so one flush serves every writer waiting at that moment.
+
+mod codec;
+mod group_commit;
+mod key;
+mod table;
+mod tx;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use sled::Transactional;
+use sled::transaction::TransactionError;
+
+pub use codec::{VALUE_VERSION, decode, encode};
+pub use key::StoreKey;
+pub use table::Table;
+pub use tx::{Tx, TxResult};
+
+use group_commit::GroupCommit;
+
+/// The layout of the data directory this build writes. Opening a directory
+/// written by a newer build fails instead of misreading it.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// When a write is acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// After it is flushed to disk (group-committed). Survives `kill -9`.
+    #[default]
+    Sync,
+    /// At once; sled flushes every `flush_every_ms`. A crash loses that window.
+    Relaxed,
+}
+
+/// How to open the store.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// Directory holding the database (created if missing).
+    pub path: PathBuf,
+    pub durability: Durability,
+    /// sled's page cache, in bytes.
+    pub cache_capacity: u64,
+    /// Background flush period under `Relaxed`.
+    pub flush_every_ms: u64,
+}
+
+/// Errors of the store. Messages are for logs, never for clients.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage i/o: {0}")]
+    Io(String),
+    #[error("record codec: {0}")]
+    Codec(String),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("data dir has schema version {found}, this build reads up to {supported}")]
+    SchemaTooNew { found: u32, supported: u32 },
+    #[error("store is closed")]
+    Closed,
+}
+
+impl From<sled::Error> for StoreError {
+    fn from(e: sled::Error) -> Self {
+        StoreError::Io(e.to_string())
+    }
+}
+
+impl From<TransactionError<StoreError>> for StoreError {
+    fn from(e: TransactionError<StoreError>) -> Self {
+        match e {
+            TransactionError::Abort(inner) => inner,
+            TransactionError::Storage(s) => s.into(),
+        }
+    }
+}
+
+/// A cheap-to-clone handle to the database.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: sled::Db,
+    durability: Durability,
+    commits: GroupCommit,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (or creates) the store and checks its schema version. Must be
+    /// called inside a tokio runtime: it starts the group-commit flusher.
+    pub fn open(config: &StoreConfig) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(&config.path).map_err(|e| StoreError::Io(e.to_string()))?;
+        let flush_every = match config.durability {
+            // Under sync only the group-commit flusher may flush (see group_commit.rs).
+            Durability::Sync => None,
+            Durability::Relaxed => Some(config.flush_every_ms.max(1)),
+        };
+        let db = sled::Config::new()
+            .path(config.path.join("db"))
+            .cache_capacity(config.cache_capacity)
+            .flush_every_ms(flush_every)
+            .open()?;
+        let store = Self {
+            inner: Arc::new(Inner {
+                commits: GroupCommit::start(db.clone()),
+                db,
+                durability: config.durability,
+                path: config.path.clone(),
+            }),
+        };
+        store.check_schema()?;
+        Ok(store)
+    }
+
+    fn check_schema(&self) -> Result<(), StoreError> {
+        let meta = self.inner.db.open_tree("meta")?;
+        match meta.get("schema_version")? {
+            None => {
+                meta.insert("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
+                self.inner.db.flush()?;
+                Ok(())
+            }
+            Some(bytes) => {
+                let found = <[u8; 4]>::try_from(bytes.as_ref())
+                    .map(u32::from_be_bytes)
+                    .map_err(|_| StoreError::Codec("schema_version".into()))?;
+                if found > SCHEMA_VERSION {
+                    return Err(StoreError::SchemaTooNew {
+                        found,
+                        supported: SCHEMA_VERSION,
+                    });
+                }
+                // Migrations from older versions go here, in order.
+                Ok(())
+            }
+        }
+    }
+
+    /// The typed table stored in tree `name`.
+    pub fn table<K: StoreKey + ?Sized, V>(&self, name: &str) -> Result<Table<K, V>, StoreError>
+    where
+        V: Serialize + for<'de> Deserialize<'de>,
+    {
+        Ok(Table::new(self.inner.db.open_tree(name)?))
+    }
+
+    /// Makes every write made before this call durable (a no-op under
+    /// `Relaxed`). Concurrent callers share one flush.
+    pub async fn commit(&self) -> Result<(), StoreError> {
+        match self.inner.durability {
+            Durability::Sync => self.inner.commits.wait_durable().await,
+            Durability::Relaxed => Ok(()),
+        }
+    }
+
+    /// Runs `f` as one atomic transaction over `tables`, then commits.
+    /// `f` may run more than once on conflicts, so it must not have side effects.
+    pub async fn transaction<T>(
+        &self,
+        tables: &[&dyn TableRef],
+        f: impl Fn(&Tx<'_>) -> TxResult<T>,
+    ) -> Result<T, StoreError> {
+        let trees: Vec<&sled::Tree> = tables.iter().map(|t| t.sled_tree()).collect();
+        let names: Vec<sled::IVec> = trees.iter().map(|t| t.name()).collect();
+        let out = trees.as_slice().transaction(|views| {
+            f(&Tx {
+                trees: views,
+                names: &names,
+            })
+        })?;
+        self.commit().await?;
+        Ok(out)
+    }
+
+    /// A write and read of a probe record: what `/ready` checks.
+    pub async fn probe(&self) -> Result<(), StoreError> {
+        let meta = self.inner.db.open_tree("meta")?;
+        let stamp = chrono::Utc::now().timestamp_micros().to_be_bytes();
+        meta.insert("ready_probe", &stamp)?;
+        self.commit().await?;
+        match meta.get("ready_probe")? {
+            Some(v) if v.as_ref() == stamp => Ok(()),
+            _ => Err(StoreError::Io("probe read back a different value".into())),
+        }
+    }
+
+    /// Bytes the database takes on disk.
+    pub fn size_on_disk(&self) -> u64 {
+        self.inner.db.size_on_disk().unwrap_or(0)
+    }
+
+    /// The configured durability.
+    pub fn durability(&self) -> Durability {
+        self.inner.durability
+    }
+
+    /// The data directory.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Flushes everything; call once on shutdown after the writers stopped.
+    /// Goes through the flusher whatever the durability, so that no second
+    /// flush ever runs beside it.
+    pub async fn close(&self) -> Result<(), StoreError> {
+        self.inner.commits.wait_durable().await
+    }
+}
+
+/// A table of any type, as [`Store::transaction`] needs it. Sealed: only
+/// [`Table`] implements it.
+pub trait TableRef: sealed::Sealed {
+    #[doc(hidden)]
+    fn sled_tree(&self) -> &sled::Tree;
+}
+
+impl<K: ?Sized, V> TableRef for Table<K, V> {
+    fn sled_tree(&self) -> &sled::Tree {
+        &self.tree
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl<K: ?Sized, V> Sealed for super::Table<K, V> {}
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,174 @@
+//! The parent actor of one kind: starts children, restarts failed ones,
+//! forgets stopped ones. All registry writes happen here, one at a time.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Instant;
+
+use ractor::{
+    Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SpawnErr,
+    SupervisionEvent,
+};
+
+use super::child::{Child, ChildMsg, is_running};
+use super::{KeyedActor, Registry, SupervisorConfig};
+use crate::error::CoreError;
+
+type StartReply<A> = RpcReplyPort<Result<ActorRef<ChildMsg<<A as KeyedActor>::Msg>>, CoreError>>;
+
+pub(super) enum ParentMsg<A: KeyedActor> {
+    Start(A::Key, StartReply<A>),
+}
+
+pub(super) struct Parent<A: KeyedActor> {
+    pub(super) behavior: Arc<A>,
+    pub(super) registry: Arc<Registry<A>>,
+    pub(super) config: SupervisorConfig,
+}
+
+pub(super) struct ParentState<A: KeyedActor> {
+    /// Which key each live child serves, to route supervision events.
+    keys: HashMap<ActorId, A::Key>,
+    /// Recent failure times per key, for the restart limit.
+    failures: HashMap<A::Key, VecDeque<Instant>>,
+}
+
+impl<A: KeyedActor> Parent<A> {
+    /// Failures of `key` still inside the restart window.
+    fn recent_failures(&self, state: &mut ParentState<A>, key: &A::Key) -> usize {
+        let window = self.config.restart_window;
+        match state.failures.get_mut(key) {
+            Some(times) => {
+                while times.front().is_some_and(|t| t.elapsed() > window) {
+                    times.pop_front();
+                }
+                let n = times.len();
+                if n == 0 {
+                    state.failures.remove(key);
+                }
+                n
+            }
+            None => 0,
+        }
+    }
+
+    fn is_down(&self, state: &mut ParentState<A>, key: &A::Key) -> bool {
+        self.recent_failures(state, key) > self.config.max_restarts as usize
+    }
+
+    async fn spawn_child(
+        &self,
+        myself: &ActorRef<ParentMsg<A>>,
+        state: &mut ParentState<A>,
+        key: A::Key,
+    ) -> Result<ActorRef<ChildMsg<A::Msg>>, CoreError> {
+        let child = Child {
+            behavior: self.behavior.clone(),
+            idle_timeout: self.config.idle_timeout,
+        };
+        let (actor, _) = Actor::spawn_linked(None, child, key.clone(), myself.get_cell())
+            .await
+            .map_err(|e| startup_error::<A>(e))?;
+        state.keys.insert(actor.get_id(), key.clone());
+        self.registry.insert(key, actor.clone());
+        self.report_size();
+        Ok(actor)
+    }
+
+    /// Drops the registry entry of a child that ended, if it is still that child's.
+    fn forget(&self, state: &mut ParentState<A>, cell: &ActorCell) -> Option<A::Key> {
+        let id = cell.get_id();
+        let key = state.keys.remove(&id)?;
+        self.registry.remove_if(&key, |_, r| r.get_id() == id);
+        self.report_size();
+        Some(key)
+    }
+
+    fn report_size(&self) {
+        metrics::gauge!("chorus_actors", "kind" => A::KIND).set(self.registry.len() as f64);
+    }
+}
+
+/// The error a failed start reports: the kind's own error from `load` when
+/// there is one (a missing record is `NotFound`, not an outage).
+fn startup_error<A: KeyedActor>(e: SpawnErr) -> CoreError {
+    if let SpawnErr::StartupFailed(inner) = &e
+        && let Some(core) = inner.downcast_ref::<CoreError>()
+    {
+        return core.clone();
+    }
+    tracing::error!(kind = A::KIND, error = %e, "actor failed to start");
+    CoreError::Unavailable(A::KIND.to_string())
+}
+
+impl<A: KeyedActor> Actor for Parent<A> {
+    type Msg = ParentMsg<A>;
+    type State = ParentState<A>;
+    type Arguments = ();
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        _args: (),
+    ) -> Result<Self::State, ActorProcessingErr> {
+        self.report_size();
+        Ok(ParentState {
+            keys: HashMap::new(),
+            failures: HashMap::new(),
+        })
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        msg: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        let ParentMsg::Start(key, reply) = msg;
+        let result = match self.registry.get(&key).map(|r| r.value().clone()) {
+            Some(actor) if is_running(&actor) => Ok(actor),
+            _ if self.is_down(state, &key) => Err(CoreError::Unavailable(format!(
+                "{} is down after repeated failures",
+                A::KIND
+            ))),
+            _ => self.spawn_child(&myself, state, key).await,
+        };
+        // The caller may have timed out and left; that is its business.
+        let _ = reply.send(result);
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        event: SupervisionEvent,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match event {
+            SupervisionEvent::ActorTerminated(cell, _, _) => {
+                self.forget(state, &cell);
+            }
+            SupervisionEvent::ActorFailed(cell, err) => {
+                let Some(key) = self.forget(state, &cell) else {
+                    return Ok(());
+                };
+                state
+                    .failures
+                    .entry(key.clone())
+                    .or_default()
+                    .push_back(Instant::now());
+                if self.is_down(state, &key) {
+                    tracing::error!(kind = A::KIND, ?key, error = %err, "actor failed too often; it stays down");
+                    return Ok(());
+                }
+                tracing::warn!(kind = A::KIND, ?key, error = %err, "actor failed; restarting it");
+                metrics::counter!("chorus_actor_restarts_total", "kind" => A::KIND).increment(1);
+                if let Err(e) = self.spawn_child(&myself, state, key).await {
+                    tracing::error!(kind = A::KIND, error = %e, "restart failed");
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,182 @@
+//! Supervisor behaviour, with a counter actor that persists to a real store.
+
+use std::time::Duration;
+
+use ractor::RpcReplyPort;
+
+use super::*;
+use crate::store::{Durability, Store, StoreConfig, Table};
+
+struct Counter {
+    store: Store,
+    counts: Table<str, u64>,
+}
+
+enum CounterMsg {
+    Incr(RpcReplyPort<u64>),
+    Get(RpcReplyPort<u64>),
+    Panic(RpcReplyPort<u64>),
+}
+
+impl KeyedActor for Counter {
+    type Key = String;
+    type Msg = CounterMsg;
+    type State = u64;
+    const KIND: &'static str = "test_counter";
+
+    async fn load(&self, key: &String) -> Result<u64, CoreError> {
+        Ok(self.counts.get(key)?.unwrap_or(0))
+    }
+
+    async fn handle(&self, ctx: &Ctx<Self>, msg: CounterMsg, n: &mut u64) -> Result<(), CoreError> {
+        match msg {
+            CounterMsg::Incr(reply) => {
+                *n += 1;
+                self.counts.insert(ctx.key(), n)?;
+                self.store.commit().await?;
+                let _ = reply.send(*n);
+            }
+            CounterMsg::Get(reply) => {
+                let _ = reply.send(*n);
+            }
+            CounterMsg::Panic(_reply) => panic!("counter asked to panic"),
+        }
+        Ok(())
+    }
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    sup: Supervisor<Counter>,
+}
+
+async fn fixture(max_restarts: u32, idle: Option<Duration>) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&StoreConfig {
+        path: dir.path().to_path_buf(),
+        durability: Durability::Sync,
+        cache_capacity: 8 << 20,
+        flush_every_ms: 500,
+    })
+    .unwrap();
+    let counts = store.table("counts").unwrap();
+    let config = SupervisorConfig {
+        max_restarts,
+        restart_window: Duration::from_secs(60),
+        idle_timeout: idle,
+        call_timeout: Duration::from_secs(5),
+    };
+    let sup = Supervisor::start(Counter { store, counts }, config)
+        .await
+        .unwrap();
+    Fixture { _dir: dir, sup }
+}
+
+async fn incr(sup: &Supervisor<Counter>, key: &str) -> u64 {
+    sup.call(&key.to_string(), CounterMsg::Incr).await.unwrap()
+}
+
+/// Polls `cond` every few milliseconds for up to five seconds.
+async fn eventually<F: AsyncFn() -> bool>(what: &str, cond: F) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !cond().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_panicking_child_restarts_with_its_persisted_state_while_siblings_answer() {
+    let f = fixture(5, None).await;
+    for _ in 0..3 {
+        incr(&f.sup, "a").await;
+    }
+    incr(&f.sup, "b").await;
+    let before = f.sup.get(&"a".to_string()).unwrap().get_id();
+
+    let failed = f.sup.call(&"a".to_string(), CounterMsg::Panic).await;
+    assert!(
+        matches!(failed, Err(CoreError::Unavailable(_))),
+        "{failed:?}"
+    );
+    // The sibling never noticed.
+    assert_eq!(
+        f.sup.call(&"b".to_string(), CounterMsg::Get).await.unwrap(),
+        1
+    );
+
+    eventually("a restarted", async || {
+        f.sup
+            .get(&"a".to_string())
+            .is_some_and(|r| r.get_id() != before)
+    })
+    .await;
+    assert_eq!(
+        f.sup.call(&"a".to_string(), CounterMsg::Get).await.unwrap(),
+        3
+    );
+    assert_eq!(incr(&f.sup, "a").await, 4);
+}
+
+#[tokio::test]
+async fn concurrent_starts_of_one_key_yield_one_actor() {
+    let f = fixture(5, None).await;
+    let starts = (0..64).map(|_| {
+        let sup = f.sup.clone();
+        tokio::spawn(async move { sup.get_or_start(&"k".to_string()).await.unwrap().get_id() })
+    });
+    let ids: Vec<_> = futures::future::join_all(starts)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    assert!(ids.iter().all(|id| *id == ids[0]), "two actors for one key");
+    assert_eq!(f.sup.len(), 1);
+}
+
+#[tokio::test]
+async fn an_idle_child_passivates_and_comes_back_with_its_state() {
+    let f = fixture(5, Some(Duration::from_millis(100))).await;
+    incr(&f.sup, "x").await;
+    incr(&f.sup, "x").await;
+    let first = f.sup.get(&"x".to_string()).unwrap().get_id();
+
+    eventually("passivation", async || f.sup.is_empty()).await;
+    assert!(f.sup.get(&"x".to_string()).is_none());
+
+    assert_eq!(
+        f.sup.call(&"x".to_string(), CounterMsg::Get).await.unwrap(),
+        2
+    );
+    assert_ne!(f.sup.get(&"x".to_string()).unwrap().get_id(), first);
+}
+
+#[tokio::test]
+async fn a_child_that_keeps_failing_stays_down_and_callers_get_an_error() {
+    let f = fixture(2, None).await;
+    let key = "bad".to_string();
+    incr(&f.sup, &key).await;
+    let outcome = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut failures = 0;
+        loop {
+            match f.sup.call(&key, CounterMsg::Panic).await {
+                Err(CoreError::Unavailable(msg)) if msg.contains("down") => return failures,
+                Err(CoreError::Unavailable(_)) => failures += 1,
+                other => panic!("unexpected answer {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("callers must not hang");
+    assert_eq!(
+        outcome, 3,
+        "two restarts allowed, the third failure stays down"
+    );
+    let err = f.sup.call(&key, CounterMsg::Get).await.unwrap_err();
+    assert!(matches!(err, CoreError::Unavailable(_)));
+    // Other keys are unaffected.
+    assert_eq!(incr(&f.sup, "fine").await, 1);
+}
