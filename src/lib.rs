@@ -1,1 +1,140 @@
-pub fn y() {}
+//! chorus: a stateful backend for AI chat applications.
+//!
+//! This crate is the edge: configuration, the axum router, middleware and
+//! the listener. The stateful core (actors, store, providers) lives in
+//! `chorus-actors`; handlers reach it only through its handles.
+
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod middleware;
+pub mod openapi;
+pub mod routes;
+pub mod server;
+pub mod state;
+pub mod telemetry;
+pub mod time;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use chorus_actors::store::StoreConfig;
+use chorus_actors::supervisor::SupervisorConfig;
+use chorus_actors::{Core, CoreConfig, CoreError};
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::state::AppState;
+
+/// The complete HTTP application for `state`: every route and every layer.
+pub fn app(state: AppState) -> Router {
+    app_with(state, Router::new())
+}
+
+/// [`app`] with `extra` routes mounted under the same layers (tests mount
+/// probes such as a panicking handler this way).
+pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
+    let router = routes::router().merge(extra).with_state(state.clone());
+    middleware::apply(router, &state.config)
+}
+
+/// Why the server could not start or stop cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot bind {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Core(#[from] CoreError),
+}
+
+/// A built server: the core is started and the listener bound, nothing is
+/// served until [`Application::run_until_stopped`].
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    router: Router,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> Result<Self, ServerError> {
+        Self::build_with(config, Router::new()).await
+    }
+
+    /// [`Application::build`] with extra routes (see [`app_with`]).
+    pub async fn build_with(config: Config, extra: Router<AppState>) -> Result<Self, ServerError> {
+        let core = Core::start(core_config(&config)).await?;
+        let addr = config.server.bind;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServerError::Bind { addr, source })?;
+        let state = AppState::new(core, Arc::new(config));
+        let router = app_with(state.clone(), extra);
+        Ok(Self {
+            listener,
+            state,
+            router,
+        })
+    }
+
+    /// The bound address (the real port when the config said port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or(self.state.config.server.bind)
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves; then drains connections, stops the
+    /// actors and flushes the store.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), ServerError> {
+        let server = &self.state.config.server;
+        let options = server::ServeOptions {
+            header_timeout: Duration::from_secs(server.header_timeout_s),
+            keep_alive_timeout: Duration::from_secs(server.keep_alive_timeout_s.max(1)),
+            max_connections: server.max_connections,
+            grace: Duration::from_secs(server.shutdown_grace_s),
+        };
+        let grace = options.grace;
+        let token = self.state.shutdown.clone();
+        tracing::info!("listening on http://{}", self.local_addr());
+        server::serve(self.listener, self.router, options, async move {
+            shutdown.await;
+            tracing::info!("shutting down");
+            token.cancel();
+        })
+        .await;
+        self.state.core.shutdown(grace).await?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+fn core_config(config: &Config) -> CoreConfig {
+    let actors = &config.actors;
+    CoreConfig {
+        store: StoreConfig {
+            path: config.store.data_dir.clone(),
+            durability: config.store.durability,
+            cache_capacity: config.store.cache_capacity_mb.saturating_mul(1 << 20),
+            flush_every_ms: config.store.flush_every_ms,
+        },
+        actors: SupervisorConfig {
+            max_restarts: actors.max_restarts,
+            restart_window: Duration::from_secs(actors.restart_window_s),
+            idle_timeout: Some(Duration::from_secs(actors.idle_timeout_s)),
+            call_timeout: Duration::from_millis(actors.call_timeout_ms),
+        },
+    }
+}

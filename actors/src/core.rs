@@ -1,5 +1,7 @@
 //! `Core`: opens the store, starts the supervisors, hands out typed handles.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::error::CoreError;
@@ -19,18 +21,21 @@ pub struct Core {
     store: Store,
     started_at: Instant,
     actors: SupervisorConfig,
+    /// Set when shutdown begins; readiness fails from then on.
+    stopping: Arc<AtomicBool>,
 }
 
 /// The answer of a readiness check, one entry per dependency.
 #[derive(Debug, Clone)]
 pub struct Readiness {
     pub store: Result<(), String>,
+    pub actors: Result<(), String>,
 }
 
 impl Readiness {
     /// Whether every check passed.
     pub fn is_ready(&self) -> bool {
-        self.store.is_ok()
+        self.store.is_ok() && self.actors.is_ok()
     }
 }
 
@@ -42,6 +47,7 @@ impl Core {
             store,
             started_at: Instant::now(),
             actors: config.actors,
+            stopping: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -60,9 +66,21 @@ impl Core {
         self.started_at.elapsed()
     }
 
-    /// A real write+read round trip through the store.
+    /// Jobs pending, scheduled or running. No job kind is registered yet
+    /// (the jobs issue adds the JobActor), so there are none.
+    pub fn active_jobs(&self) -> usize {
+        0
+    }
+
+    /// A real write+read round trip through the store, and the actor system.
     pub async fn readiness(&self) -> Readiness {
+        let actors = if self.stopping.load(Ordering::Acquire) {
+            Err("shutting down".to_string())
+        } else {
+            Ok(())
+        };
         Readiness {
+            actors,
             store: self.store.probe().await.map_err(|e| {
                 tracing::error!(error = %e, "store readiness probe failed");
                 "store write+read failed".to_string()
@@ -72,6 +90,7 @@ impl Core {
 
     /// Stops the actors (each persists what it must) and flushes the store.
     pub async fn shutdown(&self, _grace: Duration) -> Result<(), CoreError> {
+        self.stopping.store(true, Ordering::Release);
         self.store.close().await?;
         Ok(())
     }

@@ -25,14 +25,23 @@ async fn a_committed_record_is_there_after_reopening() {
 }
 
 async fn wait_open(dir: &Path) -> Store {
-    for _ in 0..200 {
-        if let Ok(s) = Store::open(&config(dir, Durability::Sync)) {
-            return s;
+    try_open(dir).await.expect("store did not reopen")
+}
+
+/// Opens the store once the previous handle's background threads have let
+/// go of sled's file lock (an I/O error until then).
+async fn try_open(dir: &Path) -> Result<Store, StoreError> {
+    let mut result = Store::open(&config(dir, Durability::Sync));
+    for _ in 0..300 {
+        match &result {
+            Err(StoreError::Io(_)) => {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                result = Store::open(&config(dir, Durability::Sync));
+            }
+            _ => break,
         }
-        tokio::task::yield_now().await;
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    panic!("store did not reopen");
+    result
 }
 
 #[tokio::test]
@@ -95,7 +104,7 @@ async fn a_data_dir_from_a_newer_build_is_refused() {
             .unwrap();
         db.flush().unwrap();
     }
-    let err = Store::open(&config(dir.path(), Durability::Sync)).err();
+    let err = try_open(dir.path()).await.err();
     assert!(
         matches!(err, Some(StoreError::SchemaTooNew { .. })),
         "{err:?}"

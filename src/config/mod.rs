@@ -1,0 +1,172 @@
+//! Configuration: `config/default.toml` (compiled in) < `--config FILE` <
+//! `CHORUS__SECTION__KEY` environment variables < command-line flags.
+
+mod sections;
+
+use std::path::PathBuf;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+
+pub use sections::*;
+
+/// The built-in defaults, identical to `config/default.toml` because they are that file.
+pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
+
+/// Values given on the command line; they override every other layer.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub config_file: Option<PathBuf>,
+    pub bind: Option<String>,
+    pub data_dir: Option<PathBuf>,
+}
+
+/// A configuration that cannot be used, with the key at fault.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {key}: {message}")]
+pub struct ConfigError {
+    pub key: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl Config {
+    /// Loads every layer from the process environment.
+    pub fn load(overrides: &Overrides) -> Result<Config, ConfigError> {
+        Self::load_from(overrides, Env::prefixed("CHORUS__").split("__"))
+    }
+
+    /// Loads with an explicit environment layer (tests pass their own).
+    pub fn load_from(overrides: &Overrides, env: Env) -> Result<Config, ConfigError> {
+        let mut files = Figment::from(Toml::string(DEFAULT_TOML));
+        if let Some(path) = &overrides.config_file {
+            if !path.is_file() {
+                return Err(ConfigError::new(
+                    "--config",
+                    format!("no such file {}", path.display()),
+                ));
+            }
+            files = files.merge(Toml::file(path));
+        }
+        reject_secrets_in_files(&files)?;
+        let mut figment = files.merge(env);
+        if let Some(bind) = &overrides.bind {
+            figment = figment.merge(Serialized::default("server.bind", bind));
+        }
+        if let Some(dir) = &overrides.data_dir {
+            figment = figment.merge(Serialized::default("store.data_dir", dir));
+        }
+        let config: Config = figment.extract().map_err(from_figment)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks the rules serde cannot express.
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !self.providers.contains_key(&self.chat.default_provider) {
+            return Err(ConfigError::new(
+                "chat.default_provider",
+                format!("no provider named {:?}", self.chat.default_provider),
+            ));
+        }
+        for (name, provider) in &self.providers {
+            if let Some(fallback) = &provider.fallback
+                && (!self.providers.contains_key(fallback) || fallback == name)
+            {
+                return Err(ConfigError::new(
+                    format!("providers.{name}.fallback"),
+                    format!("names no other provider: {fallback:?}"),
+                ));
+            }
+            if provider.kind != ProviderKind::Echo && provider.base_url.is_none() {
+                return Err(ConfigError::new(
+                    format!("providers.{name}.base_url"),
+                    "required for this kind",
+                ));
+            }
+        }
+        let positive = [
+            ("server.header_timeout_s", self.server.header_timeout_s),
+            ("server.max_connections", self.server.max_connections as u64),
+            ("limits.json_body_bytes", self.limits.json_body_bytes as u64),
+            ("rate_limits.default", self.rate_limits.default as u64),
+            ("rate_limits.ai", self.rate_limits.ai as u64),
+            ("rate_limits.auth", self.rate_limits.auth as u64),
+            ("rate_limits.contact", self.rate_limits.contact as u64),
+            ("actors.idle_timeout_s", self.actors.idle_timeout_s),
+            ("ws.outbound_queue", self.ws.outbound_queue as u64),
+            ("documents.chunk_chars", self.documents.chunk_chars as u64),
+        ];
+        if let Some((key, _)) = positive.iter().find(|(_, v)| *v == 0) {
+            return Err(ConfigError::new(*key, "must be greater than 0"));
+        }
+        if !crate::telemetry::valid_log_filter(&self.log.level) {
+            return Err(ConfigError::new(
+                "log.level",
+                format!("not a log filter: {:?}", self.log.level),
+            ));
+        }
+        if self.documents.chunk_overlap >= self.documents.chunk_chars {
+            return Err(ConfigError::new(
+                "documents.chunk_overlap",
+                "must be smaller than documents.chunk_chars",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Secrets may come from the environment only, so they never sit in a file
+/// that gets committed or copied into an image.
+fn reject_secrets_in_files(files: &Figment) -> Result<(), ConfigError> {
+    if files.contains("auth.jwt_secret") {
+        return Err(ConfigError::new(
+            "auth.jwt_secret",
+            "secrets come from the environment only (CHORUS__AUTH__JWT_SECRET)",
+        ));
+    }
+    let names: Vec<String> = files
+        .find_value("providers")
+        .ok()
+        .and_then(|v| v.into_dict())
+        .map(|d| d.into_keys().collect())
+        .unwrap_or_default();
+    for name in names {
+        if files.contains(&format!("providers.{name}.api_key")) {
+            return Err(ConfigError::new(
+                format!("providers.{name}.api_key"),
+                format!(
+                    "secrets come from the environment only (CHORUS__PROVIDERS__{}__API_KEY)",
+                    name.to_uppercase()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn from_figment(err: figment::Error) -> ConfigError {
+    let first = err.into_iter().next();
+    match first {
+        Some(e) => {
+            let key = if e.path.is_empty() {
+                "(top level)".to_string()
+            } else {
+                e.path.join(".")
+            };
+            ConfigError::new(key, e.kind.to_string())
+        }
+        None => ConfigError::new("(unknown)", "unreadable configuration"),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,205 @@
+//! Extractors whose rejections are `ApiError`s, so a malformed request gets
+//! the same envelope as every other error, with `details.field` where a
+//! field is at fault.
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{ApiError, ErrorCode};
+
+/// A JSON body. Not JSON at all: 400. Wrong shape: 422 naming the field.
+/// Over `limits.json_body_bytes`: 413. Not `application/json`: 415.
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let is_json = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_ascii_lowercase()
+            })
+            .is_some_and(|m| {
+                m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+            });
+        if !is_json {
+            return Err(ApiError::new(
+                ErrorCode::UnsupportedMediaType,
+                "expected Content-Type: application/json",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(body_rejection)?;
+        parse_json(&bytes).map(Json)
+    }
+}
+
+/// Parses JSON text, telling a syntax error (400) from a shape error (422).
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let field = field_of(e.path().to_string(), &e.inner().to_string());
+        match e.inner().classify() {
+            serde_json::error::Category::Data => ApiError::validation(field, clean(e.inner())),
+            _ => ApiError::bad_request("request body is not valid JSON"),
+        }
+    })
+}
+
+fn body_rejection(rejection: BytesRejection) -> ApiError {
+    if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::from_code(ErrorCode::PayloadTooLarge)
+    } else {
+        ApiError::bad_request("could not read the request body")
+    }
+}
+
+/// The dotted path of the field at fault. serde reports a missing field at
+/// its parent, so the name is taken from the message then.
+fn field_of(path: String, message: &str) -> String {
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next());
+    match (path.as_str(), missing) {
+        (".", Some(name)) => name.to_string(),
+        (_, Some(name)) => format!("{path}.{name}"),
+        (".", None) => "body".to_string(),
+        _ => path,
+    }
+}
+
+/// serde's message without the " at line 1 column 9" suffix.
+fn clean(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" at line ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
+}
+
+impl<T: Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+/// A query string. Wrong types or missing fields: 422 naming the field.
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or_default();
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(de)
+            .map(Query)
+            .map_err(|e| {
+                let message = e.inner().to_string();
+                let field = field_of(e.path().to_string(), &message);
+                ApiError::validation(
+                    if field == "body" {
+                        "query".into()
+                    } else {
+                        field
+                    },
+                    message,
+                )
+            })
+    }
+}
+
+/// Path parameters. A value of the wrong type (an id that is not a UUID) is
+/// 422 naming the parameter.
+pub struct Path<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Path(value)),
+            Err(PathRejection::FailedToDeserializePathParams(e)) => {
+                use axum::extract::path::ErrorKind;
+                let index = match e.kind() {
+                    ErrorKind::ParseErrorAtKey { key, .. }
+                    | ErrorKind::InvalidUtf8InPathParam { key } => {
+                        return Err(ApiError::validation(key.clone(), e.body_text()));
+                    }
+                    ErrorKind::ParseErrorAtIndex { index, .. } => *index,
+                    _ => 0,
+                };
+                // A single value (`Path<Uuid>`) is reported without its name.
+                let field = axum::extract::RawPathParams::from_request_parts(parts, state)
+                    .await
+                    .ok()
+                    .and_then(|raw| raw.iter().nth(index).map(|(k, _)| k.to_string()))
+                    .unwrap_or_else(|| "path".to_string());
+                Err(ApiError::validation(field, e.body_text()))
+            }
+            Err(other) => Err(ApiError::internal(other.body_text())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        inner: Inner,
+    }
+
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Inner {
+        count: u32,
+    }
+
+    fn details_field(e: &ApiError) -> String {
+        e.details.as_ref().unwrap()["field"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn a_syntax_error_is_400() {
+        let e = parse_json::<Body>(b"{not json").unwrap_err();
+        assert_eq!(e.code, ErrorCode::BadRequest);
+    }
+
+    #[test]
+    fn a_missing_field_is_422_naming_it() {
+        let e = parse_json::<Body>(br#"{"inner":{"count":1}}"#).unwrap_err();
+        assert_eq!(e.code, ErrorCode::Validation);
+        assert_eq!(details_field(&e), "name");
+        let e = parse_json::<Body>(br#"{"name":"x","inner":{}}"#).unwrap_err();
+        assert_eq!(details_field(&e), "inner.count");
+    }
+
+    #[test]
+    fn a_wrong_type_is_422_naming_the_nested_field() {
+        let e = parse_json::<Body>(br#"{"name":"x","inner":{"count":"many"}}"#).unwrap_err();
+        assert_eq!(e.code, ErrorCode::Validation);
+        assert_eq!(details_field(&e), "inner.count");
+        assert!(!e.message.contains("line"), "{}", e.message);
+    }
+}

@@ -1,0 +1,117 @@
+//! The tower layers, added in one place, outermost first:
+//! request id + envelope -> trace span -> security headers -> CORS ->
+//! metrics -> body limit -> panic catcher -> handler.
+//! (Rate limits and auth join per route in their own modules.)
+
+mod envelope;
+mod http_metrics;
+
+use std::any::Any;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{HeaderName, HeaderValue, Method};
+use axum::response::{IntoResponse, Response};
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+use tracing::Level;
+
+pub use envelope::{REQUEST_ID, RequestId};
+
+use crate::config::Config;
+use crate::error::ApiError;
+
+/// Wraps `router` in every layer of the edge.
+pub fn apply(router: Router, config: &Config) -> Router {
+    let header = |name: &'static str, value: &'static str| {
+        SetResponseHeaderLayer::overriding(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        )
+    };
+    let hsts = config.server.tls_behind_proxy.then(|| {
+        header(
+            "strict-transport-security",
+            "max-age=63072000; includeSubDomains",
+        )
+    });
+    let layers = ServiceBuilder::new()
+        .layer(axum::middleware::from_fn(envelope::envelope))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_request(())
+                .on_response(
+                    tower_http::trace::DefaultOnResponse::new()
+                        .level(Level::DEBUG)
+                        .latency_unit(tower_http::LatencyUnit::Micros),
+                ),
+        )
+        .layer(header("x-content-type-options", "nosniff"))
+        .layer(header("x-frame-options", "DENY"))
+        .layer(header("referrer-policy", "no-referrer"))
+        .option_layer(hsts)
+        .option_layer(cors(&config.server.cors_origins))
+        .layer(axum::middleware::from_fn(http_metrics::track))
+        .layer(DefaultBodyLimit::max(config.limits.json_body_bytes))
+        .layer(CatchPanicLayer::custom(panic_response));
+    router.layer(layers)
+}
+
+fn request_span(req: &Request) -> tracing::Span {
+    let id = req
+        .extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str())
+        .unwrap_or("unmatched");
+    tracing::info_span!("request", request_id = %id, method = %req.method(), route, user_id = tracing::field::Empty)
+}
+
+/// CORS only for the listed origins; credentials are allowed for those only.
+fn cors(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let list: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(list))
+            .allow_credentials(true)
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+            ])
+            .allow_headers([
+                axum::http::header::AUTHORIZATION,
+                axum::http::header::CONTENT_TYPE,
+                HeaderName::from_static(REQUEST_ID),
+                HeaderName::from_static("last-event-id"),
+            ])
+            .expose_headers([HeaderName::from_static(REQUEST_ID)]),
+    )
+}
+
+/// A panicking handler answers 500 in the envelope; the panic text goes to
+/// the log only.
+fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let text = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("non-string panic");
+    ApiError::internal(format_args!("handler panicked: {text}")).into_response()
+}

@@ -1,0 +1,136 @@
+//! The listener: hyper-util serving the axum router with a header-read
+//! timeout (slowloris), HTTP/2 keep-alive pings, a cap on concurrent
+//! connections and graceful shutdown. `axum::serve` has no header timeout,
+//! which is why chorus drives hyper itself.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ConnectInfo;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tower::ServiceExt;
+
+/// Connection limits and timeouts of the listener.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub header_timeout: Duration,
+    pub keep_alive_timeout: Duration,
+    pub max_connections: usize,
+    /// How long in-flight requests get to finish once shutdown begins.
+    pub grace: Duration,
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves, then lets open
+/// connections finish for up to `options.grace`.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()>,
+) {
+    let permits = Arc::new(Semaphore::new(options.max_connections));
+    let graceful = GracefulShutdown::new();
+    let builder = Arc::new(builder(&options));
+    tokio::pin!(shutdown);
+
+    loop {
+        let permit = tokio::select! {
+            permit = permits.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off, keep serving.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = router
+            .clone()
+            .map_request(move |mut req: axum::extract::Request<_>| {
+                req.extensions_mut().insert(ConnectInfo(peer));
+                req
+            });
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        let header_timeout = options.header_timeout;
+        tokio::spawn(async move {
+            if !request_started(&stream, header_timeout).await {
+                tracing::debug!(%peer, "no request within the header timeout");
+                return;
+            }
+            let io = TokioIo::new(stream);
+            let conn =
+                builder.serve_connection_with_upgrades(io, TowerToHyperService::new(service));
+            if let Err(e) = watcher.watch(conn).await {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(options.grace) => {
+            tracing::warn!("connections still open after the shutdown grace period; closing them");
+        }
+    }
+}
+
+/// Waits until the client has sent enough to pick the protocol. hyper's
+/// header timer only starts once the HTTP version is known, so without this
+/// a client that connects and sends nothing (or half the HTTP/2 preface)
+/// would hold a connection slot forever.
+async fn request_started(stream: &TcpStream, timeout: Duration) -> bool {
+    const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut buf = [0u8; 24];
+    loop {
+        let Ok(peeked) = tokio::time::timeout_at(deadline, stream.peek(&mut buf)).await else {
+            return false;
+        };
+        match peeked {
+            Ok(0) | Err(_) => return false,
+            // Not (yet) distinguishable from an HTTP/2 preface: wait for more.
+            Ok(n) if n < H2_PREFACE.len() && buf[..n] == H2_PREFACE[..n] => {
+                if tokio::time::Instant::now() >= deadline {
+                    return false;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            Ok(_) => return true,
+        }
+    }
+}
+
+fn builder(options: &ServeOptions) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(options.header_timeout)
+        .keep_alive(true);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(options.keep_alive_timeout))
+        .keep_alive_timeout(options.keep_alive_timeout);
+    builder
+}
