@@ -212,6 +212,13 @@ impl From<CoreError> for ApiError {
             CoreError::NotFound { resource, id } => ApiError::not_found(resource, id),
             CoreError::Conflict(message) => ApiError::new(ErrorCode::Conflict, message),
             CoreError::Validation { field, message } => ApiError::validation(field, message),
+            CoreError::Unauthenticated { reason, message } => {
+                ApiError::new(ErrorCode::Authentication, message).with_header(
+                    HeaderName::from_static("x-auth-reason"),
+                    HeaderValue::from_static(reason),
+                )
+            }
+            CoreError::Forbidden(message) => ApiError::new(ErrorCode::Authorization, message),
             CoreError::Unavailable(what) | CoreError::Timeout(what) => {
                 tracing::warn!(%what, "core unavailable");
                 ApiError::from_code(ErrorCode::ServiceUnavailable)

@@ -156,6 +156,16 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T>
     }
 }
 
+/// For `Option<Option<T>>` fields: absent = `None` (leave as is), `null` =
+/// `Some(None)` (clear), a value = `Some(Some(v))`. Use with `#[serde(default)]`.
+pub fn double_option<'de, T, D>(de: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: serde::Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(de).map(Some)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,11 +4,15 @@
 //! the listener. The stateful core (actors, store, providers) lives in
 //! `chorus-actors`; handlers reach it only through its handles.
 
+pub mod admin_cli;
+pub mod auth;
 pub mod config;
 pub mod error;
 pub mod extract;
 pub mod middleware;
 pub mod openapi;
+pub mod pagination;
+pub mod rate_limit;
 pub mod routes;
 pub mod server;
 pub mod state;
@@ -21,6 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use chorus_actors::accounts::AccountsConfig;
 use chorus_actors::store::StoreConfig;
 use chorus_actors::supervisor::SupervisorConfig;
 use chorus_actors::{Core, CoreConfig, CoreError};
@@ -37,7 +42,9 @@ pub fn app(state: AppState) -> Router {
 /// [`app`] with `extra` routes mounted under the same layers (tests mount
 /// probes such as a panicking handler this way).
 pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
-    let router = routes::router().merge(extra).with_state(state.clone());
+    let router = routes::router(&state)
+        .merge(extra)
+        .with_state(state.clone());
     middleware::apply(router, &state.config)
 }
 
@@ -51,6 +58,8 @@ pub enum ServerError {
     },
     #[error(transparent)]
     Core(#[from] CoreError),
+    #[error("cannot prepare the data dir: {0}")]
+    DataDir(std::io::Error),
 }
 
 /// A built server: the core is started and the listener bound, nothing is
@@ -73,7 +82,7 @@ impl Application {
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| ServerError::Bind { addr, source })?;
-        let state = AppState::new(core, Arc::new(config));
+        let state = AppState::new(core, Arc::new(config)).map_err(ServerError::DataDir)?;
         let router = app_with(state.clone(), extra);
         Ok(Self {
             listener,
@@ -121,7 +130,8 @@ impl Application {
     }
 }
 
-fn core_config(config: &Config) -> CoreConfig {
+/// The core's configuration, derived from the server's.
+pub fn core_config(config: &Config) -> CoreConfig {
     let actors = &config.actors;
     CoreConfig {
         store: StoreConfig {
@@ -135,6 +145,11 @@ fn core_config(config: &Config) -> CoreConfig {
             restart_window: Duration::from_secs(actors.restart_window_s),
             idle_timeout: Some(Duration::from_secs(actors.idle_timeout_s)),
             call_timeout: Duration::from_millis(actors.call_timeout_ms),
+        },
+        accounts: AccountsConfig {
+            access_ttl: Duration::from_secs(config.auth.access_ttl_s),
+            refresh_ttl: Duration::from_secs(config.auth.refresh_ttl_s),
+            default_allowance: config.quotas.monthly_token_allowance,
         },
     }
 }

@@ -14,7 +14,7 @@ use clap::{Args, Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
-    /// `chorus` alone is `chorus serve`.
+    /// Accepted before or after the subcommand.
     #[command(flatten)]
     serve: ServeArgs,
 }
@@ -22,27 +22,55 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server (the default).
-    Serve(ServeArgs),
+    Serve,
+    /// Manage accounts in the data dir of a stopped server.
+    Admin {
+        #[command(subcommand)]
+        action: AdminAction,
+    },
 }
 
-#[derive(Args, Clone, Default)]
+#[derive(Subcommand)]
+enum AdminAction {
+    /// Create an account; the password is read from stdin.
+    CreateUser {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        username: String,
+        /// user, admin or superadmin.
+        #[arg(long, default_value = "user")]
+        role: String,
+    },
+    /// Change an account's role.
+    SetRole {
+        #[arg(long)]
+        email: String,
+        /// user, admin or superadmin.
+        #[arg(long)]
+        role: String,
+    },
+}
+
+#[derive(Args, Clone)]
 struct ServeArgs {
     /// A TOML file with the keys to change (see config/default.toml).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", global = true)]
     config: Option<PathBuf>,
     /// Address to listen on, e.g. 127.0.0.1:8080 (overrides server.bind).
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", global = true)]
     bind: Option<String>,
     /// Data directory (overrides store.data_dir).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", global = true)]
     data_dir: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let args = match cli.command {
-        Some(Command::Serve(args)) => args,
-        None => cli.serve,
+    let args = cli.serve;
+    let admin = match cli.command {
+        Some(Command::Admin { action }) => Some(action),
+        Some(Command::Serve) | None => None,
     };
     let overrides = Overrides {
         config_file: args.config,
@@ -70,11 +98,37 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(action) = admin {
+        return runtime.block_on(run_admin(&config, action));
+    }
     match runtime.block_on(run(config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "chorus stopped with an error");
             eprintln!("chorus: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run_admin(config: &Config, action: AdminAction) -> ExitCode {
+    let result = match action {
+        AdminAction::CreateUser {
+            email,
+            username,
+            role,
+        } => chorus::admin_cli::create_user(config, &email, &username, &role).await,
+        AdminAction::SetRole { email, role } => {
+            chorus::admin_cli::set_role(config, &email, &role).await
+        }
+    };
+    match result {
+        Ok(done) => {
+            eprintln!("{done}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("chorus admin: {e}");
             ExitCode::FAILURE
         }
     }

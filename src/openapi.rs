@@ -1,15 +1,44 @@
 //! The OpenAPI document's frame; the paths come from the handlers' annotations.
 
-use utoipa::OpenApi;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "chorus",
-        description = "A stateful backend for AI chat applications: accounts, conversations with streamed answers, jobs, real-time channels and an OpenAI-compatible endpoint.",
+        description = "A stateful backend for AI chat applications: accounts, conversations with streamed answers, jobs, real-time channels and an OpenAI-compatible endpoint.\n\nErrors always have the shape `{\"error\":{\"code\",\"message\",\"details\"},\"request_id\"}`. Rate-limited routes answer `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset`.",
     ),
+    modifiers(&Security),
     tags(
         (name = "operations", description = "Liveness, readiness, version and metrics"),
+        (name = "auth", description = "Accounts, login sessions and tokens"),
+        (name = "users", description = "The caller's profile and usage"),
+        (name = "api-keys", description = "API keys for programs"),
+        (name = "admin", description = "Administration (admin role)"),
     )
 )]
 pub struct ApiDoc;
+
+/// The two ways to authenticate: a bearer token (access JWT or `ck_` API
+/// key) or the `chorus_access` cookie set by login.
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT access token or ck_ API key")
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("chorus_access"))),
+        );
+    }
+}

@@ -1,18 +1,26 @@
 //! `AppState`: what every handler can reach. Built only through `AppState::new`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use chorus_actors::Core;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::jwt::JwtKeys;
+use crate::auth::oidc::OidcVerifier;
 use crate::config::Config;
+use crate::rate_limit::RateLimits;
 
 #[derive(Clone)]
 pub struct AppState {
     /// The actor system and the store.
     pub core: Core,
     pub config: Arc<Config>,
+    /// Signs and verifies access tokens.
+    pub jwt: Arc<JwtKeys>,
+    pub rate_limits: RateLimits,
+    pub oidc: OidcVerifier,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
     /// Cancelled when shutdown begins, so long-lived streams end and let the
@@ -21,12 +29,42 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(core: Core, config: Arc<Config>) -> Self {
-        Self {
+    /// Loads (or makes) the JWT secret and starts the rate-limit pruner.
+    pub fn new(core: Core, config: Arc<Config>) -> std::io::Result<Self> {
+        let jwt = JwtKeys::load(config.auth.jwt_secret.as_ref(), &config.store.data_dir)?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .map_err(std::io::Error::other)?;
+        let rate_limits = RateLimits::new(&config.rate_limits);
+        let shutdown = CancellationToken::new();
+        spawn_pruner(rate_limits.clone(), shutdown.clone());
+        Ok(Self {
             core,
+            oidc: OidcVerifier::new(config.auth.oidc_issuers.clone(), http),
             config,
+            jwt: Arc::new(jwt),
+            rate_limits,
             metrics: crate::telemetry::metrics_handle(),
-            shutdown: CancellationToken::new(),
-        }
+            shutdown,
+        })
     }
+
+    /// Access token lifetime.
+    pub fn access_ttl(&self) -> Duration {
+        Duration::from_secs(self.config.auth.access_ttl_s)
+    }
+}
+
+/// Drops full rate-limit buckets every minute so memory follows active clients.
+fn spawn_pruner(limits: RateLimits, stop: CancellationToken) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => limits.prune(),
+                () = stop.cancelled() => return,
+            }
+        }
+    });
 }

@@ -11,3 +11,10 @@ pub fn now_rfc3339() -> String {
 pub fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
+
+/// Unix milliseconds (how the store keeps time), formatted for a response body.
+pub fn rfc3339_ms(ms: i64) -> String {
+    DateTime::<Utc>::from_timestamp_millis(ms)
+        .map(rfc3339)
+        .unwrap_or_default()
+}

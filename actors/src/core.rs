@@ -4,21 +4,28 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::accounts::{Accounts, AccountsConfig};
+use crate::audit::Audit;
 use crate::error::CoreError;
 use crate::store::{Store, StoreConfig};
 use crate::supervisor::SupervisorConfig;
+use crate::usage::Usage;
 
 /// Everything the core needs to start.
 #[derive(Debug, Clone)]
 pub struct CoreConfig {
     pub store: StoreConfig,
     pub actors: SupervisorConfig,
+    pub accounts: AccountsConfig,
 }
 
 /// The running core. Cheap to clone; every clone reaches the same actors.
 #[derive(Clone)]
 pub struct Core {
     store: Store,
+    accounts: Accounts,
+    audit: Audit,
+    usage: Usage,
     started_at: Instant,
     actors: SupervisorConfig,
     /// Set when shutdown begins; readiness fails from then on.
@@ -43,8 +50,19 @@ impl Core {
     /// Opens the store and starts the actor system.
     pub async fn start(config: CoreConfig) -> Result<Self, CoreError> {
         let store = Store::open(&config.store)?;
+        let audit = Audit::open(store.clone())?;
+        let accounts = Accounts::start(
+            store.clone(),
+            audit.clone(),
+            config.accounts,
+            config.actors.clone(),
+        )
+        .await?;
         Ok(Self {
+            usage: Usage::open(store.clone())?,
             store,
+            accounts,
+            audit,
             started_at: Instant::now(),
             actors: config.actors,
             stopping: Arc::new(AtomicBool::new(false)),
@@ -54,6 +72,21 @@ impl Core {
     /// The store, for the repositories built on it.
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Users, sessions and API keys.
+    pub fn accounts(&self) -> &Accounts {
+        &self.accounts
+    }
+
+    /// Usage accounting.
+    pub fn usage(&self) -> &Usage {
+        &self.usage
+    }
+
+    /// The audit log.
+    pub fn audit(&self) -> &Audit {
+        &self.audit
     }
 
     /// The supervisor limits every actor kind runs with.
@@ -76,6 +109,8 @@ impl Core {
     pub async fn readiness(&self) -> Readiness {
         let actors = if self.stopping.load(Ordering::Acquire) {
             Err("shutting down".to_string())
+        } else if !self.accounts.sessions().is_up() {
+            Err("session supervisor is down".to_string())
         } else {
             Ok(())
         };
@@ -89,8 +124,9 @@ impl Core {
     }
 
     /// Stops the actors (each persists what it must) and flushes the store.
-    pub async fn shutdown(&self, _grace: Duration) -> Result<(), CoreError> {
+    pub async fn shutdown(&self, grace: Duration) -> Result<(), CoreError> {
         self.stopping.store(true, Ordering::Release);
+        self.accounts.sessions().shutdown(grace).await;
         self.store.close().await?;
         Ok(())
     }

@@ -20,15 +20,44 @@ pub enum CoreError {
     /// An actor did not answer in time.
     #[error("{0} timed out")]
     Timeout(String),
+    /// Missing, expired, revoked or invalid credentials. `reason` is the
+    /// `X-Auth-Reason` value: `missing`, `expired`, `revoked` or `invalid`.
+    #[error("{message}")]
+    Unauthenticated {
+        reason: &'static str,
+        message: String,
+    },
+    /// Authenticated, but the role does not allow it.
+    #[error("{0}")]
+    Forbidden(String),
     /// The store failed; the text is for logs only.
     #[error("store: {0}")]
-    Store(#[from] StoreError),
+    Store(StoreError),
     /// A bug; the text is for logs only.
     #[error("internal: {0}")]
     Internal(String),
 }
 
+impl From<StoreError> for CoreError {
+    /// A uniqueness conflict raised inside a transaction is the caller's 409;
+    /// every other store error is internal.
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(message) => CoreError::Conflict(message),
+            other => CoreError::Store(other),
+        }
+    }
+}
+
 impl CoreError {
+    /// Shorthand for a [`CoreError::Unauthenticated`].
+    pub fn unauthenticated(reason: &'static str, message: impl Into<String>) -> Self {
+        CoreError::Unauthenticated {
+            reason,
+            message: message.into(),
+        }
+    }
+
     /// Shorthand for a [`CoreError::NotFound`].
     pub fn not_found(resource: &'static str, id: impl ToString) -> Self {
         CoreError::NotFound {

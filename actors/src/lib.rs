@@ -1,9 +1,14 @@
 //! chorus-actors: the stateful core of chorus. Actors, the store and the
 //! providers live here; this crate knows no HTTP.
 
+pub mod accounts;
+pub mod audit;
 pub mod error;
+pub mod model;
+pub mod session;
 pub mod store;
 pub mod supervisor;
+pub mod usage;
 
 mod core;
 

@@ -3,9 +3,10 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-fn chorus(data_dir: &std::path::Path) -> Command {
+pub fn chorus(data_dir: &std::path::Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_chorus"));
     cmd.args(["serve", "--data-dir"])
         .arg(data_dir)
@@ -19,29 +20,39 @@ fn chorus(data_dir: &std::path::Path) -> Command {
 
 /// Starts the binary and waits for its `listening on http://ADDR` line.
 fn start(data_dir: &std::path::Path) -> (Child, String) {
-    let mut child = chorus(data_dir).spawn().unwrap();
+    let (child, addr, _) = start_logged(chorus(data_dir));
+    (child, addr)
+}
+
+/// Starts `cmd`, waits for `listening on http://ADDR`, and keeps every line
+/// it logs (stdout) in the returned buffer.
+pub fn start_logged(mut cmd: Command) -> (Child, String, Arc<Mutex<Vec<String>>>) {
+    let mut child = cmd.spawn().unwrap();
     let stdout = child.stdout.take().unwrap();
+    let lines = Arc::new(Mutex::new(Vec::new()));
     let (tx, rx) = std::sync::mpsc::channel();
+    let kept = lines.clone();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             if let Some(addr) = line.split("listening on http://").nth(1) {
                 let _ = tx.send(addr.trim().to_string());
             }
+            kept.lock().unwrap().push(line);
         }
     });
     let addr = rx
         .recv_timeout(Duration::from_secs(30))
         .expect("no `listening on` line within 30 s");
-    (child, addr)
+    (child, addr, lines)
 }
 
-fn sigterm(child: &Child) {
+pub fn sigterm(child: &Child) {
     // SAFETY: plain kill(2) on a pid this test spawned.
     let rc = unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     assert_eq!(rc, 0);
 }
 
-fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
+pub fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
     for _ in 0..600 {
         if let Some(status) = child.try_wait().unwrap() {
             return status;

@@ -107,3 +107,99 @@ pub async fn envelope(response: reqwest::Response) -> serde_json::Value {
     );
     body
 }
+
+/// A signed-in test user.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user_id: String,
+    pub email: String,
+    pub access: String,
+    pub refresh: String,
+}
+
+impl TestApp {
+    /// POSTs `body` as JSON to `/api/v1{path}`, with `token` as bearer if given.
+    pub async fn post_json(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: serde_json::Value,
+    ) -> reqwest::Response {
+        self.send(reqwest::Method::POST, path, token, Some(body))
+            .await
+    }
+
+    /// Any method on `/api/v1{path}`.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> reqwest::Response {
+        let mut req = self
+            .client
+            .request(method, self.url(&format!("/api/v1{path}")));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// GET `/api/v1{path}` as `token`.
+    pub async fn get_as(&self, path: &str, token: &str) -> reqwest::Response {
+        self.send(reqwest::Method::GET, path, Some(token), None)
+            .await
+    }
+
+    /// Registers `name` (email `name@example.com`, password `password-{name}`).
+    pub async fn register(&self, name: &str) -> serde_json::Value {
+        let r = self
+            .post_json(
+                "/auth/register",
+                None,
+                serde_json::json!({"username": name, "email": format!("{name}@example.com"), "password": format!("password-{name}")}),
+            )
+            .await;
+        assert_eq!(r.status(), 201, "register {name}");
+        r.json().await.unwrap()
+    }
+
+    pub async fn login(&self, name: &str) -> Session {
+        let email = format!("{name}@example.com");
+        let r = self
+            .post_json(
+                "/auth/login",
+                None,
+                serde_json::json!({"email": email, "password": format!("password-{name}")}),
+            )
+            .await;
+        assert_eq!(r.status(), 200, "login {name}");
+        let body: serde_json::Value = r.json().await.unwrap();
+        Session {
+            user_id: body["user"]["id"].as_str().unwrap().to_string(),
+            email,
+            access: body["access_token"].as_str().unwrap().to_string(),
+            refresh: body["refresh_token"].as_str().unwrap().to_string(),
+        }
+    }
+
+    /// Registers and logs in `name`.
+    pub async fn sign_up(&self, name: &str) -> Session {
+        self.register(name).await;
+        self.login(name).await
+    }
+}
+
+/// Asserts a 401 with `X-Auth-Reason: reason`.
+pub async fn assert_401(response: reqwest::Response, reason: &str) {
+    assert_eq!(response.status(), 401);
+    assert_eq!(response.headers()["x-auth-reason"], reason);
+    assert_eq!(
+        envelope(response).await["error"]["code"],
+        "AUTHENTICATION_ERROR"
+    );
+}

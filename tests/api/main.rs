@@ -2,8 +2,14 @@
 //! throwaway data directory and talks to it over real sockets.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
+mod admin;
+mod api_keys;
+mod auth;
 mod binary;
 mod errors;
 mod helpers;
+mod logs;
+mod oidc;
 mod ops;
+mod rate_limits;
 mod server;

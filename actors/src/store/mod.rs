@@ -219,7 +219,7 @@ impl Store {
 
 /// A table of any type, as [`Store::transaction`] needs it. Sealed: only
 /// [`Table`] implements it.
-pub trait TableRef: sealed::Sealed {
+pub trait TableRef: sealed::Sealed + Sync {
     #[doc(hidden)]
     fn sled_tree(&self) -> &sled::Tree;
 }

@@ -78,6 +78,14 @@ impl<K: StoreKey + ?Sized, V: Serialize + DeserializeOwned> Table<K, V> {
         Ok(n)
     }
 
+    /// Every record with a key at or after `start`, in key order.
+    pub fn range_from<S: StoreKey + ?Sized>(
+        &self,
+        start: &S,
+    ) -> impl DoubleEndedIterator<Item = Result<(Vec<u8>, V), StoreError>> + use<K, V, S> {
+        self.tree.range(start.to_key()..).map(decode_pair)
+    }
+
     /// Every record in key order.
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = Result<(Vec<u8>, V), StoreError>> {
         self.tree.iter().map(decode_pair)

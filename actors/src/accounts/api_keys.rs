@@ -1,0 +1,114 @@
+//! API keys (API.md 2.4): shown once, stored as a SHA-256 hash, accepted
+//! as a bearer token anywhere an access token is, revocable at once.
+
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use super::{Accounts, Tables, secrets, validate};
+use crate::error::CoreError;
+use crate::model::{ApiKey, User, now_ms};
+
+/// A freshly made key: the record and, this once, the key itself.
+#[derive(Debug, Clone)]
+pub struct NewApiKey {
+    pub record: ApiKey,
+    pub key: String,
+}
+
+impl Accounts {
+    pub async fn create_api_key(
+        &self,
+        user_id: Uuid,
+        name: &str,
+        expires_at: Option<i64>,
+    ) -> Result<NewApiKey, CoreError> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(CoreError::validation("name", "1-100 characters"));
+        }
+        validate::text("name", &Some(name.to_string()), 100)?;
+        let now = now_ms();
+        if expires_at.is_some_and(|t| t <= now) {
+            return Err(CoreError::validation("expires_at", "must be in the future"));
+        }
+        let key = secrets::api_key();
+        let record = ApiKey {
+            id: Uuid::now_v7(),
+            user_id,
+            name: name.to_string(),
+            prefix: key.chars().take(10).collect(),
+            hash: secrets::sha256(&key),
+            created_at: now,
+            expires_at,
+        };
+        let t = &self.tables;
+        self.store
+            .transaction(
+                &[&t.api_keys, &t.api_keys_by_hash, &t.api_keys_by_user],
+                |tx| {
+                    tx.insert(&t.api_keys, &record.id, &record)?;
+                    tx.insert(&t.api_keys_by_hash, record.hash.as_slice(), &record.id)?;
+                    tx.insert(&t.api_keys_by_user, &(user_id, record.id), &())
+                },
+            )
+            .await?;
+        Ok(NewApiKey { record, key })
+    }
+
+    /// `user_id`'s keys, newest first.
+    pub fn api_keys(&self, user_id: Uuid) -> Result<Vec<ApiKey>, CoreError> {
+        let mut keys: Vec<ApiKey> = Tables::ids_of(&self.tables.api_keys_by_user, user_id)?
+            .into_iter()
+            .filter_map(|id| self.tables.api_keys.get(&id).transpose())
+            .collect::<Result<_, _>>()?;
+        keys.reverse();
+        Ok(keys)
+    }
+
+    /// Deletes one of `user_id`'s keys; it is refused from this moment on.
+    pub async fn delete_api_key(&self, user_id: Uuid, id: Uuid) -> Result<(), CoreError> {
+        let record = self
+            .tables
+            .api_keys
+            .get(&id)?
+            .filter(|k| k.user_id == user_id)
+            .ok_or_else(|| CoreError::not_found("api_key", id))?;
+        let t = &self.tables;
+        self.store
+            .transaction(
+                &[&t.api_keys, &t.api_keys_by_hash, &t.api_keys_by_user],
+                |tx| {
+                    tx.remove(&t.api_keys, &id)?;
+                    tx.remove(&t.api_keys_by_hash, record.hash.as_slice())?;
+                    tx.remove(&t.api_keys_by_user, &(user_id, id))
+                },
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// The active user an API key belongs to. Two store reads, no cache, so
+    /// a deleted key is refused by the very next request.
+    pub fn authenticate_api_key(&self, key: &str) -> Result<Arc<User>, CoreError> {
+        let invalid = || CoreError::unauthenticated("invalid", "invalid API key");
+        let hash = secrets::sha256(key);
+        let id = self
+            .tables
+            .api_keys_by_hash
+            .get(hash.as_slice())?
+            .ok_or_else(invalid)?;
+        let record = self.tables.api_keys.get(&id)?.ok_or_else(invalid)?;
+        if record.is_expired(now_ms()) {
+            return Err(CoreError::unauthenticated("expired", "API key expired"));
+        }
+        let user = self.user(record.user_id)?;
+        if !user.is_active {
+            return Err(CoreError::unauthenticated(
+                "revoked",
+                "account is deactivated",
+            ));
+        }
+        Ok(user)
+    }
+}

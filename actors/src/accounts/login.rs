@@ -1,0 +1,318 @@
+//! Login, refresh, logout and the session list; password and username changes.
+
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use super::{Accounts, Tables, passwords, secrets, validate};
+use crate::audit::AuditEvent;
+use crate::error::CoreError;
+use crate::model::{Session, User, now_ms};
+use crate::session::{RefreshRefused, SessionMsg};
+use crate::store::Tx;
+
+/// Where a login comes from, recorded on the session.
+#[derive(Debug, Clone, Default)]
+pub struct LoginContext {
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+/// A successful login or refresh.
+#[derive(Debug, Clone)]
+pub struct LoginOutcome {
+    pub user: Arc<User>,
+    pub session: Session,
+    /// Shown to the client once; only its hash is stored.
+    pub refresh_token: String,
+}
+
+/// The one message for a wrong email and a wrong password (no account enumeration).
+const BAD_CREDENTIALS: &str = "invalid email or password";
+
+impl Accounts {
+    /// Checks email and password and opens a session.
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        ctx: LoginContext,
+    ) -> Result<LoginOutcome, CoreError> {
+        let user = self.user_by_email(email)?;
+        let hash = user.as_ref().and_then(|u| u.password_hash.clone());
+        if !passwords::verify(password.to_string(), hash).await {
+            let _ = self
+                .audit
+                .record(AuditEvent {
+                    actor_id: user.as_ref().map(|u| u.id),
+                    action: "auth.login_failed",
+                    resource_type: "user",
+                    resource_id: user.as_ref().map(|u| u.id.to_string()),
+                    details: serde_json::json!({ "reason": "bad credentials" }),
+                    ip_address: ctx.ip.clone(),
+                })
+                .await;
+            return Err(CoreError::unauthenticated("invalid", BAD_CREDENTIALS));
+        }
+        let user = user.ok_or_else(|| CoreError::unauthenticated("invalid", BAD_CREDENTIALS))?;
+        self.open_session(user, ctx).await
+    }
+
+    /// Opens a session for a user whose identity was already proven (password or OIDC).
+    pub async fn open_session(
+        &self,
+        user: Arc<User>,
+        ctx: LoginContext,
+    ) -> Result<LoginOutcome, CoreError> {
+        if !user.is_active {
+            return Err(CoreError::unauthenticated(
+                "invalid",
+                "account is deactivated",
+            ));
+        }
+        let now = now_ms();
+        let id = Uuid::now_v7();
+        let refresh_token = secrets::refresh_token(id);
+        let session = Session {
+            id,
+            user_id: user.id,
+            created_at: now,
+            last_seen_at: now,
+            user_agent: ctx.user_agent.map(|ua| ua.chars().take(512).collect()),
+            ip: ctx.ip,
+            refresh_hash: secrets::sha256(&refresh_token),
+            spent_hashes: Vec::new(),
+            refresh_expires_at: now + self.config.refresh_ttl.as_millis() as i64,
+            revoked_at: None,
+        };
+        let t = &self.tables;
+        self.store
+            .transaction(&[&t.sessions, &t.sessions_by_user], |tx| {
+                tx.insert(&t.sessions, &session.id, &session)?;
+                tx.insert(&t.sessions_by_user, &(user.id, session.id), &())
+            })
+            .await?;
+        Ok(LoginOutcome {
+            user,
+            session,
+            refresh_token,
+        })
+    }
+
+    /// Rotates a refresh token. A spent one revokes its whole session.
+    pub async fn refresh(&self, token: &str) -> Result<LoginOutcome, CoreError> {
+        let invalid = || CoreError::unauthenticated("invalid", "invalid refresh token");
+        let sid = secrets::refresh_session(token).ok_or_else(invalid)?;
+        let hash = secrets::sha256(token);
+        let answer = match self
+            .sessions
+            .call(&sid, |reply| SessionMsg::Refresh(hash, reply))
+            .await
+        {
+            Ok(answer) => answer,
+            Err(CoreError::NotFound { .. }) => return Err(invalid()),
+            Err(e) => return Err(e),
+        };
+        let (session, refresh_token) = match answer {
+            Ok(rotated) => rotated,
+            Err(RefreshRefused::Reused) => {
+                return Err(CoreError::unauthenticated(
+                    "revoked",
+                    "refresh token already used; the session is revoked",
+                ));
+            }
+            Err(RefreshRefused::Invalid) => return Err(invalid()),
+        };
+        let user = self.user(session.user_id)?;
+        if !user.is_active {
+            return Err(CoreError::unauthenticated(
+                "invalid",
+                "account is deactivated",
+            ));
+        }
+        Ok(LoginOutcome {
+            user,
+            session,
+            refresh_token,
+        })
+    }
+
+    /// Revokes session `sid` at once.
+    pub async fn revoke_session(&self, sid: Uuid) -> Result<(), CoreError> {
+        self.sessions.call(&sid, SessionMsg::Revoke).await?
+    }
+
+    /// Revokes one of `user_id`'s sessions; another user's session is 404.
+    pub async fn revoke_own_session(&self, user_id: Uuid, sid: Uuid) -> Result<(), CoreError> {
+        if !self.tables.sessions_by_user.contains(&(user_id, sid))? {
+            return Err(CoreError::not_found("session", sid));
+        }
+        self.revoke_session(sid).await
+    }
+
+    /// Revokes every live session of `user_id` except `keep`.
+    pub async fn revoke_sessions_of(
+        &self,
+        user_id: Uuid,
+        keep: Option<Uuid>,
+    ) -> Result<usize, CoreError> {
+        let mut n = 0;
+        for session in self.sessions_of(user_id)? {
+            if Some(session.id) != keep && session.revoked_at.is_none() {
+                self.revoke_session(session.id).await?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Every session of `user_id` that is still live, newest first.
+    pub fn live_sessions(&self, user_id: Uuid) -> Result<Vec<Session>, CoreError> {
+        let now = now_ms();
+        let mut live: Vec<Session> = self
+            .sessions_of(user_id)?
+            .into_iter()
+            .filter(|s| s.is_live(now))
+            .collect();
+        live.reverse();
+        Ok(live)
+    }
+
+    fn sessions_of(&self, user_id: Uuid) -> Result<Vec<Session>, CoreError> {
+        Tables::ids_of(&self.tables.sessions_by_user, user_id)?
+            .into_iter()
+            .filter_map(|sid| self.tables.sessions.get(&sid).transpose())
+            .map(|r| r.map_err(CoreError::from))
+            .collect()
+    }
+
+    /// Changes the password and revokes every other session of the user.
+    pub async fn change_password(
+        &self,
+        user_id: Uuid,
+        current_sid: Option<Uuid>,
+        current: &str,
+        new: &str,
+    ) -> Result<(), CoreError> {
+        validate::password("new_password", new)?;
+        let user = self.user(user_id)?;
+        if !passwords::verify(current.to_string(), user.password_hash.clone()).await {
+            return Err(CoreError::unauthenticated(
+                "invalid",
+                "current password is wrong",
+            ));
+        }
+        let mut changed = (*user).clone();
+        changed.password_hash = Some(passwords::hash(new.to_string()).await?);
+        self.save_user(changed, |_| Ok(())).await?;
+        self.revoke_sessions_of(user_id, current_sid).await?;
+        Ok(())
+    }
+
+    /// Renames the user; 409 if the name is taken.
+    pub async fn change_username(
+        &self,
+        user_id: Uuid,
+        username: &str,
+    ) -> Result<Arc<User>, CoreError> {
+        validate::username(username)?;
+        let user = self.user(user_id)?;
+        if user.username == username {
+            return Ok(user);
+        }
+        let old = user.username.clone();
+        let mut changed = (*user).clone();
+        changed.username = username.to_string();
+        let by_username = self.tables.by_username.clone();
+        self.save_user(changed, move |tx: &Tx<'_>| {
+            Tables::claim_unique(tx, &by_username, username, user_id, "username")?;
+            tx.remove(&by_username, old.as_str())
+        })
+        .await
+    }
+
+    /// Updates the profile fields of API.md 2.3.
+    pub async fn update_profile(
+        &self,
+        user_id: Uuid,
+        full_name: Option<String>,
+        avatar_url: Option<String>,
+    ) -> Result<Arc<User>, CoreError> {
+        validate::text("full_name", &full_name, 255)?;
+        validate::text("avatar_url", &avatar_url, 2048)?;
+        let mut changed = (*self.user(user_id)?).clone();
+        if full_name.is_some() {
+            changed.full_name = full_name;
+        }
+        if avatar_url.is_some() {
+            changed.avatar_url = avatar_url;
+        }
+        self.save_user(changed, |_| Ok(())).await
+    }
+}
+
+impl Accounts {
+    /// The account for a verified OIDC email, made on first login with a
+    /// username derived from the email.
+    pub async fn user_for_oidc(
+        &self,
+        email: &str,
+        name: Option<String>,
+        picture: Option<String>,
+    ) -> Result<Arc<User>, CoreError> {
+        let email = validate::email(email)?;
+        if let Some(user) = self.user_by_email(&email)? {
+            return Ok(user);
+        }
+        let base: String = email
+            .split('@')
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .map(|c| c.to_ascii_lowercase())
+            .filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_' || *c == '-')
+            .take(24)
+            .collect();
+        let base = if base.len() < 3 {
+            format!("user{base}")
+        } else {
+            base
+        };
+        let now = now_ms();
+        for attempt in 0..20u32 {
+            let username = match attempt {
+                0 => base.clone(),
+                _ => format!(
+                    "{base}-{}",
+                    &secrets::random_secret()[..6]
+                        .to_lowercase()
+                        .replace(|c: char| !c.is_ascii_alphanumeric(), "x")
+                ),
+            };
+            let user = User {
+                id: Uuid::now_v7(),
+                username,
+                email: email.clone(),
+                full_name: name.clone(),
+                avatar_url: picture.clone(),
+                role: crate::model::Role::User,
+                is_active: true,
+                password_hash: None,
+                monthly_token_allowance: self.config.default_allowance,
+                created_at: now,
+                updated_at: now,
+            };
+            match self.insert_user(user, true).await {
+                Err(CoreError::Conflict(m)) if m.starts_with("username") => continue,
+                // A concurrent first login of the same email won the race.
+                Err(CoreError::Conflict(_)) => {
+                    return self
+                        .user_by_email(&email)?
+                        .ok_or_else(|| CoreError::Internal("oidc user vanished".into()));
+                }
+                other => return other,
+            }
+        }
+        Err(CoreError::Conflict("could not find a free username".into()))
+    }
+}

@@ -1,0 +1,230 @@
+//! Accounts: users, login sessions, API keys and the admin operations on
+//! them. Sessions are `SessionActor`s; everything the per-request hot path
+//! needs (users, revoked sessions) is also held in memory so that
+//! checking a credential takes no mailbox round trip.
+
+mod admin;
+mod api_keys;
+mod login;
+mod passwords;
+pub mod secrets;
+mod tables;
+pub mod validate;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use dashmap::DashMap;
+use uuid::Uuid;
+
+use crate::audit::Audit;
+use crate::error::CoreError;
+use crate::model::{Role, User, now_ms};
+use crate::session::SessionActor;
+use crate::store::{Store, Tx};
+use crate::supervisor::{Supervisor, SupervisorConfig};
+
+pub use admin::{UserPage, UserPatch};
+pub use api_keys::NewApiKey;
+pub use login::{LoginContext, LoginOutcome};
+pub use tables::Tables;
+
+/// Limits of the accounts service.
+#[derive(Debug, Clone)]
+pub struct AccountsConfig {
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+    /// Monthly token allowance of new users; `None` = unlimited.
+    pub default_allowance: Option<u64>,
+}
+
+/// The fields of a new account.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub username: String,
+    pub email: String,
+    pub password: String,
+    pub full_name: Option<String>,
+    /// `None`: `superadmin` for the very first account, `user` after that.
+    pub role: Option<Role>,
+}
+
+/// The accounts service. Cheap to clone.
+#[derive(Clone)]
+pub struct Accounts {
+    store: Store,
+    tables: Tables,
+    config: Arc<AccountsConfig>,
+    audit: Audit,
+    sessions: Supervisor<SessionActor>,
+    /// Users by id: the hot path reads the current role and active flag here.
+    users: Arc<DashMap<Uuid, Arc<User>>>,
+    /// Sessions revoked within the access-token lifetime: an access token
+    /// naming one of them is refused.
+    revoked: Arc<DashMap<Uuid, ()>>,
+    /// When each session last reported activity (unix ms), to throttle touches.
+    touched: Arc<DashMap<Uuid, i64>>,
+}
+
+impl Accounts {
+    pub async fn start(
+        store: Store,
+        audit: Audit,
+        config: AccountsConfig,
+        actors: SupervisorConfig,
+    ) -> Result<Self, CoreError> {
+        let tables = Tables::open(&store)?;
+        let revoked = Arc::new(DashMap::new());
+        // Sessions revoked recently enough that their access tokens may still be live.
+        let since = now_ms() - config.access_ttl.as_millis() as i64;
+        for sid in tables.revoked_since(since)? {
+            revoked.insert(sid, ());
+        }
+        let actor = SessionActor::new(
+            store.clone(),
+            tables.clone(),
+            revoked.clone(),
+            config.refresh_ttl,
+        );
+        let sessions = Supervisor::start(actor, actors).await?;
+        Ok(Self {
+            store,
+            tables,
+            config: Arc::new(config),
+            audit,
+            sessions,
+            users: Arc::new(DashMap::new()),
+            revoked,
+            touched: Arc::new(DashMap::new()),
+        })
+    }
+
+    pub fn config(&self) -> &AccountsConfig {
+        &self.config
+    }
+
+    /// The session supervisor (for readiness and shutdown).
+    pub fn sessions(&self) -> &Supervisor<SessionActor> {
+        &self.sessions
+    }
+
+    /// Creates an account (API.md 2.1 rules; 409 on a taken email or username).
+    pub async fn register(&self, new: NewUser) -> Result<Arc<User>, CoreError> {
+        validate::username(&new.username)?;
+        let email = validate::email(&new.email)?;
+        validate::password("password", &new.password)?;
+        validate::text("full_name", &new.full_name, 255)?;
+        let password_hash = passwords::hash(new.password).await?;
+        let now = now_ms();
+        let user = User {
+            id: Uuid::now_v7(),
+            username: new.username,
+            email,
+            full_name: new.full_name,
+            avatar_url: None,
+            role: new.role.unwrap_or(Role::User),
+            is_active: true,
+            password_hash: Some(password_hash),
+            monthly_token_allowance: self.config.default_allowance,
+            created_at: now,
+            updated_at: now,
+        };
+        self.insert_user(user, new.role.is_none()).await
+    }
+
+    /// Writes a new user and its indexes in one transaction. With
+    /// `first_is_superadmin`, the first account ever made becomes superadmin.
+    async fn insert_user(
+        &self,
+        user: User,
+        first_is_superadmin: bool,
+    ) -> Result<Arc<User>, CoreError> {
+        let t = &self.tables;
+        let user = self
+            .store
+            .transaction(&[&t.users, &t.by_email, &t.by_username, &t.meta], |tx| {
+                let mut user = user.clone();
+                Tables::claim_unique(tx, &t.by_email, &user.email, user.id, "email")?;
+                Tables::claim_unique(tx, &t.by_username, &user.username, user.id, "username")?;
+                if tx.get(&t.meta, "first_user")?.is_none() {
+                    tx.insert(&t.meta, "first_user", &user.id.to_string())?;
+                    if first_is_superadmin {
+                        user.role = Role::Superadmin;
+                    }
+                }
+                tx.insert(&t.users, &user.id, &user)?;
+                Ok(user)
+            })
+            .await?;
+        Ok(self.cache_user(user))
+    }
+
+    fn cache_user(&self, user: User) -> Arc<User> {
+        let user = Arc::new(user);
+        self.users.insert(user.id, user.clone());
+        user
+    }
+
+    /// The user with `id`, from memory when possible.
+    pub fn user(&self, id: Uuid) -> Result<Arc<User>, CoreError> {
+        if let Some(user) = self.users.get(&id) {
+            return Ok(user.clone());
+        }
+        let user = self
+            .tables
+            .users
+            .get(&id)?
+            .ok_or_else(|| CoreError::not_found("user", id))?;
+        Ok(self.cache_user(user))
+    }
+
+    /// The user with `email` (any case), if any.
+    pub fn user_by_email(&self, email: &str) -> Result<Option<Arc<User>>, CoreError> {
+        match self.tables.by_email.get(&email.trim().to_lowercase())? {
+            Some(id) => self.user(id).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Saves a changed user (and re-caches it). Index changes are the caller's.
+    async fn save_user(
+        &self,
+        mut user: User,
+        tx_extra: impl Fn(&Tx<'_>) -> crate::store::TxResult<()>,
+    ) -> Result<Arc<User>, CoreError> {
+        user.updated_at = now_ms();
+        let t = &self.tables;
+        self.store
+            .transaction(&[&t.users, &t.by_username, &t.by_email], |tx| {
+                tx_extra(tx)?;
+                tx.insert(&t.users, &user.id, &user)
+            })
+            .await?;
+        Ok(self.cache_user(user))
+    }
+
+    /// Records that session `sid` was used; reaches its actor at most once a minute.
+    pub fn note_activity(&self, sid: Uuid) {
+        const EVERY_MS: i64 = 60_000;
+        let now = now_ms();
+        let due = match self.touched.get(&sid) {
+            Some(last) => now - *last >= EVERY_MS,
+            None => true,
+        };
+        if due {
+            if self.touched.len() > 100_000 {
+                self.touched.clear();
+            }
+            self.touched.insert(sid, now);
+            let sessions = self.sessions.clone();
+            tokio::spawn(async move {
+                let _ = sessions.cast(&sid, crate::session::SessionMsg::Touch).await;
+            });
+        }
+    }
+
+    /// Whether an access token of session `sid` must be refused.
+    pub fn is_revoked(&self, sid: Uuid) -> bool {
+        self.revoked.contains_key(&sid)
+    }
+}

@@ -1,0 +1,86 @@
+//! The store tables of accounts and their indexes.
+
+use uuid::Uuid;
+
+use crate::error::CoreError;
+use crate::model::{ApiKey, Session, User};
+use crate::store::{Store, StoreError, Table, Tx, TxResult};
+
+#[derive(Clone)]
+pub struct Tables {
+    pub users: Table<Uuid, User>,
+    /// Lower-cased email -> user id.
+    pub by_email: Table<str, Uuid>,
+    /// Username -> user id.
+    pub by_username: Table<str, Uuid>,
+    /// `first_user` marker: who got the superadmin role.
+    pub meta: Table<str, String>,
+    pub sessions: Table<Uuid, Session>,
+    /// (user id, session id): a user's sessions as one key range.
+    pub sessions_by_user: Table<(Uuid, Uuid), ()>,
+    /// (revoked at ms, session id): recent revocations, read at start-up.
+    pub revocations: Table<(i64, Uuid), ()>,
+    pub api_keys: Table<Uuid, ApiKey>,
+    /// SHA-256 of a key -> key id.
+    pub api_keys_by_hash: Table<[u8], Uuid>,
+    /// (user id, key id).
+    pub api_keys_by_user: Table<(Uuid, Uuid), ()>,
+}
+
+impl Tables {
+    pub fn open(store: &Store) -> Result<Self, StoreError> {
+        Ok(Self {
+            users: store.table("users")?,
+            by_email: store.table("users_by_email")?,
+            by_username: store.table("users_by_username")?,
+            meta: store.table("accounts_meta")?,
+            sessions: store.table("sessions")?,
+            sessions_by_user: store.table("sessions_by_user")?,
+            revocations: store.table("session_revocations")?,
+            api_keys: store.table("api_keys")?,
+            api_keys_by_hash: store.table("api_keys_by_hash")?,
+            api_keys_by_user: store.table("api_keys_by_user")?,
+        })
+    }
+
+    /// Points a unique index entry at `owner`, or aborts with 409 if another owner has it.
+    pub fn claim_unique(
+        tx: &Tx<'_>,
+        index: &Table<str, Uuid>,
+        value: &str,
+        owner: Uuid,
+        field: &str,
+    ) -> TxResult<()> {
+        match tx.get(index, value)? {
+            Some(existing) if existing != owner => {
+                Tx::abort(StoreError::Conflict(format!("{field} already taken")))
+            }
+            _ => tx.insert(index, value, &owner),
+        }
+    }
+
+    /// Session ids revoked at or after `since_ms`.
+    pub fn revoked_since(&self, since_ms: i64) -> Result<Vec<Uuid>, CoreError> {
+        let mut out = Vec::new();
+        for item in self.revocations.range_from(&(since_ms, Uuid::nil())) {
+            let (key, ()) = item?;
+            if let Some(id) = key.get(8..24).and_then(|b| Uuid::from_slice(b).ok()) {
+                out.push(id);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The ids in a `(owner, id)` index, oldest first.
+    pub fn ids_of(index: &Table<(Uuid, Uuid), ()>, owner: Uuid) -> Result<Vec<Uuid>, CoreError> {
+        index
+            .scan_prefix(&owner)
+            .map(|item| {
+                let (key, ()) = item?;
+                key.get(16..32)
+                    .and_then(|b| Uuid::from_slice(b).ok())
+                    .ok_or_else(|| CoreError::Internal("bad index key".into()))
+            })
+            .collect()
+    }
+}

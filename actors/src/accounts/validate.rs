@@ -1,0 +1,92 @@
+//! Input rules of API.md 2.1, shared by the HTTP routes and the admin CLI.
+
+use crate::error::CoreError;
+
+/// 3-32 characters of `[a-z0-9_-]`.
+pub fn username(name: &str) -> Result<(), CoreError> {
+    let ok = (3..=32).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(CoreError::validation(
+            "username",
+            "3-32 characters of a-z, 0-9, _ and -",
+        ))
+    }
+}
+
+/// A plausible address: one `@`, a non-empty local part, a dotted domain,
+/// no spaces, at most 254 characters. Returns it lower-cased.
+pub fn email(address: &str) -> Result<String, CoreError> {
+    let address = address.trim().to_lowercase();
+    let valid = address.len() <= 254
+        && !address.contains(char::is_whitespace)
+        && match address.split_once('@') {
+            Some((local, domain)) => {
+                !local.is_empty()
+                    && !domain.contains('@')
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+            }
+            None => false,
+        };
+    if valid {
+        Ok(address)
+    } else {
+        Err(CoreError::validation("email", "not a valid email address"))
+    }
+}
+
+/// 8-256 characters.
+pub fn password(field: &'static str, password: &str) -> Result<(), CoreError> {
+    if (8..=256).contains(&password.chars().count()) {
+        Ok(())
+    } else {
+        Err(CoreError::validation(field, "8-256 characters"))
+    }
+}
+
+/// An optional free-text field of at most `max` characters.
+pub fn text(field: &'static str, value: &Option<String>, max: usize) -> Result<(), CoreError> {
+    match value {
+        Some(v) if v.chars().count() > max => Err(CoreError::validation(
+            field,
+            format!("at most {max} characters"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_follow_the_contract() {
+        assert!(username("ada_l-1").is_ok());
+        for bad in ["ab", "Ada", "a b", &"a".repeat(33), "émile"] {
+            assert!(username(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn emails_are_checked_and_lower_cased() {
+        assert_eq!(email(" Ada@Example.COM ").unwrap(), "ada@example.com");
+        for bad in [
+            "ada", "@x.io", "ada@", "ada@x", "a b@x.io", "a@b@x.io", "ada@.io",
+        ] {
+            assert!(email(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn passwords_are_8_to_256_characters() {
+        assert!(password("password", "12345678").is_ok());
+        assert!(password("password", "1234567").is_err());
+        assert!(password("password", &"x".repeat(257)).is_err());
+    }
+}

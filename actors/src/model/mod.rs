@@ -1,0 +1,17 @@
+//! Plain data types that are stored (and, through the edge's views, returned).
+//! Times are Unix milliseconds; the edge formats them as RFC 3339.
+
+mod api_key;
+mod audit;
+mod session;
+mod user;
+
+pub use api_key::ApiKey;
+pub use audit::AuditRecord;
+pub use session::Session;
+pub use user::{Role, User};
+
+/// Now, in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

@@ -1,0 +1,162 @@
+//! SessionActor: one per login session. It owns the session's refresh-token
+//! family, so rotation is serialized: two refreshes with one token can never
+//! both succeed, and a spent token revokes the whole session.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use dashmap::DashMap;
+use ractor::RpcReplyPort;
+use uuid::Uuid;
+
+use crate::accounts::{Tables, secrets};
+use crate::error::CoreError;
+use crate::model::{Session, now_ms};
+use crate::store::Store;
+use crate::supervisor::{Ctx, KeyedActor};
+
+/// How many rotated-away refresh hashes a session remembers for reuse detection.
+const SPENT_KEPT: usize = 64;
+
+/// Why a refresh was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshRefused {
+    /// Unknown, expired or revoked.
+    Invalid,
+    /// A token that was already rotated away: the session is now revoked.
+    Reused,
+}
+
+pub enum SessionMsg {
+    /// Rotates the refresh token presented (by its hash); answers the new token.
+    Refresh(
+        [u8; 32],
+        RpcReplyPort<Result<(Session, String), RefreshRefused>>,
+    ),
+    /// Revokes the session at once.
+    Revoke(RpcReplyPort<Result<(), CoreError>>),
+    /// Records activity (throttled by the caller).
+    Touch,
+}
+
+pub struct SessionActor {
+    store: Store,
+    tables: Tables,
+    revoked: Arc<DashMap<Uuid, ()>>,
+    refresh_ttl: Duration,
+}
+
+impl SessionActor {
+    pub(crate) fn new(
+        store: Store,
+        tables: Tables,
+        revoked: Arc<DashMap<Uuid, ()>>,
+        refresh_ttl: Duration,
+    ) -> Self {
+        Self {
+            store,
+            tables,
+            revoked,
+            refresh_ttl,
+        }
+    }
+
+    async fn refresh(
+        &self,
+        session: &mut Session,
+        presented: [u8; 32],
+    ) -> Result<(Session, String), RefreshRefused> {
+        let now = now_ms();
+        if !session.is_live(now) {
+            return Err(RefreshRefused::Invalid);
+        }
+        if secrets::same_hash(&presented, &session.refresh_hash) {
+            let token = secrets::refresh_token(session.id);
+            session.spent_hashes.push(session.refresh_hash);
+            if session.spent_hashes.len() > SPENT_KEPT {
+                session.spent_hashes.remove(0);
+            }
+            session.refresh_hash = secrets::sha256(&token);
+            session.last_seen_at = now;
+            session.refresh_expires_at = now + self.refresh_ttl.as_millis() as i64;
+            self.persist(session).await.map_err(|e| {
+                tracing::error!(error = %e, "session rotation not persisted");
+                RefreshRefused::Invalid
+            })?;
+            return Ok((session.clone(), token));
+        }
+        if session
+            .spent_hashes
+            .iter()
+            .any(|spent| secrets::same_hash(&presented, spent))
+        {
+            tracing::warn!(session_id = %session.id, "spent refresh token presented; revoking the session");
+            if let Err(e) = self.revoke(session).await {
+                tracing::error!(error = %e, "revocation after token reuse failed");
+            }
+            return Err(RefreshRefused::Reused);
+        }
+        Err(RefreshRefused::Invalid)
+    }
+
+    async fn persist(&self, session: &Session) -> Result<(), CoreError> {
+        self.tables.sessions.insert(&session.id, session)?;
+        self.store.commit().await?;
+        Ok(())
+    }
+
+    async fn revoke(&self, session: &mut Session) -> Result<(), CoreError> {
+        if session.revoked_at.is_some() {
+            return Ok(());
+        }
+        let now = now_ms();
+        session.revoked_at = Some(now);
+        // Refuse its access tokens before anything else can use them.
+        self.revoked.insert(session.id, ());
+        let t = &self.tables;
+        let s = session.clone();
+        self.store
+            .transaction(&[&t.sessions, &t.revocations], |tx| {
+                tx.insert(&t.sessions, &s.id, &s)?;
+                tx.insert(&t.revocations, &(now, s.id), &())
+            })
+            .await?;
+        Ok(())
+    }
+}
+
+impl KeyedActor for SessionActor {
+    type Key = Uuid;
+    type Msg = SessionMsg;
+    type State = Session;
+    const KIND: &'static str = "sessions";
+
+    async fn load(&self, id: &Uuid) -> Result<Session, CoreError> {
+        self.tables
+            .sessions
+            .get(id)?
+            .ok_or_else(|| CoreError::not_found("session", id))
+    }
+
+    async fn handle(
+        &self,
+        _ctx: &Ctx<Self>,
+        msg: SessionMsg,
+        session: &mut Session,
+    ) -> Result<(), CoreError> {
+        match msg {
+            SessionMsg::Refresh(presented, reply) => {
+                let _ = reply.send(self.refresh(session, presented).await);
+            }
+            SessionMsg::Revoke(reply) => {
+                let _ = reply.send(self.revoke(session).await);
+            }
+            SessionMsg::Touch => {
+                session.last_seen_at = now_ms();
+                // Not acknowledged to anyone: the next commit makes it durable.
+                self.tables.sessions.insert(&session.id, session)?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,181 @@
+//! Access tokens: HS256 JWTs with `sub`, `sid`, `role`, `exp`, `iat`, `jti`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use chorus_actors::accounts::secrets;
+use chorus_actors::model::User;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::config::Secret;
+
+/// The claims chorus puts in an access token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: Uuid,
+    /// The session the token belongs to; revoking it refuses the token.
+    pub sid: Uuid,
+    pub role: String,
+    pub exp: i64,
+    pub iat: i64,
+    pub jti: Uuid,
+}
+
+/// Why a token was refused, as `X-Auth-Reason` says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRefused {
+    Expired,
+    Invalid,
+}
+
+/// The signing keys. Debug never shows them.
+pub struct JwtKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+}
+
+impl std::fmt::Debug for JwtKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("JwtKeys([redacted])")
+    }
+}
+
+impl JwtKeys {
+    pub fn from_secret(secret: &[u8]) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 5;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+        }
+    }
+
+    /// The configured secret, or the one kept in the data dir (made on first start).
+    pub fn load(configured: Option<&Secret>, data_dir: &Path) -> std::io::Result<Self> {
+        if let Some(secret) = configured {
+            return Ok(Self::from_secret(secret.expose().as_bytes()));
+        }
+        let path = data_dir.join("jwt_secret");
+        let secret = match std::fs::read_to_string(&path) {
+            Ok(s) if !s.trim().is_empty() => s.trim().to_string(),
+            _ => {
+                std::fs::create_dir_all(data_dir)?;
+                let secret = format!("{}{}", secrets::random_secret(), secrets::random_secret());
+                write_private(&path, &secret)?;
+                secret
+            }
+        };
+        Ok(Self::from_secret(secret.as_bytes()))
+    }
+
+    /// A signed access token for `user` in session `sid`, and its expiry (unix seconds).
+    pub fn issue(
+        &self,
+        user: &User,
+        sid: Uuid,
+        ttl: Duration,
+    ) -> Result<(String, i64), jsonwebtoken::errors::Error> {
+        let now = chrono::Utc::now().timestamp();
+        let claims = Claims {
+            sub: user.id,
+            sid,
+            role: user.role.as_str().to_string(),
+            exp: now + ttl.as_secs() as i64,
+            iat: now,
+            jti: Uuid::now_v7(),
+        };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?;
+        Ok((token, claims.exp))
+    }
+
+    pub fn verify(&self, token: &str) -> Result<Claims, TokenRefused> {
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|e| match e.kind() {
+                ErrorKind::ExpiredSignature => TokenRefused::Expired,
+                _ => TokenRefused::Invalid,
+            })
+    }
+}
+
+/// Writes a file only its owner can read.
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(contents.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chorus_actors::model::Role;
+
+    fn user() -> User {
+        User {
+            id: Uuid::now_v7(),
+            username: "ada".into(),
+            email: "ada@example.com".into(),
+            full_name: None,
+            avatar_url: None,
+            role: Role::User,
+            is_active: true,
+            password_hash: None,
+            monthly_token_allowance: None,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn a_token_verifies_with_its_own_key_only() {
+        let keys = JwtKeys::from_secret(b"one secret, long enough for hs256 use");
+        let u = user();
+        let sid = Uuid::now_v7();
+        let (token, _) = keys.issue(&u, sid, Duration::from_secs(60)).unwrap();
+        let claims = keys.verify(&token).unwrap();
+        assert_eq!(
+            (claims.sub, claims.sid, claims.role.as_str()),
+            (u.id, sid, "user")
+        );
+        let other = JwtKeys::from_secret(b"another secret, also long enough ok");
+        assert_eq!(other.verify(&token).unwrap_err(), TokenRefused::Invalid);
+    }
+
+    #[test]
+    fn an_expired_token_says_expired() {
+        let keys = JwtKeys::from_secret(b"one secret, long enough for hs256 use");
+        let mut claims = Claims {
+            sub: Uuid::now_v7(),
+            sid: Uuid::now_v7(),
+            role: "user".into(),
+            exp: chrono::Utc::now().timestamp() - 60,
+            iat: 0,
+            jti: Uuid::now_v7(),
+        };
+        let token = jsonwebtoken::encode(&Header::default(), &claims, &keys.encoding).unwrap();
+        assert_eq!(keys.verify(&token).unwrap_err(), TokenRefused::Expired);
+        claims.exp += 3600;
+        let token = jsonwebtoken::encode(&Header::default(), &claims, &keys.encoding).unwrap();
+        assert!(keys.verify(&token).is_ok());
+    }
+
+    #[test]
+    fn the_generated_secret_is_kept_in_the_data_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = JwtKeys::load(None, dir.path()).unwrap();
+        let b = JwtKeys::load(None, dir.path()).unwrap();
+        let (token, _) = a
+            .issue(&user(), Uuid::now_v7(), Duration::from_secs(60))
+            .unwrap();
+        assert!(b.verify(&token).is_ok(), "a restart must keep tokens valid");
+    }
+}

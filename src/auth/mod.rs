@@ -1,0 +1,178 @@
+//! Authentication at the edge: access tokens, API keys and cookies become a
+//! `CurrentUser`; rate limits are applied per user (or per IP before login).
+//!
+//! The hot path takes no mailbox round trip: a JWT is verified in place, the
+//! session's revocation is a lookup in the accounts' in-memory set, and the
+//! user (current role, active flag) comes from the accounts' user cache.
+
+pub mod cookies;
+pub mod jwt;
+pub mod oidc;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use chorus_actors::CoreError;
+use chorus_actors::accounts::secrets::API_KEY_PREFIX;
+use chorus_actors::model::User;
+use uuid::Uuid;
+
+use crate::error::{ApiError, ErrorCode};
+use crate::rate_limit::{RateClass, RateKey};
+use crate::state::AppState;
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    pub user: Arc<User>,
+    /// The login session, for access tokens; `None` for API keys.
+    pub session_id: Option<Uuid>,
+}
+
+/// A caller with role `admin` or `superadmin`.
+#[derive(Debug, Clone)]
+pub struct Admin(pub CurrentUser);
+
+impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<CurrentUser>()
+            .cloned()
+            .ok_or_else(|| ApiError::internal("route reads CurrentUser but is not behind auth"))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let current = CurrentUser::from_request_parts(parts, state).await?;
+        if current.user.role.is_admin() {
+            Ok(Admin(current))
+        } else {
+            Err(ApiError::new(
+                ErrorCode::Authorization,
+                "admin role required",
+            ))
+        }
+    }
+}
+
+/// The client's IP address as the listener saw it.
+pub fn client_ip(parts: &Parts) -> Option<std::net::IpAddr> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())
+}
+
+/// The credential a request carries: bearer header first, then the cookie.
+pub fn credential(parts: &Parts) -> Option<String> {
+    if let Some(header) = parts
+        .headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        let (scheme, token) = header.split_once(' ')?;
+        return scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| token.trim().to_string());
+    }
+    cookies::get(&parts.headers, cookies::ACCESS)
+}
+
+/// Resolves a token (access JWT or API key) to its user.
+pub fn authenticate(state: &AppState, token: &str) -> Result<CurrentUser, ApiError> {
+    let accounts = state.core.accounts();
+    if token.starts_with(API_KEY_PREFIX) {
+        let user = accounts.authenticate_api_key(token)?;
+        return Ok(CurrentUser {
+            user,
+            session_id: None,
+        });
+    }
+    let claims = state.jwt.verify(token).map_err(|refused| match refused {
+        jwt::TokenRefused::Expired => unauthenticated("expired", "access token expired"),
+        jwt::TokenRefused::Invalid => unauthenticated("invalid", "invalid access token"),
+    })?;
+    if accounts.is_revoked(claims.sid) {
+        return Err(unauthenticated("revoked", "session revoked"));
+    }
+    let user = accounts.user(claims.sub).map_err(|e| match e {
+        CoreError::NotFound { .. } => unauthenticated("invalid", "invalid access token"),
+        other => other.into(),
+    })?;
+    if !user.is_active {
+        return Err(unauthenticated("revoked", "account is deactivated"));
+    }
+    accounts.note_activity(claims.sid);
+    Ok(CurrentUser {
+        user,
+        session_id: Some(claims.sid),
+    })
+}
+
+fn unauthenticated(reason: &'static str, message: &'static str) -> ApiError {
+    CoreError::unauthenticated(reason, message).into()
+}
+
+/// Middleware for authenticated routes of rate class `class`: 401 without a
+/// valid credential (rate-limited per IP, against guessing), then the
+/// caller's own bucket.
+pub async fn require_user(
+    State((state, class)): State<(AppState, RateClass)>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let current = match credential(&parts) {
+        Some(token) => authenticate(&state, &token),
+        None => Err(unauthenticated("missing", "authentication required")),
+    };
+    let key = match &current {
+        Ok(c) => RateKey::User(c.user.id),
+        Err(_) => ip_key(&parts),
+    };
+    let info = match state.rate_limits.check(class, key) {
+        Ok(info) => info,
+        Err(limited) => return limited.into_response(),
+    };
+    let mut response = match current {
+        Ok(current) => {
+            tracing::Span::current().record("user_id", tracing::field::display(current.user.id));
+            parts.extensions.insert(current);
+            next.run(Request::from_parts(parts, body)).await
+        }
+        Err(e) => e.into_response(),
+    };
+    info.write_headers(response.headers_mut());
+    response
+}
+
+/// Middleware for public routes of rate class `class`, keyed by client IP.
+pub async fn limit_by_ip(
+    State((state, class)): State<(AppState, RateClass)>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    let info = match state.rate_limits.check(class, ip_key(&parts)) {
+        Ok(info) => info,
+        Err(limited) => return limited.into_response(),
+    };
+    let mut response = next.run(Request::from_parts(parts, body)).await;
+    info.write_headers(response.headers_mut());
+    response
+}
+
+fn ip_key(parts: &Parts) -> RateKey {
+    RateKey::Ip(client_ip(parts).unwrap_or(std::net::IpAddr::from([0, 0, 0, 0])))
+}

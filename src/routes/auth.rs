@@ -1,0 +1,324 @@
+//! Accounts and sessions (API.md 2.1, 2.2): register, login, refresh, OIDC,
+//! logout, me, the session list and profile changes.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chorus_actors::accounts::{LoginContext, LoginOutcome, NewUser};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::users::UserView;
+use crate::auth::{CurrentUser, client_ip, cookies};
+use crate::error::ApiError;
+use crate::extract::{Json, Path, parse_json};
+use crate::state::AppState;
+use crate::time::rfc3339_ms;
+
+/// Public routes, rate class `auth` (per IP).
+pub fn public_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(login))
+        .routes(routes!(refresh))
+        .routes(routes!(oidc))
+}
+
+/// Routes for a signed-in caller.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(logout))
+        .routes(routes!(me))
+        .routes(routes!(sessions))
+        .routes(routes!(revoke_session))
+        .routes(routes!(change_username))
+        .routes(routes!(change_password))
+}
+
+/// No `Debug`: it carries a secret and must never be logged.
+#[derive(Deserialize, ToSchema)]
+pub struct RegisterBody {
+    /// 3-32 characters of `a-z 0-9 _ -`.
+    pub username: String,
+    pub email: String,
+    /// 8-256 characters.
+    pub password: String,
+    pub full_name: Option<String>,
+}
+
+/// Creates an account. The first account ever registered is `superadmin`.
+#[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = RegisterBody,
+    responses((status = 201, body = UserView), (status = 409, description = "email or username taken"),
+              (status = 422, description = "invalid field; `details.field` names it")))]
+async fn register(
+    State(state): State<AppState>,
+    Json(body): Json<RegisterBody>,
+) -> Result<(StatusCode, Json<UserView>), ApiError> {
+    let user = state
+        .core
+        .accounts()
+        .register(NewUser {
+            username: body.username,
+            email: body.email,
+            password: body.password,
+            full_name: body.full_name,
+            role: None,
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(UserView::from(&*user))))
+}
+
+/// No `Debug`: it carries a secret and must never be logged.
+#[derive(Deserialize, ToSchema)]
+pub struct LoginBody {
+    pub email: String,
+    pub password: String,
+}
+
+/// Tokens of a login or refresh (also set as HttpOnly cookies).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenView {
+    pub access_token: String,
+    pub refresh_token: String,
+    /// Always `bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    pub user: UserView,
+}
+
+fn login_context(parts: &Parts) -> LoginContext {
+    LoginContext {
+        user_agent: parts
+            .headers
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+        ip: client_ip(parts).map(|ip| ip.to_string()),
+    }
+}
+
+/// The login answer: tokens in the body and in cookies.
+fn tokens(state: &AppState, outcome: LoginOutcome) -> Result<Response, ApiError> {
+    let ttl = state.access_ttl();
+    let (access, _) = state
+        .jwt
+        .issue(&outcome.user, outcome.session.id, ttl)
+        .map_err(ApiError::internal)?;
+    let mut headers = HeaderMap::new();
+    let refresh_ttl = std::time::Duration::from_secs(state.config.auth.refresh_ttl_s);
+    cookies::set_login(
+        &mut headers,
+        (&access, ttl),
+        (&outcome.refresh_token, refresh_ttl),
+        state.config.server.secure_cookies,
+    );
+    let body = TokenView {
+        access_token: access,
+        refresh_token: outcome.refresh_token,
+        token_type: "bearer",
+        expires_in: ttl.as_secs(),
+        user: UserView::from(&*outcome.user),
+    };
+    Ok((headers, Json(body)).into_response())
+}
+
+/// Signs in with email and password. A wrong email and a wrong password get the same answer.
+#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginBody,
+    responses((status = 200, body = TokenView), (status = 401, description = "wrong credentials or inactive account")))]
+async fn login(
+    State(state): State<AppState>,
+    parts: Parts,
+    Json(body): Json<LoginBody>,
+) -> Result<Response, ApiError> {
+    let outcome = state
+        .core
+        .accounts()
+        .login(&body.email, &body.password, login_context(&parts))
+        .await?;
+    tokens(&state, outcome)
+}
+
+/// No `Debug`: it carries a secret and must never be logged.
+#[derive(Default, Deserialize, ToSchema)]
+pub struct RefreshBody {
+    /// Optional: the `chorus_refresh` cookie is used when absent.
+    pub refresh_token: Option<String>,
+}
+
+/// Trades a refresh token for new tokens. The old one is spent; presenting
+/// it again revokes the whole session.
+#[utoipa::path(post, path = "/auth/refresh", tag = "auth", request_body(content = RefreshBody, description = "optional when the refresh cookie is sent"),
+    responses((status = 200, body = TokenView), (status = 401, description = "invalid, expired or reused refresh token")))]
+async fn refresh(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let body: RefreshBody = if body.iter().all(u8::is_ascii_whitespace) {
+        RefreshBody::default()
+    } else {
+        parse_json(&body)?
+    };
+    let token = body
+        .refresh_token
+        .or_else(|| cookies::get(&headers, cookies::REFRESH))
+        .ok_or_else(|| {
+            ApiError::from(chorus_actors::CoreError::unauthenticated(
+                "missing",
+                "refresh token required",
+            ))
+        })?;
+    let outcome = state.core.accounts().refresh(&token).await?;
+    tokens(&state, outcome)
+}
+
+/// No `Debug`: it carries a secret and must never be logged.
+#[derive(Deserialize, ToSchema)]
+pub struct OidcBody {
+    /// An OIDC ID token from an issuer in `auth.oidc_issuers`.
+    pub id_token: String,
+}
+
+/// Signs in with an OIDC ID token (RS256/ES256); creates the account on first login.
+#[utoipa::path(post, path = "/auth/oidc", tag = "auth", request_body = OidcBody,
+    responses((status = 200, body = TokenView), (status = 401, description = "the token did not verify")))]
+async fn oidc(
+    State(state): State<AppState>,
+    parts: Parts,
+    Json(body): Json<OidcBody>,
+) -> Result<Response, ApiError> {
+    let identity = state.oidc.verify(&body.id_token).await?;
+    let accounts = state.core.accounts();
+    let email = identity.email.unwrap_or_default();
+    let user = accounts
+        .user_for_oidc(&email, identity.name, identity.picture)
+        .await?;
+    let outcome = accounts.open_session(user, login_context(&parts)).await?;
+    tokens(&state, outcome)
+}
+
+/// Signs out: revokes this session at once and clears the cookies.
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", security(("bearer" = []), ("cookie" = [])),
+    responses((status = 204, description = "signed out")))]
+async fn logout(State(state): State<AppState>, me: CurrentUser) -> Result<Response, ApiError> {
+    if let Some(sid) = me.session_id {
+        state.core.accounts().revoke_session(sid).await?;
+    }
+    let mut headers = HeaderMap::new();
+    cookies::clear(&mut headers, state.config.server.secure_cookies);
+    Ok((StatusCode::NO_CONTENT, headers).into_response())
+}
+
+/// The caller.
+#[utoipa::path(get, path = "/auth/me", tag = "auth", security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = UserView), (status = 401, description = "not signed in")))]
+async fn me(me: CurrentUser) -> Json<UserView> {
+    Json(UserView::from(&*me.user))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionView {
+    pub id: Uuid,
+    pub created_at: String,
+    pub last_seen_at: String,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    /// Whether this is the session of the request.
+    pub current: bool,
+}
+
+/// The caller's live sessions, newest first.
+#[utoipa::path(get, path = "/auth/sessions", tag = "auth", security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = [SessionView])))]
+async fn sessions(
+    State(state): State<AppState>,
+    me: CurrentUser,
+) -> Result<Json<Vec<SessionView>>, ApiError> {
+    let list = state.core.accounts().live_sessions(me.user.id)?;
+    Ok(Json(
+        list.into_iter()
+            .map(|s| SessionView {
+                current: Some(s.id) == me.session_id,
+                id: s.id,
+                created_at: rfc3339_ms(s.created_at),
+                last_seen_at: rfc3339_ms(s.last_seen_at),
+                user_agent: s.user_agent,
+                ip: s.ip,
+            })
+            .collect(),
+    ))
+}
+
+/// Revokes one of the caller's sessions; its access tokens stop working at once.
+#[utoipa::path(delete, path = "/auth/sessions/{id}", tag = "auth", security(("bearer" = []), ("cookie" = [])),
+    params(("id" = Uuid, Path, description = "session id")),
+    responses((status = 204, description = "revoked"), (status = 404, description = "no such session of yours")))]
+async fn revoke_session(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .core
+        .accounts()
+        .revoke_own_session(me.user.id, id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UsernameBody {
+    pub username: String,
+}
+
+/// Changes the caller's username.
+#[utoipa::path(put, path = "/auth/profile/username", tag = "auth", request_body = UsernameBody,
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = UserView), (status = 409, description = "username taken")))]
+async fn change_username(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Json(body): Json<UsernameBody>,
+) -> Result<Json<UserView>, ApiError> {
+    let user = state
+        .core
+        .accounts()
+        .change_username(me.user.id, &body.username)
+        .await?;
+    Ok(Json(UserView::from(&*user)))
+}
+
+/// No `Debug`: it carries a secret and must never be logged.
+#[derive(Deserialize, ToSchema)]
+pub struct PasswordBody {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// Changes the caller's password and revokes every other session.
+#[utoipa::path(put, path = "/auth/profile/password", tag = "auth", request_body = PasswordBody,
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 204, description = "changed"), (status = 401, description = "current password is wrong")))]
+async fn change_password(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Json(body): Json<PasswordBody>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .core
+        .accounts()
+        .change_password(
+            me.user.id,
+            me.session_id,
+            &body.current_password,
+            &body.new_password,
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
