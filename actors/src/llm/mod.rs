@@ -1,0 +1,15 @@
+//! Model providers behind one streaming interface: `echo` (built in),
+//! `openai` (chat completions SSE), `anthropic` (Messages API SSE) and
+//! `ollama` (native NDJSON). One pooled HTTP client; retries with backoff
+//! before the first token; a fallback provider; cancellation by dropping
+//! the stream, which drops the upstream request.
+
+mod anthropic;
+mod echo;
+mod ollama;
+mod openai;
+mod registry;
+mod types;
+
+pub use registry::{Llm, Opened, ProviderInfo, ProviderKind, ProviderSpec};
+pub use types::{ChatMessage, ChatRequest, Delta, DeltaStream, LlmError, TokenUsage};

@@ -1,0 +1,327 @@
+//! The configured providers, the shared HTTP client, retries and fallback.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+
+use super::{ChatRequest, Delta, DeltaStream, LlmError, anthropic, echo, ollama, openai};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    Echo,
+    Openai,
+    Anthropic,
+    Ollama,
+}
+
+impl ProviderKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::Echo => "echo",
+            ProviderKind::Openai => "openai",
+            ProviderKind::Anthropic => "anthropic",
+            ProviderKind::Ollama => "ollama",
+        }
+    }
+}
+
+/// One configured provider.
+#[derive(Debug, Clone)]
+pub struct ProviderSpec {
+    pub name: String,
+    pub kind: ProviderKind,
+    pub base_url: Option<String>,
+    pub api_key: Option<String>,
+    pub models: Vec<String>,
+    pub default_model: Option<String>,
+    /// Echo only.
+    pub tokens_per_s: f64,
+    /// Tried when this provider fails before its first token.
+    pub fallback: Option<String>,
+    pub connect_timeout: Duration,
+    /// Longest wait for the answer's headers and between two stream items.
+    pub read_timeout: Duration,
+    /// Extra attempts before the first token (connect errors, 429, 5xx).
+    pub max_retries: u32,
+}
+
+impl ProviderSpec {
+    /// The model used when a request names none.
+    pub fn default_model(&self) -> String {
+        self.default_model
+            .clone()
+            .or_else(|| self.models.first().cloned())
+            .unwrap_or_default()
+    }
+}
+
+/// A provider as `/ai/providers` and `/services` show it.
+#[derive(Debug, Clone)]
+pub struct ProviderInfo {
+    pub name: String,
+    pub kind: ProviderKind,
+    pub models: Vec<String>,
+    pub default_model: String,
+    pub healthy: bool,
+    pub last_error: Option<String>,
+}
+
+/// Where and how a provider is called.
+pub(super) struct Endpoint {
+    http: reqwest::Client,
+    base_url: String,
+    pub(super) api_key: Option<String>,
+    read_timeout: Duration,
+}
+
+impl Endpoint {
+    pub(super) fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .post(format!("{}{}", self.base_url.trim_end_matches('/'), path))
+    }
+
+    /// Sends `call`; anything but a 2xx answer (in time) is an error.
+    pub(super) async fn send(
+        &self,
+        call: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, LlmError> {
+        let response = tokio::time::timeout(self.read_timeout, call.send())
+            .await
+            .map_err(|_| LlmError::Timeout)?
+            .map_err(|e| LlmError::from_reqwest(&e))?;
+        if !response.status().is_success() {
+            return Err(LlmError::Status {
+                status: response.status().as_u16(),
+            });
+        }
+        Ok(response)
+    }
+}
+
+/// A stream that has produced its first item, from the provider that made it.
+pub struct Opened {
+    pub provider: String,
+    pub model: String,
+    pub stream: DeltaStream,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Health {
+    failed: bool,
+    last_error: Option<String>,
+}
+
+/// The provider registry. Cheap to clone.
+#[derive(Clone)]
+pub struct Llm {
+    providers: Arc<BTreeMap<String, ProviderSpec>>,
+    default: Arc<str>,
+    http: reqwest::Client,
+    health: Arc<DashMap<String, Health>>,
+}
+
+impl Llm {
+    pub fn new(specs: Vec<ProviderSpec>, default: &str) -> Result<Self, LlmError> {
+        let connect = specs
+            .iter()
+            .map(|s| s.connect_timeout)
+            .max()
+            .unwrap_or(Duration::from_secs(5));
+        let http = reqwest::Client::builder()
+            .connect_timeout(connect)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build()
+            .map_err(|_| LlmError::Connect)?;
+        Ok(Self {
+            providers: Arc::new(specs.into_iter().map(|s| (s.name.clone(), s)).collect()),
+            default: Arc::from(default),
+            http,
+            health: Arc::new(DashMap::new()),
+        })
+    }
+
+    pub fn default_provider(&self) -> &str {
+        &self.default
+    }
+
+    pub fn spec(&self, name: &str) -> Option<&ProviderSpec> {
+        self.providers.get(name)
+    }
+
+    /// Every provider with its health, by name.
+    pub fn infos(&self) -> Vec<ProviderInfo> {
+        self.providers
+            .values()
+            .map(|s| {
+                let health = self
+                    .health
+                    .get(&s.name)
+                    .map(|h| h.clone())
+                    .unwrap_or_default();
+                ProviderInfo {
+                    name: s.name.clone(),
+                    kind: s.kind,
+                    models: s.models.clone(),
+                    default_model: s.default_model(),
+                    healthy: !health.failed,
+                    last_error: health.last_error,
+                }
+            })
+            .collect()
+    }
+
+    /// The provider and model a request will use.
+    pub fn resolve(
+        &self,
+        provider: Option<&str>,
+        model: Option<&str>,
+    ) -> Result<(String, String), LlmError> {
+        let name = provider.filter(|p| !p.is_empty()).unwrap_or(&self.default);
+        let spec = self
+            .spec(name)
+            .ok_or_else(|| LlmError::UnknownProvider(name.to_string()))?;
+        let model = model
+            .filter(|m| !m.is_empty())
+            .map(str::to_string)
+            .unwrap_or_else(|| spec.default_model());
+        Ok((name.to_string(), model))
+    }
+
+    /// Opens a stream on `provider` (retrying before the first token, then
+    /// its fallback chain) and waits for its first item.
+    pub async fn open(&self, provider: &str, request: ChatRequest) -> Result<Opened, LlmError> {
+        let mut tried = Vec::new();
+        let mut name = provider.to_string();
+        let mut last_error;
+        loop {
+            let spec = self
+                .spec(&name)
+                .ok_or_else(|| LlmError::UnknownProvider(name.clone()))?;
+            let mut req = request.clone();
+            // A model named for the first provider means nothing to a fallback.
+            if !tried.is_empty() || req.model.is_empty() {
+                req.model = spec.default_model();
+            }
+            match self.open_with_retries(spec, req).await {
+                Ok(opened) => {
+                    self.health.insert(name.clone(), Health::default());
+                    return Ok(opened);
+                }
+                Err(e) => {
+                    tracing::warn!(provider = %name, error = %e, "provider failed before its first token");
+                    self.health.insert(
+                        name.clone(),
+                        Health {
+                            failed: true,
+                            last_error: Some(e.to_string()),
+                        },
+                    );
+                    last_error = e;
+                }
+            }
+            tried.push(name.clone());
+            match spec.fallback.clone() {
+                Some(next) if !tried.contains(&next) => name = next,
+                _ => return Err(last_error),
+            }
+        }
+    }
+
+    async fn open_with_retries(
+        &self,
+        spec: &ProviderSpec,
+        request: ChatRequest,
+    ) -> Result<Opened, LlmError> {
+        let mut attempt = 0;
+        loop {
+            let started = Instant::now();
+            let result = self.open_once(spec, &request).await;
+            match result {
+                Ok(stream) => {
+                    metrics::histogram!("chorus_llm_time_to_first_token_seconds", "provider" => spec.name.clone())
+                        .record(started.elapsed().as_secs_f64());
+                    return Ok(Opened {
+                        provider: spec.name.clone(),
+                        model: request.model.clone(),
+                        stream,
+                    });
+                }
+                Err(e) if e.is_retriable() && attempt < spec.max_retries => {
+                    attempt += 1;
+                    let backoff = Duration::from_millis(100 * (1 << attempt.min(6)));
+                    tokio::time::sleep(backoff).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// One attempt: the stream with its first item already received.
+    async fn open_once(
+        &self,
+        spec: &ProviderSpec,
+        request: &ChatRequest,
+    ) -> Result<DeltaStream, LlmError> {
+        let endpoint = Endpoint {
+            http: self.http.clone(),
+            base_url: spec.base_url.clone().unwrap_or_default(),
+            api_key: spec.api_key.clone(),
+            read_timeout: spec.read_timeout,
+        };
+        let stream = match spec.kind {
+            ProviderKind::Echo => echo::stream(request, spec.tokens_per_s),
+            ProviderKind::Openai => openai::stream(&endpoint, request).await?,
+            ProviderKind::Anthropic => anthropic::stream(&endpoint, request).await?,
+            ProviderKind::Ollama => ollama::stream(&endpoint, request).await?,
+        };
+        let mut stream = if spec.kind == ProviderKind::Echo {
+            stream
+        } else {
+            with_idle_timeout(require_done(stream), spec.read_timeout)
+        };
+        match stream.next().await {
+            Some(Ok(first)) => Ok(Box::pin(
+                futures::stream::once(async { Ok(first) }).chain(stream),
+            )),
+            Some(Err(e)) => Err(e),
+            None => Err(LlmError::Protocol),
+        }
+    }
+}
+
+/// Ends `stream` with `LlmError::Timeout` when an item takes longer than `idle`.
+fn with_idle_timeout(stream: DeltaStream, idle: Duration) -> DeltaStream {
+    Box::pin(futures::stream::unfold(
+        Some(stream),
+        move |state| async move {
+            let mut stream = state?;
+            match tokio::time::timeout(idle, stream.next()).await {
+                Ok(Some(item)) => {
+                    let end = matches!(item, Ok(Delta::Done { .. }) | Err(_));
+                    Some((item, if end { None } else { Some(stream) }))
+                }
+                Ok(None) => None,
+                Err(_) => Some((Err(LlmError::Timeout), None)),
+            }
+        },
+    ))
+}
+
+/// An HTTP answer that ends without its terminal event was cut off: say so.
+fn require_done(stream: DeltaStream) -> DeltaStream {
+    Box::pin(futures::stream::unfold(Some(stream), |state| async move {
+        let mut stream = state?;
+        match stream.next().await {
+            Some(item) => {
+                let end = matches!(item, Ok(Delta::Done { .. }) | Err(_));
+                Some((item, if end { None } else { Some(stream) }))
+            }
+            None => Some((Err(LlmError::Protocol), None)),
+        }
+    }))
+}

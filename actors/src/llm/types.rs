@@ -1,0 +1,115 @@
+//! The provider-neutral request, stream items and errors.
+
+use std::pin::Pin;
+
+use futures::Stream;
+use serde::{Deserialize, Serialize};
+
+/// One message of a prompt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    /// `system`, `user` or `assistant`.
+    pub role: String,
+    pub content: String,
+}
+
+impl ChatMessage {
+    pub fn new(role: &str, content: impl Into<String>) -> Self {
+        Self {
+            role: role.to_string(),
+            content: content.into(),
+        }
+    }
+}
+
+/// A chat request as every provider receives it.
+#[derive(Debug, Clone, Default)]
+pub struct ChatRequest {
+    /// Empty: the provider's default model.
+    pub model: String,
+    pub messages: Vec<ChatMessage>,
+    pub temperature: Option<f32>,
+    pub max_tokens: Option<u32>,
+    pub top_p: Option<f32>,
+    pub stop: Vec<String>,
+}
+
+/// Token counts as the provider reported them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenUsage {
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+}
+
+impl TokenUsage {
+    pub fn total(&self) -> u64 {
+        self.prompt_tokens + self.completion_tokens
+    }
+}
+
+/// One item of a provider's answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Delta {
+    /// A piece of the answer, in order.
+    Token(String),
+    /// The end; usage if the provider reported it.
+    Done {
+        usage: Option<TokenUsage>,
+        finish_reason: String,
+    },
+}
+
+/// A provider's answer as it streams in.
+pub type DeltaStream = Pin<Box<dyn Stream<Item = Result<Delta, LlmError>> + Send>>;
+
+/// Why a provider call failed. Messages are safe to show a client: they
+/// never carry the upstream's body or credentials.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LlmError {
+    #[error("provider {0:?} is not configured")]
+    UnknownProvider(String),
+    #[error("could not connect to the provider")]
+    Connect,
+    #[error("the provider answered HTTP {status}")]
+    Status { status: u16 },
+    #[error("the provider timed out")]
+    Timeout,
+    #[error("the provider sent a malformed answer")]
+    Protocol,
+    #[error("the provider reported an error: {0}")]
+    Upstream(String),
+}
+
+impl LlmError {
+    /// Worth another attempt (before the first token): connect errors, 429, 5xx.
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            LlmError::Connect => true,
+            LlmError::Status { status } => *status == 429 || *status >= 500,
+            _ => false,
+        }
+    }
+
+    pub(crate) fn from_reqwest(e: &reqwest::Error) -> Self {
+        if e.is_timeout() {
+            LlmError::Timeout
+        } else if let Some(status) = e.status() {
+            LlmError::Status {
+                status: status.as_u16(),
+            }
+        } else if e.is_connect() || e.is_request() {
+            LlmError::Connect
+        } else {
+            // Reading or decoding the answer failed part-way.
+            LlmError::Protocol
+        }
+    }
+
+    /// The upstream HTTP status, if the failure was one.
+    pub fn upstream_status(&self) -> Option<u16> {
+        match self {
+            LlmError::Status { status } => Some(*status),
+            _ => None,
+        }
+    }
+}
