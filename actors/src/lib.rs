@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod error;
+pub mod generation;
 pub mod llm;
 pub mod model;
 pub mod session;

@@ -42,7 +42,7 @@ pub enum SessionMsg {
 pub struct SessionActor {
     store: Store,
     tables: Tables,
-    revoked: Arc<DashMap<Uuid, ()>>,
+    revoked: Arc<DashMap<Uuid, i64>>,
     refresh_ttl: Duration,
 }
 
@@ -50,7 +50,7 @@ impl SessionActor {
     pub(crate) fn new(
         store: Store,
         tables: Tables,
-        revoked: Arc<DashMap<Uuid, ()>>,
+        revoked: Arc<DashMap<Uuid, i64>>,
         refresh_ttl: Duration,
     ) -> Self {
         Self {
@@ -72,17 +72,20 @@ impl SessionActor {
         }
         if secrets::same_hash(&presented, &session.refresh_hash) {
             let token = secrets::refresh_token(session.id);
-            session.spent_hashes.push(session.refresh_hash);
-            if session.spent_hashes.len() > SPENT_KEPT {
-                session.spent_hashes.remove(0);
+            // Rotate a copy: if it cannot be saved, the presented token stays valid.
+            let mut next = session.clone();
+            next.spent_hashes.push(next.refresh_hash);
+            if next.spent_hashes.len() > SPENT_KEPT {
+                next.spent_hashes.remove(0);
             }
-            session.refresh_hash = secrets::sha256(&token);
-            session.last_seen_at = now;
-            session.refresh_expires_at = now + self.refresh_ttl.as_millis() as i64;
-            self.persist(session).await.map_err(|e| {
+            next.refresh_hash = secrets::sha256(&token);
+            next.last_seen_at = now;
+            next.refresh_expires_at = now + self.refresh_ttl.as_millis() as i64;
+            self.persist(&next).await.map_err(|e| {
                 tracing::error!(error = %e, "session rotation not persisted");
                 RefreshRefused::Invalid
             })?;
+            *session = next;
             return Ok((session.clone(), token));
         }
         if session
@@ -110,17 +113,18 @@ impl SessionActor {
             return Ok(());
         }
         let now = now_ms();
-        session.revoked_at = Some(now);
         // Refuse its access tokens before anything else can use them.
-        self.revoked.insert(session.id, ());
+        self.revoked.insert(session.id, now);
         let t = &self.tables;
-        let s = session.clone();
+        let mut revoked = session.clone();
+        revoked.revoked_at = Some(now);
         self.store
             .transaction(&[&t.sessions, &t.revocations], |tx| {
-                tx.insert(&t.sessions, &s.id, &s)?;
-                tx.insert(&t.revocations, &(now, s.id), &())
+                tx.insert(&t.sessions, &revoked.id, &revoked)?;
+                tx.insert(&t.revocations, &(now, revoked.id), &())
             })
             .await?;
+        *session = revoked;
         Ok(())
     }
 }

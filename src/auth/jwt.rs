@@ -12,6 +12,9 @@ use uuid::Uuid;
 
 use crate::config::Secret;
 
+/// The shortest HS256 secret accepted (256 bits).
+pub const MIN_SECRET_BYTES: usize = 32;
+
 /// The claims chorus puts in an access token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
@@ -63,13 +66,22 @@ impl JwtKeys {
         }
         let path = data_dir.join("jwt_secret");
         let secret = match std::fs::read_to_string(&path) {
-            Ok(s) if !s.trim().is_empty() => s.trim().to_string(),
-            _ => {
+            Ok(s) if s.trim().len() >= MIN_SECRET_BYTES => s.trim().to_string(),
+            Ok(_) => {
+                return Err(std::io::Error::other(format!(
+                    "{} holds no usable secret; delete it to have a new one made",
+                    path.display()
+                )));
+            }
+            // Only a missing file means "first start"; any other error must
+            // not silently replace the secret (and log everyone out).
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 std::fs::create_dir_all(data_dir)?;
                 let secret = format!("{}{}", secrets::random_secret(), secrets::random_secret());
                 write_private(&path, &secret)?;
                 secret
             }
+            Err(e) => return Err(e),
         };
         Ok(Self::from_secret(secret.as_bytes()))
     }

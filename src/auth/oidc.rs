@@ -14,6 +14,9 @@ use crate::error::{ApiError, ErrorCode};
 
 /// How long a fetched JWKS is trusted before it is fetched again.
 const JWKS_TTL: Duration = Duration::from_secs(600);
+/// Tokens naming an unknown key refetch the JWKS at most this often, so a
+/// flood of them cannot get chorus rate-limited by the identity provider.
+const JWKS_REFETCH_MIN: Duration = Duration::from_secs(60);
 
 /// Who an ID token says the user is.
 #[derive(Debug, Clone, Deserialize)]
@@ -86,7 +89,8 @@ impl OidcVerifier {
         let identity = jsonwebtoken::decode::<OidcIdentity>(id_token, &key, &validation)
             .map_err(|_| refused("ID token did not verify"))?
             .claims;
-        if identity.email.is_none() || identity.email_verified == Some(false) {
+        // An unverified (or unasserted) email could be anyone's: never trust it.
+        if identity.email.is_none() || identity.email_verified != Some(true) {
             return Err(refused("ID token carries no verified email"));
         }
         Ok(identity)
@@ -107,11 +111,11 @@ impl OidcVerifier {
     }
 
     async fn jwks(&self, url: &str, refetch: bool) -> Result<Arc<JwkSet>, ApiError> {
-        if !refetch
-            && let Some(entry) = self.jwks.get(url)
-            && entry.0.elapsed() < JWKS_TTL
-        {
-            return Ok(entry.1.clone());
+        if let Some(entry) = self.jwks.get(url) {
+            let age = entry.0.elapsed();
+            if age < JWKS_TTL && (!refetch || age < JWKS_REFETCH_MIN) {
+                return Ok(entry.1.clone());
+            }
         }
         let fetch = async {
             self.http

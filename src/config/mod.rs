@@ -108,6 +108,17 @@ impl Config {
         if let Some((key, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(ConfigError::new(*key, "must be greater than 0"));
         }
+        if let Some(secret) = &self.auth.jwt_secret
+            && secret.expose().len() < crate::auth::jwt::MIN_SECRET_BYTES
+        {
+            return Err(ConfigError::new(
+                "auth.jwt_secret",
+                format!(
+                    "must be at least {} bytes",
+                    crate::auth::jwt::MIN_SECRET_BYTES
+                ),
+            ));
+        }
         if !crate::telemetry::valid_log_filter(&self.log.level) {
             return Err(ConfigError::new(
                 "log.level",

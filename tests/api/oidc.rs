@@ -110,4 +110,14 @@ async fn an_oidc_id_token_logs_in_and_a_bad_one_is_401() {
     let expired = id_token(&issuer.key, claims(&issuer.url, AUDIENCE, -3600));
     assert_401(login(expired).await, "invalid").await;
     assert_401(login("garbage".into()).await, "invalid").await;
+
+    let mut unverified = claims(&issuer.url, AUDIENCE, 300);
+    unverified.as_object_mut().unwrap().remove("email_verified");
+    assert_401(login(id_token(&issuer.key, unverified)).await, "invalid").await;
+
+    // An account with a password is not taken over by an ID token with its email.
+    app.register("ada").await;
+    let mut takeover = claims(&issuer.url, AUDIENCE, 300);
+    takeover["email"] = json!("ada@example.com");
+    assert_401(login(id_token(&issuer.key, takeover)).await, "invalid").await;
 }

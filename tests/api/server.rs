@@ -51,6 +51,7 @@ async fn connections_over_the_cap_wait_until_one_frees() {
     // Hold the only slot with an idle connection.
     let holder = TcpStream::connect(app.addr).await.unwrap();
     tokio::task::yield_now().await;
+    let started = Instant::now();
     let waiting = tokio::spawn({
         let url = app.url("/live");
         async move { reqwest::get(url).await.map(|r| r.status().as_u16()) }
@@ -63,5 +64,10 @@ async fn connections_over_the_cap_wait_until_one_frees() {
         .unwrap()
         .unwrap();
     assert_eq!(status, 200);
+    assert!(
+        started.elapsed() >= Duration::from_millis(1500),
+        "served at once: the connection cap did not hold ({:?})",
+        started.elapsed()
+    );
     drop(holder);
 }

@@ -65,17 +65,20 @@ impl Accounts {
     ) -> Result<Arc<User>, CoreError> {
         let target = self.user(id)?;
         check_may_change(actor, &target, &patch)?;
-        let mut changed = (*target).clone();
-        if let Some(role) = patch.role {
-            changed.role = role;
-        }
-        if let Some(active) = patch.is_active {
-            changed.is_active = active;
-        }
-        if let Some(allowance) = patch.monthly_token_allowance {
-            changed.monthly_token_allowance = allowance;
-        }
-        let saved = self.save_user(changed, |_| Ok(())).await?;
+        let saved = self
+            .write_user(id, |u, _| {
+                if let Some(role) = patch.role {
+                    u.role = role;
+                }
+                if let Some(active) = patch.is_active {
+                    u.is_active = active;
+                }
+                if let Some(allowance) = patch.monthly_token_allowance {
+                    u.monthly_token_allowance = allowance;
+                }
+                Ok(())
+            })
+            .await?;
         if saved.role != target.role {
             self.audit_user_change(
                 actor,
@@ -85,6 +88,11 @@ impl Accounts {
                 ip.clone(),
             )
             .await;
+        }
+        if saved.monthly_token_allowance != target.monthly_token_allowance {
+            let details = serde_json::json!({"from": target.monthly_token_allowance, "to": saved.monthly_token_allowance});
+            self.audit_user_change(actor, &saved, "user.allowance_changed", details, ip.clone())
+                .await;
         }
         if saved.is_active != target.is_active {
             let action = if saved.is_active {
@@ -129,9 +137,11 @@ impl Accounts {
         let user = self
             .user_by_email(&email)?
             .ok_or_else(|| CoreError::not_found("user", &email))?;
-        let mut changed = (*user).clone();
-        changed.role = role;
-        self.save_user(changed, |_| Ok(())).await
+        self.write_user(user.id, |u, _| {
+            u.role = role;
+            Ok(())
+        })
+        .await
     }
 
     /// Number of users (walks the index; for the admin dashboard).

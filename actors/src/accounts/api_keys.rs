@@ -9,8 +9,9 @@ use super::{Accounts, Tables, secrets, validate};
 use crate::error::CoreError;
 use crate::model::{ApiKey, User, now_ms};
 
-/// A freshly made key: the record and, this once, the key itself.
-#[derive(Debug, Clone)]
+/// A freshly made key: the record and, this once, the key itself. No
+/// `Debug`: it holds the key.
+#[derive(Clone)]
 pub struct NewApiKey {
     pub record: ApiKey,
     pub key: String,

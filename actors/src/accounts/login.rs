@@ -18,8 +18,8 @@ pub struct LoginContext {
     pub ip: Option<String>,
 }
 
-/// A successful login or refresh.
-#[derive(Debug, Clone)]
+/// A successful login or refresh. No `Debug`: it holds a refresh token.
+#[derive(Clone)]
 pub struct LoginOutcome {
     pub user: Arc<User>,
     pub session: Session,
@@ -202,9 +202,12 @@ impl Accounts {
                 "current password is wrong",
             ));
         }
-        let mut changed = (*user).clone();
-        changed.password_hash = Some(passwords::hash(new.to_string()).await?);
-        self.save_user(changed, |_| Ok(())).await?;
+        let hash = passwords::hash(new.to_string()).await?;
+        self.write_user(user_id, |u, _| {
+            u.password_hash = Some(hash.clone());
+            Ok(())
+        })
+        .await?;
         self.revoke_sessions_of(user_id, current_sid).await?;
         Ok(())
     }
@@ -220,13 +223,12 @@ impl Accounts {
         if user.username == username {
             return Ok(user);
         }
-        let old = user.username.clone();
-        let mut changed = (*user).clone();
-        changed.username = username.to_string();
         let by_username = self.tables.by_username.clone();
-        self.save_user(changed, move |tx: &Tx<'_>| {
+        self.write_user(user_id, move |u, tx: &Tx<'_>| {
             Tables::claim_unique(tx, &by_username, username, user_id, "username")?;
-            tx.remove(&by_username, old.as_str())
+            tx.remove(&by_username, u.username.as_str())?;
+            u.username = username.to_string();
+            Ok(())
         })
         .await
     }
@@ -240,14 +242,16 @@ impl Accounts {
     ) -> Result<Arc<User>, CoreError> {
         validate::text("full_name", &full_name, 255)?;
         validate::text("avatar_url", &avatar_url, 2048)?;
-        let mut changed = (*self.user(user_id)?).clone();
-        if full_name.is_some() {
-            changed.full_name = full_name;
-        }
-        if avatar_url.is_some() {
-            changed.avatar_url = avatar_url;
-        }
-        self.save_user(changed, |_| Ok(())).await
+        self.write_user(user_id, |u, _| {
+            if full_name.is_some() {
+                u.full_name = full_name.clone();
+            }
+            if avatar_url.is_some() {
+                u.avatar_url = avatar_url.clone();
+            }
+            Ok(())
+        })
+        .await
     }
 }
 
@@ -262,6 +266,14 @@ impl Accounts {
     ) -> Result<Arc<User>, CoreError> {
         let email = validate::email(email)?;
         if let Some(user) = self.user_by_email(&email)? {
+            // An account with a password is never taken over this way: its
+            // owner signs in with the password.
+            if user.password_hash.is_some() {
+                return Err(CoreError::unauthenticated(
+                    "invalid",
+                    "an account with this email signs in with its password",
+                ));
+            }
             return Ok(user);
         }
         let base: String = email

@@ -29,6 +29,27 @@ pub use api_keys::NewApiKey;
 pub use login::{LoginContext, LoginOutcome};
 pub use tables::Tables;
 
+/// Clock leeway allowed when access tokens are verified, and then some.
+const REVOCATION_SLACK_MS: i64 = 60_000;
+
+/// Forgets revocations whose access tokens have all expired, every minute.
+fn spawn_revocation_pruner(revoked: Arc<DashMap<Uuid, i64>>, access_ttl: Duration) {
+    let weak = Arc::downgrade(&revoked);
+    drop(revoked);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            // The accounts service is gone: stop.
+            let Some(revoked) = weak.upgrade() else {
+                return;
+            };
+            let cutoff = now_ms() - access_ttl.as_millis() as i64 - REVOCATION_SLACK_MS;
+            revoked.retain(|_, at| *at > cutoff);
+        }
+    });
+}
+
 /// Limits of the accounts service.
 #[derive(Debug, Clone)]
 pub struct AccountsConfig {
@@ -38,8 +59,8 @@ pub struct AccountsConfig {
     pub default_allowance: Option<u64>,
 }
 
-/// The fields of a new account.
-#[derive(Debug, Clone)]
+/// The fields of a new account. No `Debug`: it holds a password.
+#[derive(Clone)]
 pub struct NewUser {
     pub username: String,
     pub email: String,
@@ -61,7 +82,7 @@ pub struct Accounts {
     users: Arc<DashMap<Uuid, Arc<User>>>,
     /// Sessions revoked within the access-token lifetime: an access token
     /// naming one of them is refused.
-    revoked: Arc<DashMap<Uuid, ()>>,
+    revoked: Arc<DashMap<Uuid, i64>>,
     /// When each session last reported activity (unix ms), to throttle touches.
     touched: Arc<DashMap<Uuid, i64>>,
 }
@@ -74,12 +95,14 @@ impl Accounts {
         actors: SupervisorConfig,
     ) -> Result<Self, CoreError> {
         let tables = Tables::open(&store)?;
-        let revoked = Arc::new(DashMap::new());
-        // Sessions revoked recently enough that their access tokens may still be live.
-        let since = now_ms() - config.access_ttl.as_millis() as i64;
-        for sid in tables.revoked_since(since)? {
-            revoked.insert(sid, ());
+        let revoked: Arc<DashMap<Uuid, i64>> = Arc::new(DashMap::new());
+        // Sessions revoked recently enough that their access tokens may still
+        // be live (with the verifier's clock leeway on top).
+        let since = now_ms() - config.access_ttl.as_millis() as i64 - REVOCATION_SLACK_MS;
+        for (at, sid) in tables.revoked_since(since)? {
+            revoked.insert(sid, at);
         }
+        spawn_revocation_pruner(revoked.clone(), config.access_ttl);
         let actor = SessionActor::new(
             store.clone(),
             tables.clone(),
@@ -186,21 +209,30 @@ impl Accounts {
         }
     }
 
-    /// Saves a changed user (and re-caches it). Index changes are the caller's.
-    async fn save_user(
+    /// Changes user `id` inside one transaction: `change` sees the stored
+    /// record (never a stale copy) and may touch the indexes through `tx`.
+    /// The cache gets what is on disk after the commit.
+    async fn write_user(
         &self,
-        mut user: User,
-        tx_extra: impl Fn(&Tx<'_>) -> crate::store::TxResult<()>,
+        id: Uuid,
+        change: impl Fn(&mut User, &Tx<'_>) -> crate::store::TxResult<()>,
     ) -> Result<Arc<User>, CoreError> {
-        user.updated_at = now_ms();
         let t = &self.tables;
         self.store
             .transaction(&[&t.users, &t.by_username, &t.by_email], |tx| {
-                tx_extra(tx)?;
-                tx.insert(&t.users, &user.id, &user)
+                let Some(mut user) = tx.get(&t.users, &id)? else {
+                    return Tx::abort(crate::store::StoreError::Conflict("user vanished".into()));
+                };
+                change(&mut user, tx)?;
+                user.updated_at = now_ms();
+                tx.insert(&t.users, &id, &user)
             })
             .await?;
-        Ok(self.cache_user(user))
+        let fresh = t
+            .users
+            .get(&id)?
+            .ok_or_else(|| CoreError::not_found("user", id))?;
+        Ok(self.cache_user(fresh))
     }
 
     /// Records that session `sid` was used; reaches its actor at most once a minute.

@@ -59,13 +59,18 @@ impl Tables {
         }
     }
 
-    /// Session ids revoked at or after `since_ms`.
-    pub fn revoked_since(&self, since_ms: i64) -> Result<Vec<Uuid>, CoreError> {
+    /// (revoked at, session id) of sessions revoked at or after `since_ms`.
+    pub fn revoked_since(&self, since_ms: i64) -> Result<Vec<(i64, Uuid)>, CoreError> {
         let mut out = Vec::new();
         for item in self.revocations.range_from(&(since_ms, Uuid::nil())) {
             let (key, ()) = item?;
-            if let Some(id) = key.get(8..24).and_then(|b| Uuid::from_slice(b).ok()) {
-                out.push(id);
+            let at = key
+                .get(..8)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map(|b| (u64::from_be_bytes(b) ^ (1 << 63)) as i64);
+            let id = key.get(8..24).and_then(|b| Uuid::from_slice(b).ok());
+            if let (Some(at), Some(id)) = (at, id) {
+                out.push((at, id));
             }
         }
         Ok(out)

@@ -37,9 +37,9 @@ impl Role {
     }
 }
 
-/// A stored account. `password_hash` never leaves the core's API surface
-/// unredacted: the edge's view type does not have the field.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A stored account. The edge's view type has no `password_hash`, and
+/// `Debug` redacts it, so it never reaches a response or a log.
+#[derive(Clone, Serialize, Deserialize)]
 pub struct User {
     pub id: Uuid,
     pub username: String,
@@ -55,4 +55,20 @@ pub struct User {
     pub monthly_token_allowance: Option<u64>,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("email", &self.email)
+            .field("role", &self.role)
+            .field("is_active", &self.is_active)
+            .field(
+                "password_hash",
+                &self.password_hash.as_ref().map(|_| "[redacted]"),
+            )
+            .finish_non_exhaustive()
+    }
 }

@@ -185,10 +185,14 @@ impl Store {
     /// A write and read of a probe record: what `/ready` checks.
     pub async fn probe(&self) -> Result<(), StoreError> {
         let meta = self.inner.db.open_tree("meta")?;
+        // One key per probe, so that overlapping probes cannot disturb each other.
+        let key = format!("ready_probe/{}", uuid::Uuid::new_v4());
         let stamp = chrono::Utc::now().timestamp_micros().to_be_bytes();
-        meta.insert("ready_probe", &stamp)?;
+        meta.insert(key.as_bytes(), &stamp)?;
         self.commit().await?;
-        match meta.get("ready_probe")? {
+        let read = meta.get(key.as_bytes())?;
+        meta.remove(key.as_bytes())?;
+        match read {
             Some(v) if v.as_ref() == stamp => Ok(()),
             _ => Err(StoreError::Io("probe read back a different value".into())),
         }

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 
 use super::KeyedActor;
+use super::parent::ParentMsg;
 
 /// A child's mailbox: the kind's own messages plus the idle check.
 pub enum ChildMsg<M> {
@@ -112,7 +113,15 @@ impl<A: KeyedActor> Actor for Child<A> {
                 };
                 let quiet = state.last_active.elapsed();
                 if quiet >= idle && self.behavior.is_idle(&state.inner) {
-                    myself.stop(Some("passivated".into()));
+                    // The parent takes us out of the registry first, then
+                    // drains us: nothing already queued is lost, and no
+                    // second actor starts for this key before we have stopped.
+                    if let Some(parent) = myself.try_get_supervisor() {
+                        let msg = ParentMsg::<A>::Idle(state.ctx.key.clone(), myself.get_id());
+                        if parent.send_message(msg).is_err() {
+                            myself.stop(Some("passivated".into()));
+                        }
+                    }
                 } else {
                     let wait = idle.saturating_sub(quiet).max(idle / 4);
                     myself.send_after(wait, || ChildMsg::IdleCheck);

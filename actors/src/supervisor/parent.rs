@@ -18,6 +18,8 @@ type StartReply<A> = RpcReplyPort<Result<ActorRef<ChildMsg<<A as KeyedActor>::Ms
 
 pub(super) enum ParentMsg<A: KeyedActor> {
     Start(A::Key, StartReply<A>),
+    /// A child has been idle long enough to passivate.
+    Idle(A::Key, ActorId),
 }
 
 pub(super) struct Parent<A: KeyedActor> {
@@ -31,6 +33,9 @@ pub(super) struct ParentState<A: KeyedActor> {
     keys: HashMap<ActorId, A::Key>,
     /// Recent failure times per key, for the restart limit.
     failures: HashMap<A::Key, VecDeque<Instant>>,
+    /// Keys whose child is draining to passivate, with the starts that wait
+    /// for it to stop (so two actors never run for one key).
+    draining: HashMap<A::Key, Vec<StartReply<A>>>,
 }
 
 impl<A: KeyedActor> Parent<A> {
@@ -89,6 +94,27 @@ impl<A: KeyedActor> Parent<A> {
     }
 }
 
+impl<A: KeyedActor> Parent<A> {
+    /// Starts a fresh child for the starts that waited on a draining one.
+    async fn answer_waiting(
+        &self,
+        myself: &ActorRef<ParentMsg<A>>,
+        state: &mut ParentState<A>,
+        key: A::Key,
+    ) {
+        let Some(waiting) = state.draining.remove(&key) else {
+            return;
+        };
+        if waiting.is_empty() {
+            return;
+        }
+        let result = self.spawn_child(myself, state, key).await;
+        for reply in waiting {
+            let _ = reply.send(result.clone());
+        }
+    }
+}
+
 /// The error a failed start reports: the kind's own error from `load` when
 /// there is one (a missing record is `NotFound`, not an outage).
 fn startup_error<A: KeyedActor>(e: SpawnErr) -> CoreError {
@@ -115,6 +141,7 @@ impl<A: KeyedActor> Actor for Parent<A> {
         Ok(ParentState {
             keys: HashMap::new(),
             failures: HashMap::new(),
+            draining: HashMap::new(),
         })
     }
 
@@ -124,7 +151,26 @@ impl<A: KeyedActor> Actor for Parent<A> {
         msg: Self::Msg,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
-        let ParentMsg::Start(key, reply) = msg;
+        let (key, reply) = match msg {
+            ParentMsg::Start(key, reply) => (key, reply),
+            ParentMsg::Idle(key, id) => {
+                let current = self.registry.get(&key).map(|r| r.value().clone());
+                if let Some(actor) = current.filter(|a| a.get_id() == id) {
+                    self.registry.remove(&key);
+                    self.report_size();
+                    state.draining.entry(key).or_default();
+                    // Processes what is queued, refuses what comes later, stops.
+                    if actor.drain().is_err() {
+                        actor.stop(Some("passivated".into()));
+                    }
+                }
+                return Ok(());
+            }
+        };
+        if let Some(waiting) = state.draining.get_mut(&key) {
+            waiting.push(reply);
+            return Ok(());
+        }
         let result = match self.registry.get(&key).map(|r| r.value().clone()) {
             Some(actor) if is_running(&actor) => Ok(actor),
             _ if self.is_down(state, &key) => Err(CoreError::Unavailable(format!(
@@ -146,12 +192,19 @@ impl<A: KeyedActor> Actor for Parent<A> {
     ) -> Result<(), ActorProcessingErr> {
         match event {
             SupervisionEvent::ActorTerminated(cell, _, _) => {
-                self.forget(state, &cell);
+                if let Some(key) = self.forget(state, &cell) {
+                    self.answer_waiting(&myself, state, key).await;
+                }
             }
             SupervisionEvent::ActorFailed(cell, err) => {
                 let Some(key) = self.forget(state, &cell) else {
                     return Ok(());
                 };
+                if state.draining.contains_key(&key) {
+                    // It failed while draining: the waiting starts get a fresh child.
+                    self.answer_waiting(&myself, state, key).await;
+                    return Ok(());
+                }
                 state
                     .failures
                     .entry(key.clone())

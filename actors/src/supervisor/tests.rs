@@ -16,6 +16,8 @@ enum CounterMsg {
     Incr(RpcReplyPort<u64>),
     Get(RpcReplyPort<u64>),
     Panic(RpcReplyPort<u64>),
+    /// Keeps the actor busy, so that what arrives meanwhile queues up.
+    Slow(Duration),
 }
 
 impl KeyedActor for Counter {
@@ -40,6 +42,7 @@ impl KeyedActor for Counter {
                 let _ = reply.send(*n);
             }
             CounterMsg::Panic(_reply) => panic!("counter asked to panic"),
+            CounterMsg::Slow(d) => tokio::time::sleep(d).await,
         }
         Ok(())
     }
@@ -179,4 +182,47 @@ async fn a_child_that_keeps_failing_stays_down_and_callers_get_an_error() {
     assert!(matches!(err, CoreError::Unavailable(_)));
     // Other keys are unaffected.
     assert_eq!(incr(&f.sup, "fine").await, 1);
+}
+
+#[tokio::test]
+async fn messages_racing_passivation_are_neither_lost_nor_split_across_two_actors() {
+    // Passivation after 30 ms, with callers arriving around that moment.
+    let f = fixture(5, Some(Duration::from_millis(30))).await;
+    let callers = (0..8u64).map(|c| {
+        let sup = f.sup.clone();
+        tokio::spawn(async move {
+            for i in 0..20u64 {
+                // Varied gaps just under and over the idle timeout.
+                tokio::time::sleep(Duration::from_millis(24 + (c + i) % 4 * 4)).await;
+                sup.call(&"k".to_string(), CounterMsg::Incr).await.unwrap();
+            }
+        })
+    });
+    for caller in futures::future::join_all(callers).await {
+        caller.unwrap();
+    }
+    // Two live actors for one key would have lost increments.
+    assert_eq!(
+        f.sup.call(&"k".to_string(), CounterMsg::Get).await.unwrap(),
+        160
+    );
+}
+
+#[tokio::test]
+async fn a_message_queued_behind_the_idle_check_is_still_answered() {
+    let f = fixture(5, Some(Duration::from_millis(30))).await;
+    let key = "q".to_string();
+    incr(&f.sup, &key).await; // starts the actor; its idle check is due in 30 ms
+    // Busy past the idle check, so the check and the next call queue up behind it.
+    f.sup
+        .cast(&key, CounterMsg::Slow(Duration::from_millis(80)))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(45)).await;
+    let answer = f.sup.call(&key, CounterMsg::Incr).await;
+    assert_eq!(
+        answer.unwrap(),
+        2,
+        "the queued call was dropped by passivation"
+    );
 }
