@@ -195,6 +195,21 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// A provider failure: 503 when none is configured, 504 on a timeout,
+    /// 502 otherwise, with the upstream status in `details`.
+    pub fn from_llm(e: &chorus_actors::llm::LlmError) -> Self {
+        use chorus_actors::llm::LlmError;
+        let code = match e {
+            LlmError::UnknownProvider(_) => ErrorCode::ServiceUnavailable,
+            LlmError::Timeout => ErrorCode::GatewayTimeout,
+            _ => ErrorCode::ExternalService,
+        };
+        ApiError::new(code, e.to_string())
+            .with_details(serde_json::json!({ "upstream_status": e.upstream_status() }))
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = self.code.status().into_response();
@@ -219,6 +234,13 @@ impl From<CoreError> for ApiError {
                 )
             }
             CoreError::Forbidden(message) => ApiError::new(ErrorCode::Authorization, message),
+            CoreError::Busy(message) => ApiError::new(ErrorCode::ConversationBusy, message)
+                .with_header(
+                    axum::http::header::RETRY_AFTER,
+                    HeaderValue::from_static("1"),
+                ),
+            CoreError::QuotaExceeded => ApiError::from_code(ErrorCode::QuotaExceeded),
+            CoreError::Llm(e) => ApiError::from_llm(&e),
             CoreError::Unavailable(what) | CoreError::Timeout(what) => {
                 tracing::warn!(%what, "core unavailable");
                 ApiError::from_code(ErrorCode::ServiceUnavailable)

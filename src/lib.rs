@@ -15,6 +15,7 @@ pub mod pagination;
 pub mod rate_limit;
 pub mod routes;
 pub mod server;
+pub mod sse;
 pub mod state;
 pub mod telemetry;
 pub mod time;
@@ -26,6 +27,7 @@ use std::time::Duration;
 
 use axum::Router;
 use chorus_actors::accounts::AccountsConfig;
+use chorus_actors::llm::{ProviderKind, ProviderSpec};
 use chorus_actors::store::StoreConfig;
 use chorus_actors::supervisor::SupervisorConfig;
 use chorus_actors::{Core, CoreConfig, CoreError};
@@ -146,10 +148,40 @@ pub fn core_config(config: &Config) -> CoreConfig {
             idle_timeout: Some(Duration::from_secs(actors.idle_timeout_s)),
             call_timeout: Duration::from_millis(actors.call_timeout_ms),
         },
+        providers: config
+            .providers
+            .iter()
+            .map(|(name, p)| provider_spec(name, p))
+            .collect(),
+        default_provider: config.chat.default_provider.clone(),
+        replay_window: Duration::from_secs(config.chat.replay_window_s),
+        context_messages: config.chat.context_messages,
         accounts: AccountsConfig {
             access_ttl: Duration::from_secs(config.auth.access_ttl_s),
             refresh_ttl: Duration::from_secs(config.auth.refresh_ttl_s),
             default_allowance: config.quotas.monthly_token_allowance,
         },
+    }
+}
+
+fn provider_spec(name: &str, p: &crate::config::ProviderConfig) -> ProviderSpec {
+    use crate::config::ProviderKind as K;
+    ProviderSpec {
+        name: name.to_string(),
+        kind: match p.kind {
+            K::Echo => ProviderKind::Echo,
+            K::Openai => ProviderKind::Openai,
+            K::Anthropic => ProviderKind::Anthropic,
+            K::Ollama => ProviderKind::Ollama,
+        },
+        base_url: p.base_url.clone(),
+        api_key: p.api_key.as_ref().map(|k| k.expose().to_string()),
+        models: p.models.clone(),
+        default_model: p.default_model.clone(),
+        tokens_per_s: p.tokens_per_s.unwrap_or(50.0),
+        fallback: p.fallback.clone(),
+        connect_timeout: Duration::from_millis(p.connect_timeout_ms.unwrap_or(5_000)),
+        read_timeout: Duration::from_millis(p.read_timeout_ms.unwrap_or(60_000)),
+        max_retries: p.max_retries.unwrap_or(2),
     }
 }

@@ -15,6 +15,8 @@ use utoipa::{Modify, OpenApi};
         (name = "auth", description = "Accounts, login sessions and tokens"),
         (name = "users", description = "The caller's profile and usage"),
         (name = "api-keys", description = "API keys for programs"),
+        (name = "conversations", description = "Conversations and their messages"),
+        (name = "chat", description = "Streamed answers in a conversation"),
         (name = "admin", description = "Administration (admin role)"),
     )
 )]

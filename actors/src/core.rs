@@ -6,7 +6,10 @@ use std::time::{Duration, Instant};
 
 use crate::accounts::{Accounts, AccountsConfig};
 use crate::audit::Audit;
+use crate::conversations::Conversations;
+use crate::conversations::generate::ChatDeps;
 use crate::error::CoreError;
+use crate::llm::{Llm, ProviderSpec};
 use crate::store::{Store, StoreConfig};
 use crate::supervisor::SupervisorConfig;
 use crate::usage::Usage;
@@ -17,6 +20,12 @@ pub struct CoreConfig {
     pub store: StoreConfig,
     pub actors: SupervisorConfig,
     pub accounts: AccountsConfig,
+    pub providers: Vec<ProviderSpec>,
+    pub default_provider: String,
+    /// How long a finished generation stays replayable.
+    pub replay_window: Duration,
+    /// Messages of history sent with each chat.
+    pub context_messages: usize,
 }
 
 /// The running core. Cheap to clone; every clone reaches the same actors.
@@ -26,6 +35,8 @@ pub struct Core {
     accounts: Accounts,
     audit: Audit,
     usage: Usage,
+    llm: Llm,
+    conversations: Conversations,
     started_at: Instant,
     actors: SupervisorConfig,
     /// Set when shutdown begins; readiness fails from then on.
@@ -58,8 +69,22 @@ impl Core {
             config.actors.clone(),
         )
         .await?;
+        let usage = Usage::open(store.clone())?;
+        let llm = Llm::new(config.providers, &config.default_provider).map_err(CoreError::Llm)?;
+        let deps = ChatDeps {
+            store: store.clone(),
+            tables: crate::conversations::ConvTables::open(&store)?,
+            llm: llm.clone(),
+            usage: usage.clone(),
+            replay_window: config.replay_window,
+            context_messages: config.context_messages,
+        };
+        let conversations =
+            Conversations::start(store.clone(), deps, config.actors.clone()).await?;
         Ok(Self {
-            usage: Usage::open(store.clone())?,
+            usage,
+            llm,
+            conversations,
             store,
             accounts,
             audit,
@@ -77,6 +102,16 @@ impl Core {
     /// Users, sessions and API keys.
     pub fn accounts(&self) -> &Accounts {
         &self.accounts
+    }
+
+    /// The model providers.
+    pub fn llm(&self) -> &Llm {
+        &self.llm
+    }
+
+    /// Conversations, messages and chat.
+    pub fn conversations(&self) -> &Conversations {
+        &self.conversations
     }
 
     /// Usage accounting.
@@ -109,8 +144,8 @@ impl Core {
     pub async fn readiness(&self) -> Readiness {
         let actors = if self.stopping.load(Ordering::Acquire) {
             Err("shutting down".to_string())
-        } else if !self.accounts.sessions().is_up() {
-            Err("session supervisor is down".to_string())
+        } else if !self.accounts.sessions().is_up() || !self.conversations.actors().is_up() {
+            Err("a supervisor is down".to_string())
         } else {
             Ok(())
         };
@@ -126,6 +161,8 @@ impl Core {
     /// Stops the actors (each persists what it must) and flushes the store.
     pub async fn shutdown(&self, grace: Duration) -> Result<(), CoreError> {
         self.stopping.store(true, Ordering::Release);
+        // Running generations are cancelled and persist their partial answers.
+        self.conversations.actors().shutdown(grace).await;
         self.accounts.sessions().shutdown(grace).await;
         self.store.close().await?;
         Ok(())

@@ -30,6 +30,15 @@ pub enum CoreError {
     /// Authenticated, but the role does not allow it.
     #[error("{0}")]
     Forbidden(String),
+    /// A generation is already running in the conversation.
+    #[error("{0}")]
+    Busy(String),
+    /// The monthly token allowance is used up.
+    #[error("monthly token allowance used up")]
+    QuotaExceeded,
+    /// The model provider failed (or is not configured).
+    #[error("{0}")]
+    Llm(crate::llm::LlmError),
     /// The store failed; the text is for logs only.
     #[error("store: {0}")]
     Store(StoreError),

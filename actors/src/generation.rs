@@ -141,6 +141,18 @@ impl Generation {
         })
     }
 
+    /// Waits for the terminal event (`done` or `error`) and answers it.
+    pub async fn finished(self: &Arc<Self>) -> Option<GenEvent> {
+        use futures::StreamExt;
+        let mut events = std::pin::pin!(self.listen(0));
+        while let Some(event) = events.next().await {
+            if event.is_terminal() {
+                return Some(event);
+            }
+        }
+        None
+    }
+
     /// Every event logged so far (for tests and non-streamed answers).
     pub fn events(&self) -> Vec<GenEvent> {
         self.log.lock().map(|l| l.clone()).unwrap_or_default()

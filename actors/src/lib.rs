@@ -12,6 +12,8 @@ pub mod store;
 pub mod supervisor;
 pub mod usage;
 
+pub mod conversation;
+pub mod conversations;
 mod core;
 
 pub use crate::core::{Core, CoreConfig};

@@ -1,12 +1,15 @@
 //! Usage accounting: tokens and requests per user and calendar month (UTC).
 
+use std::time::Instant;
+
 use chrono::{Datelike, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::CoreError;
+use crate::llm::TokenUsage;
 use crate::model::User;
-use crate::store::{Store, Table};
+use crate::store::{Store, StoreKey, Table};
 
 /// One user's totals for one month.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -35,10 +38,75 @@ pub struct UsageSummary {
     pub tokens_remaining: Option<i64>,
 }
 
+/// One AI call, as `/query-logs` lists it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QueryLog {
+    pub id: Uuid,
+    pub created_at: i64,
+    /// `chat`, `completion`, `job` or `openai`.
+    pub kind: String,
+    pub provider: String,
+    pub model: String,
+    /// At most 200 characters of the input.
+    pub input_preview: String,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub latency_ms: u64,
+    /// `complete`, `cancelled` or `failed`.
+    pub status: String,
+}
+
+/// What to record about one AI call.
+pub struct UsageEntry {
+    log: QueryLog,
+}
+
+impl UsageEntry {
+    pub fn new(
+        kind: &str,
+        provider: &str,
+        model: &str,
+        usage: TokenUsage,
+        started: Instant,
+        status: &str,
+        input: &str,
+    ) -> Self {
+        Self {
+            log: QueryLog {
+                id: Uuid::now_v7(),
+                created_at: crate::model::now_ms(),
+                kind: kind.to_string(),
+                provider: provider.to_string(),
+                model: model.to_string(),
+                input_preview: input.chars().take(200).collect(),
+                prompt_tokens: usage.prompt_tokens,
+                completion_tokens: usage.completion_tokens,
+                latency_ms: started.elapsed().as_millis() as u64,
+                status: status.to_string(),
+            },
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Usage {
+    store: Store,
     monthly: Table<(Uuid, u32), MonthlyUsage>,
-    _store: Store,
+    /// (user, yyyymmdd) -> total tokens.
+    daily: Table<(Uuid, u32), u64>,
+    /// (user, yyyymm, model) -> total tokens.
+    by_model: Table<(Uuid, u32, String), u64>,
+    /// (user, log id v7): a user's calls in time order.
+    logs: Table<(Uuid, Uuid), QueryLog>,
+}
+
+/// `yyyymmdd` of the day containing `ms` (UTC).
+pub fn day_of(ms: i64) -> u32 {
+    let t = Utc
+        .timestamp_millis_opt(ms)
+        .single()
+        .unwrap_or_else(Utc::now);
+    t.year() as u32 * 10_000 + t.month() * 100 + t.day()
 }
 
 /// `yyyymm` of the month containing `ms`, and that month's bounds.
@@ -59,8 +127,112 @@ impl Usage {
     pub fn open(store: Store) -> Result<Self, CoreError> {
         Ok(Self {
             monthly: store.table("usage_monthly")?,
-            _store: store,
+            daily: store.table("usage_daily")?,
+            by_model: store.table("usage_by_model")?,
+            logs: store.table("query_logs")?,
+            store,
         })
+    }
+
+    /// Adds one call to the user's month, day, model and query log, and to
+    /// the metrics. Failures are logged: usage never fails a chat.
+    pub async fn record(&self, user_id: Uuid, entry: UsageEntry) {
+        let log = entry.log;
+        let tokens = log.prompt_tokens + log.completion_tokens;
+        let (month, _, _) = month_of(log.created_at);
+        let day = day_of(log.created_at);
+        let labels = [
+            ("provider", log.provider.clone()),
+            ("model", log.model.clone()),
+        ];
+        metrics::counter!("chorus_llm_requests_total", "provider" => log.provider.clone(), "model" => log.model.clone(), "outcome" => log.status.clone()).increment(1);
+        metrics::counter!(
+            "chorus_llm_tokens_total",
+            &[
+                labels[0].clone(),
+                labels[1].clone(),
+                ("direction", "input".to_string())
+            ]
+        )
+        .increment(log.prompt_tokens);
+        metrics::counter!(
+            "chorus_llm_tokens_total",
+            &[
+                labels[0].clone(),
+                labels[1].clone(),
+                ("direction", "output".to_string())
+            ]
+        )
+        .increment(log.completion_tokens);
+        let result = self
+            .store
+            .transaction(
+                &[&self.monthly, &self.daily, &self.by_model, &self.logs],
+                |tx| {
+                    let mut m = tx
+                        .get(&self.monthly, &(user_id, month))?
+                        .unwrap_or_default();
+                    m.ai_requests += 1;
+                    m.prompt_tokens += log.prompt_tokens;
+                    m.completion_tokens += log.completion_tokens;
+                    tx.insert(&self.monthly, &(user_id, month), &m)?;
+                    let d = tx.get(&self.daily, &(user_id, day))?.unwrap_or(0);
+                    tx.insert(&self.daily, &(user_id, day), &(d + tokens))?;
+                    let key = (user_id, month, log.model.clone());
+                    let b = tx.get(&self.by_model, &key)?.unwrap_or(0);
+                    tx.insert(&self.by_model, &key, &(b + tokens))?;
+                    tx.insert(&self.logs, &(user_id, log.id), &log)
+                },
+            )
+            .await;
+        if let Err(e) = result {
+            tracing::error!(error = %e, "usage not recorded");
+        }
+    }
+
+    /// Tokens left this month; `None` = unlimited.
+    pub fn tokens_remaining(&self, user: &User) -> Result<Option<i64>, CoreError> {
+        Ok(self.summary(user, crate::model::now_ms())?.tokens_remaining)
+    }
+
+    /// Total tokens per day for the last `days` days, oldest first.
+    pub fn daily(
+        &self,
+        user_id: Uuid,
+        days: u32,
+        now_ms: i64,
+    ) -> Result<Vec<(u32, u64)>, CoreError> {
+        let mut out = Vec::with_capacity(days as usize);
+        for back in (0..days as i64).rev() {
+            let day = day_of(now_ms - back * 86_400_000);
+            out.push((day, self.daily.get(&(user_id, day))?.unwrap_or(0)));
+        }
+        Ok(out)
+    }
+
+    /// Tokens per model this month.
+    pub fn by_model(&self, user_id: Uuid, now_ms: i64) -> Result<Vec<(String, u64)>, CoreError> {
+        let (month, _, _) = month_of(now_ms);
+        let prefix = (user_id, month).to_key();
+        self.by_model
+            .scan_prefix(prefix.as_slice())
+            .map(|item| {
+                let (key, tokens) = item?;
+                let model = String::from_utf8_lossy(key.get(prefix.len()..).unwrap_or_default())
+                    .into_owned();
+                Ok((model, tokens))
+            })
+            .collect()
+    }
+
+    /// The user's newest calls, at most `limit`.
+    pub fn query_logs(&self, user_id: Uuid, limit: usize) -> Result<Vec<QueryLog>, CoreError> {
+        self.logs
+            .scan_prefix(&user_id)
+            .rev()
+            .take(limit)
+            .map(|r| r.map(|(_, l)| l).map_err(CoreError::from))
+            .collect()
     }
 
     /// `user`'s usage in the month containing `now_ms`, against their allowance.

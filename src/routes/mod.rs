@@ -6,6 +6,8 @@
 mod admin_users;
 mod api_keys;
 mod auth;
+mod chat;
+mod conversations;
 mod ops;
 pub mod users;
 
@@ -27,8 +29,14 @@ fn api(state: &AppState) -> OpenApiRouter<AppState> {
         (state.clone(), RateClass::Auth),
         limit_by_ip,
     ));
+    let ai = chat::ai_router().route_layer(from_fn_with_state(
+        (state.clone(), RateClass::Ai),
+        require_user,
+    ));
     let signed_in = OpenApiRouter::new()
         .merge(auth::router())
+        .merge(conversations::router())
+        .merge(chat::router())
         .merge(users::router())
         .merge(api_keys::router())
         .merge(admin_users::router())
@@ -36,7 +44,7 @@ fn api(state: &AppState) -> OpenApiRouter<AppState> {
             (state.clone(), RateClass::Default),
             require_user,
         ));
-    public_auth.merge(signed_in)
+    public_auth.merge(ai).merge(signed_in)
 }
 
 /// Every route, the OpenAPI document at `/openapi.json` and the docs page at `/docs`.

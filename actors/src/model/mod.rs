@@ -3,11 +3,13 @@
 
 mod api_key;
 mod audit;
+mod conversation;
 mod session;
 mod user;
 
 pub use api_key::ApiKey;
 pub use audit::AuditRecord;
+pub use conversation::{Conversation, Message, MessageStatus};
 pub use session::Session;
 pub use user::{Role, User};
 

@@ -1,0 +1,210 @@
+//! The generation task: calls the provider, streams its tokens into the
+//! generation, persists the answer however it ends, records usage.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::tables::ConvTables;
+use crate::generation::{Generation, Opening, token_event};
+use crate::llm::{ChatRequest, Delta, Llm, LlmError, TokenUsage};
+use crate::model::{Message, MessageStatus, User, now_ms};
+use crate::store::Store;
+use crate::usage::{Usage, UsageEntry};
+
+/// What a generation needs from the core.
+pub struct ChatDeps {
+    pub store: Store,
+    pub tables: ConvTables,
+    pub llm: Llm,
+    pub usage: Usage,
+    /// How long a finished generation stays replayable.
+    pub replay_window: Duration,
+    /// Messages of history sent with each chat.
+    pub context_messages: usize,
+}
+
+/// A chat request as the API receives it.
+#[derive(Debug, Clone, Default)]
+pub struct ChatParams {
+    pub content: String,
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    pub temperature: Option<f32>,
+    pub max_tokens: Option<u32>,
+    pub top_p: Option<f32>,
+    pub stop: Vec<String>,
+}
+
+/// What the conversation actor is asked to start.
+pub struct ChatStart {
+    pub user: Arc<User>,
+    pub params: ChatParams,
+}
+
+enum Outcome {
+    Complete {
+        usage: Option<TokenUsage>,
+        finish_reason: String,
+    },
+    Cancelled,
+    Failed(LlmError),
+}
+
+/// The error event's payload, and how an early failure answers over HTTP.
+pub fn failure(e: &LlmError) -> Opening {
+    Opening::Failed {
+        code: match e {
+            LlmError::Timeout => "GATEWAY_TIMEOUT",
+            LlmError::UnknownProvider(_) => "SERVICE_UNAVAILABLE",
+            _ => "EXTERNAL_SERVICE_ERROR",
+        },
+        message: e.to_string(),
+        upstream_status: e.upstream_status(),
+        timeout: matches!(e, LlmError::Timeout),
+    }
+}
+
+/// Words, as the estimate when a provider reports no usage.
+fn words(text: &str) -> u64 {
+    text.split_whitespace().count() as u64
+}
+
+pub async fn run(
+    deps: Arc<ChatDeps>,
+    generation: Arc<Generation>,
+    user: Arc<User>,
+    provider: String,
+    request: ChatRequest,
+    ended: impl FnOnce(Uuid) + Send + 'static,
+) {
+    let started = Instant::now();
+    let model = request.model.clone();
+    let prompt_words: u64 = request.messages.iter().map(|m| words(&m.content)).sum();
+    let input_preview: String = request
+        .messages
+        .last()
+        .map(|m| m.content.chars().take(200).collect())
+        .unwrap_or_default();
+    let mut text = String::new();
+
+    let opened = tokio::select! {
+        opened = deps.llm.open(&provider, request) => Some(opened),
+        () = generation.cancel.cancelled() => None,
+    };
+    let outcome = match opened {
+        None => Outcome::Cancelled,
+        Some(Err(e)) => {
+            // Nothing was generated: the request answers 502/504 (or the
+            // stream an error event) and no assistant message is stored.
+            generation.set_opening(failure(&e));
+            let entry = UsageEntry::new(
+                "chat",
+                &provider,
+                &model,
+                TokenUsage::default(),
+                started,
+                "failed",
+                &input_preview,
+            );
+            deps.usage.record(user.id, entry).await;
+            push_error(&generation, &e);
+            ended(generation.message_id);
+            return;
+        }
+        Some(Ok(opened)) => {
+            generation.set_opening(Opening::Streaming);
+            let mut stream = opened.stream;
+            loop {
+                tokio::select! {
+                    biased;
+                    () = generation.cancel.cancelled() => break Outcome::Cancelled,
+                    item = stream.next() => match item {
+                        Some(Ok(Delta::Token(token))) => {
+                            generation.push("token", token_event(&token));
+                            text.push_str(&token);
+                        }
+                        Some(Ok(Delta::Done { usage, finish_reason })) => break Outcome::Complete { usage, finish_reason },
+                        Some(Err(e)) => break Outcome::Failed(e),
+                        None => break Outcome::Failed(LlmError::Protocol),
+                    },
+                }
+            }
+            // Dropping the stream here drops the upstream request.
+        }
+    };
+    generation.set_opening(Opening::Streaming);
+
+    let (status, usage, finish_reason) = match &outcome {
+        Outcome::Complete {
+            usage,
+            finish_reason,
+        } => (MessageStatus::Complete, *usage, finish_reason.clone()),
+        Outcome::Cancelled => (MessageStatus::Cancelled, None, "cancelled".to_string()),
+        Outcome::Failed(_) => (MessageStatus::Failed, None, "error".to_string()),
+    };
+    let usage = usage.unwrap_or(TokenUsage {
+        prompt_tokens: prompt_words,
+        completion_tokens: words(&text),
+    });
+    let message = Message {
+        id: generation.message_id,
+        conversation_id: generation.conversation_id.unwrap_or_default(),
+        role: "assistant".into(),
+        content: text.clone(),
+        metadata_json:
+            json!({ "provider": provider, "model": model, "finish_reason": finish_reason })
+                .to_string(),
+        usage: Some(usage),
+        status,
+        created_at: now_ms(),
+    };
+    // Persisted whether or not anyone still listens; then the events end.
+    if generation.conversation_id.is_some()
+        && let Err(e) = deps.tables.append(&deps.store, &message).await
+    {
+        tracing::error!(error = %e, "assistant message not persisted");
+    }
+    let entry = UsageEntry::new(
+        "chat",
+        &provider,
+        &model,
+        usage,
+        started,
+        status.as_str(),
+        &input_preview,
+    );
+    deps.usage.record(user.id, entry).await;
+
+    match outcome {
+        Outcome::Failed(e) => push_error(&generation, &e),
+        _ => {
+            generation.push(
+                "done",
+                json!({
+                    "message_id": generation.message_id,
+                    "full_response": text,
+                    "usage": usage_json(usage),
+                    "finish_reason": finish_reason,
+                    "cancelled": status == MessageStatus::Cancelled,
+                }),
+            );
+        }
+    }
+    ended(generation.message_id);
+}
+
+fn push_error(generation: &Generation, e: &LlmError) {
+    let Opening::Failed { code, message, .. } = failure(e) else {
+        return;
+    };
+    generation.push("error", json!({ "code": code, "message": message }));
+}
+
+/// The `usage` object of API.md 4.1.
+pub fn usage_json(u: TokenUsage) -> serde_json::Value {
+    json!({ "prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens, "total_tokens": u.total() })
+}

@@ -1,0 +1,342 @@
+//! Conversations (API.md 3) and chat in them (4.1): the CRUD goes straight
+//! to the store; chat goes through the conversation's actor, which owns the
+//! generation lock. Another user's conversation is always `NotFound`.
+
+pub mod generate;
+mod tables;
+
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+pub use generate::{ChatParams, ChatStart};
+pub use tables::ConvTables;
+
+use crate::conversation::{ConversationActor, ConversationMsg};
+use crate::error::CoreError;
+use crate::generation::Generation;
+use crate::model::{Conversation, Message, MessageStatus, User, now_ms};
+use crate::store::Store;
+use crate::supervisor::{Supervisor, SupervisorConfig};
+use crate::usage::Usage;
+
+/// The fields of a new conversation.
+#[derive(Debug, Clone, Default)]
+pub struct NewConversation {
+    pub title: Option<String>,
+    pub persona_id: Option<Uuid>,
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    pub system_prompt: Option<String>,
+    pub metadata_json: Option<String>,
+}
+
+/// A partial update: `None` leaves a field, `Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct ConversationPatch {
+    pub title: Option<String>,
+    pub persona_id: Option<Option<Uuid>>,
+    pub provider: Option<Option<String>>,
+    pub model: Option<Option<String>>,
+    pub system_prompt: Option<Option<String>>,
+    pub metadata_json: Option<String>,
+}
+
+/// Filters of the conversation list.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub search: Option<String>,
+    pub tag_id: Option<Uuid>,
+    pub persona_id: Option<Uuid>,
+}
+
+#[derive(Clone)]
+pub struct Conversations {
+    store: Store,
+    tables: ConvTables,
+    actors: Supervisor<ConversationActor>,
+    usage: Usage,
+}
+
+const MAX_CONTENT: usize = 100_000;
+
+impl Conversations {
+    pub async fn start(
+        store: Store,
+        deps: generate::ChatDeps,
+        actors: SupervisorConfig,
+    ) -> Result<Self, CoreError> {
+        let tables = deps.tables.clone();
+        let usage = deps.usage.clone();
+        let actors = Supervisor::start(ConversationActor::new(Arc::new(deps)), actors).await?;
+        Ok(Self {
+            store,
+            tables,
+            actors,
+            usage,
+        })
+    }
+
+    pub fn tables(&self) -> &ConvTables {
+        &self.tables
+    }
+
+    /// The conversation actors' supervisor (readiness, metrics, shutdown).
+    pub fn actors(&self) -> &Supervisor<ConversationActor> {
+        &self.actors
+    }
+
+    pub async fn create(
+        &self,
+        user_id: Uuid,
+        new: NewConversation,
+    ) -> Result<Conversation, CoreError> {
+        let title = new.title.unwrap_or_else(|| "New conversation".into());
+        check_title(&title)?;
+        let now = now_ms();
+        let conv = Conversation {
+            id: Uuid::now_v7(),
+            user_id,
+            title,
+            persona_id: new.persona_id,
+            provider: new.provider,
+            model: new.model,
+            system_prompt: new.system_prompt,
+            metadata_json: new.metadata_json.unwrap_or_else(|| "{}".into()),
+            tag_ids: Vec::new(),
+            message_count: 0,
+            created_at: now,
+            updated_at: now,
+        };
+        let t = &self.tables;
+        self.store
+            .transaction(&[&t.conversations, &t.by_user], |tx| {
+                tx.insert(&t.by_user, &(conv.user_id, conv.updated_at, conv.id), &())?;
+                tx.insert(&t.conversations, &conv.id, &conv)
+            })
+            .await?;
+        Ok(conv)
+    }
+
+    /// `user_id`'s conversation `id`, or `NotFound`.
+    pub fn get(&self, user_id: Uuid, id: Uuid) -> Result<Conversation, CoreError> {
+        self.tables
+            .conversations
+            .get(&id)?
+            .filter(|c| c.user_id == user_id)
+            .ok_or_else(|| CoreError::not_found("conversation", id))
+    }
+
+    /// A page of `user_id`'s conversations, most recently updated first.
+    pub fn list(
+        &self,
+        user_id: Uuid,
+        filter: &ListFilter,
+        skip: usize,
+        limit: usize,
+    ) -> Result<(Vec<Conversation>, usize), CoreError> {
+        let needle = filter
+            .search
+            .as_deref()
+            .map(str::to_lowercase)
+            .filter(|s| !s.is_empty());
+        let mut items = Vec::new();
+        let mut total = 0;
+        for item in self.tables.by_user.scan_prefix(&user_id).rev() {
+            let (key, ()) = item?;
+            let Some(id) = key.get(24..40).and_then(|b| Uuid::from_slice(b).ok()) else {
+                continue;
+            };
+            let Some(conv) = self.tables.conversations.get(&id)? else {
+                continue;
+            };
+            let hit = needle
+                .as_deref()
+                .is_none_or(|n| conv.title.to_lowercase().contains(n))
+                && filter.tag_id.is_none_or(|t| conv.tag_ids.contains(&t))
+                && filter.persona_id.is_none_or(|p| conv.persona_id == Some(p));
+            if hit {
+                if total >= skip && items.len() < limit {
+                    items.push(conv);
+                }
+                total += 1;
+            }
+        }
+        Ok((items, total))
+    }
+
+    pub async fn update(
+        &self,
+        user_id: Uuid,
+        id: Uuid,
+        patch: ConversationPatch,
+    ) -> Result<Conversation, CoreError> {
+        self.get(user_id, id)?;
+        if let Some(title) = &patch.title {
+            check_title(title)?;
+        }
+        let t = &self.tables;
+        self.store
+            .transaction(&[&t.conversations, &t.by_user], |tx| {
+                let Some(mut c) = tx.get(&t.conversations, &id)? else {
+                    return crate::store::Tx::abort(crate::store::StoreError::Conflict(
+                        "conversation was deleted".into(),
+                    ));
+                };
+                if let Some(v) = &patch.title {
+                    c.title = v.clone();
+                }
+                if let Some(v) = patch.persona_id {
+                    c.persona_id = v;
+                }
+                if let Some(v) = &patch.provider {
+                    c.provider = v.clone();
+                }
+                if let Some(v) = &patch.model {
+                    c.model = v.clone();
+                }
+                if let Some(v) = &patch.system_prompt {
+                    c.system_prompt = v.clone();
+                }
+                if let Some(v) = &patch.metadata_json {
+                    c.metadata_json = v.clone();
+                }
+                t.touch_in(tx, &mut c, now_ms())?;
+                Ok(c)
+            })
+            .await
+            .map_err(CoreError::from)
+    }
+
+    /// Deletes a conversation and its messages.
+    pub async fn delete(&self, user_id: Uuid, id: Uuid) -> Result<(), CoreError> {
+        let conv = self.get(user_id, id)?;
+        if self.actors.get(&id).is_some() {
+            // A generation running in it stops (and its answer goes nowhere).
+            let _ = self.actors.call(&id, ConversationMsg::Cancel).await;
+        }
+        let t = &self.tables;
+        self.store
+            .transaction(&[&t.conversations, &t.by_user], |tx| {
+                tx.remove(&t.conversations, &id)?;
+                tx.remove(&t.by_user, &(conv.user_id, conv.updated_at, id))
+            })
+            .await?;
+        t.messages.remove_prefix(&id)?;
+        self.store.commit().await?;
+        Ok(())
+    }
+
+    /// A page of a conversation's messages, oldest first, and their total.
+    pub fn messages(
+        &self,
+        user_id: Uuid,
+        id: Uuid,
+        skip: usize,
+        limit: usize,
+    ) -> Result<(Vec<Message>, usize), CoreError> {
+        let conv = self.get(user_id, id)?;
+        let items = self
+            .tables
+            .messages
+            .scan_prefix(&id)
+            .skip(skip)
+            .take(limit)
+            .map(|r| r.map(|(_, m)| m))
+            .collect::<Result<_, _>>()?;
+        Ok((items, conv.message_count as usize))
+    }
+
+    /// One message of a conversation the user owns.
+    pub fn message(&self, user_id: Uuid, id: Uuid, message_id: Uuid) -> Result<Message, CoreError> {
+        self.get(user_id, id)?;
+        self.tables
+            .messages
+            .get(&(id, message_id))?
+            .ok_or_else(|| CoreError::not_found("message", message_id))
+    }
+
+    /// Appends a message without calling any model.
+    pub async fn append(
+        &self,
+        user_id: Uuid,
+        id: Uuid,
+        role: &str,
+        content: String,
+        metadata_json: String,
+    ) -> Result<Message, CoreError> {
+        self.get(user_id, id)?;
+        if !matches!(role, "user" | "assistant" | "system") {
+            return Err(CoreError::validation(
+                "role",
+                "one of user, assistant, system",
+            ));
+        }
+        check_content(&content)?;
+        let message = Message {
+            id: Uuid::now_v7(),
+            conversation_id: id,
+            role: role.to_string(),
+            content,
+            metadata_json,
+            usage: None,
+            status: MessageStatus::Complete,
+            created_at: now_ms(),
+        };
+        self.tables.append(&self.store, &message).await?;
+        Ok(message)
+    }
+
+    /// Starts a generation: checks ownership and quota, then takes the lock.
+    pub async fn chat(
+        &self,
+        user: Arc<User>,
+        id: Uuid,
+        params: ChatParams,
+    ) -> Result<Arc<Generation>, CoreError> {
+        self.get(user.id, id)?;
+        check_content(&params.content)?;
+        if self
+            .usage
+            .tokens_remaining(&user)?
+            .is_some_and(|left| left <= 0)
+        {
+            return Err(CoreError::QuotaExceeded);
+        }
+        let start = Box::new(ChatStart { user, params });
+        self.actors
+            .call(&id, |reply| ConversationMsg::Chat(start, reply))
+            .await?
+    }
+
+    /// Cancels the running generation; whether there was one.
+    pub async fn cancel(&self, user_id: Uuid, id: Uuid) -> Result<bool, CoreError> {
+        self.get(user_id, id)?;
+        self.actors.call(&id, ConversationMsg::Cancel).await
+    }
+
+    /// The running generation, or the last one within the replay window.
+    pub async fn attach(
+        &self,
+        user_id: Uuid,
+        id: Uuid,
+    ) -> Result<Option<Arc<Generation>>, CoreError> {
+        self.get(user_id, id)?;
+        self.actors.call(&id, ConversationMsg::Attach).await
+    }
+}
+
+fn check_title(title: &str) -> Result<(), CoreError> {
+    if title.trim().is_empty() || title.chars().count() > 255 {
+        return Err(CoreError::validation("title", "1-255 characters"));
+    }
+    Ok(())
+}
+
+fn check_content(content: &str) -> Result<(), CoreError> {
+    let n = content.chars().count();
+    if n == 0 || n > MAX_CONTENT {
+        return Err(CoreError::validation("content", "1-100000 characters"));
+    }
+    Ok(())
+}

@@ -1,0 +1,192 @@
+//! Chat in a conversation (API.md 4.1): generate, cancel, and re-attach to
+//! a generation's stream.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chorus_actors::conversations::ChatParams;
+use chorus_actors::generation::{Generation, Opening};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::conversations::MessageView;
+use crate::auth::CurrentUser;
+use crate::error::{ApiError, ErrorCode};
+use crate::extract::{Json, Path};
+use crate::state::AppState;
+
+/// Routes that call a model (rate class `ai`).
+pub fn ai_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(chat))
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(cancel))
+        .routes(routes!(stream))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct Params {
+    pub temperature: Option<f32>,
+    pub max_tokens: Option<u32>,
+    pub top_p: Option<f32>,
+    #[serde(default)]
+    pub stop: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ChatBody {
+    /// 1-100000 characters.
+    pub content: String,
+    /// Default true: answer as SSE.
+    pub stream: Option<bool>,
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    pub params: Option<Params>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChatAnswer {
+    pub message: MessageView,
+    pub user_message: MessageView,
+    #[schema(value_type = Object)]
+    pub usage: Value,
+}
+
+/// What a failure before the first token answers over HTTP.
+pub fn early_failure(opening: Opening) -> Option<ApiError> {
+    match opening {
+        Opening::Failed {
+            code,
+            message,
+            upstream_status,
+            timeout,
+        } => {
+            let code = match (code, timeout) {
+                (_, true) => ErrorCode::GatewayTimeout,
+                ("SERVICE_UNAVAILABLE", _) => ErrorCode::ServiceUnavailable,
+                _ => ErrorCode::ExternalService,
+            };
+            Some(
+                ApiError::new(code, message)
+                    .with_details(json!({ "upstream_status": upstream_status })),
+            )
+        }
+        _ => None,
+    }
+}
+
+/// Sends a message and generates the answer: SSE events `start`, `token`...,
+/// `done` (or `error`), or with `stream: false` one JSON answer. A second
+/// chat while one runs is 429 `CONVERSATION_BUSY`.
+#[utoipa::path(post, path = "/conversations/{id}/chat", tag = "chat", params(("id" = Uuid, Path)), request_body = ChatBody,
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, description = "text/event-stream of start, token, done|error; or ChatAnswer with stream=false", body = ChatAnswer),
+              (status = 429, description = "CONVERSATION_BUSY, QUOTA_EXCEEDED or RATE_LIMIT_EXCEEDED"),
+              (status = 502, description = "the provider failed"), (status = 504, description = "the provider timed out")))]
+async fn chat(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<Uuid>,
+    Json(body): Json<ChatBody>,
+) -> Result<Response, ApiError> {
+    let p = body.params.unwrap_or_default();
+    let params = ChatParams {
+        content: body.content,
+        provider: body.provider,
+        model: body.model,
+        temperature: p.temperature,
+        max_tokens: p.max_tokens,
+        top_p: p.top_p,
+        stop: p.stop,
+    };
+    let generation = state
+        .core
+        .conversations()
+        .chat(me.user.clone(), id, params)
+        .await?;
+    if let Some(error) = early_failure(generation.opened().await) {
+        return Err(error);
+    }
+    if body.stream.unwrap_or(true) {
+        return Ok(crate::sse::generation(&generation, 0));
+    }
+    Ok(Json(whole_answer(&state, &me, id, &generation).await?).into_response())
+}
+
+/// Waits for the end of a generation and answers the persisted messages.
+async fn whole_answer(
+    state: &AppState,
+    me: &CurrentUser,
+    id: Uuid,
+    generation: &Arc<Generation>,
+) -> Result<ChatAnswer, ApiError> {
+    if let Some(event) = generation.finished().await.filter(|e| e.name == "error") {
+        let data: Value = serde_json::from_str(&event.data).unwrap_or_default();
+        let message = data["message"]
+            .as_str()
+            .unwrap_or("the provider failed")
+            .to_string();
+        return Err(ApiError::new(ErrorCode::ExternalService, message));
+    }
+    let conversations = state.core.conversations();
+    let message = conversations.message(me.user.id, id, generation.message_id)?;
+    let user_message = conversations.message(me.user.id, id, generation.user_message_id)?;
+    let usage = message
+        .usage
+        .map(chorus_actors::conversations::generate::usage_json)
+        .unwrap_or(Value::Null);
+    Ok(ChatAnswer {
+        message: message.into(),
+        user_message: user_message.into(),
+        usage,
+    })
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Cancelled {
+    /// Whether a generation was running.
+    pub cancelled: bool,
+}
+
+/// Cancels the running generation: its stream ends with `done` and
+/// `cancelled: true`, and the partial answer is kept as `cancelled`.
+#[utoipa::path(post, path = "/conversations/{id}/cancel", tag = "chat", params(("id" = Uuid, Path)),
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = Cancelled), (status = 404, description = "no such conversation of yours")))]
+async fn cancel(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Cancelled>, ApiError> {
+    let cancelled = state.core.conversations().cancel(me.user.id, id).await?;
+    Ok(Json(Cancelled { cancelled }))
+}
+
+/// Attaches to the running generation (or the last one, for the replay
+/// window) as SSE; with `Last-Event-ID` it resumes after that event. 204 if
+/// there is none.
+#[utoipa::path(get, path = "/conversations/{id}/stream", tag = "chat", params(("id" = Uuid, Path)),
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, description = "text/event-stream"), (status = 204, description = "no recent generation")))]
+async fn stream(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<Uuid>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    match state.core.conversations().attach(me.user.id, id).await? {
+        Some(generation) => Ok(crate::sse::generation(
+            &generation,
+            crate::sse::last_event_id(&headers),
+        )),
+        None => Ok(StatusCode::NO_CONTENT.into_response()),
+    }
+}

@@ -1,0 +1,303 @@
+//! Conversations and messages (API.md 3).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use chorus_actors::conversations::{ConversationPatch, ListFilter, NewConversation};
+use chorus_actors::model::{Conversation, Message};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::auth::CurrentUser;
+use crate::error::ApiError;
+use crate::extract::{Json, Path, Query, double_option};
+use crate::pagination::{Page, bounds};
+use crate::state::AppState;
+use crate::time::rfc3339_ms;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(get_one, patch, delete))
+        .routes(routes!(messages, append))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConversationView {
+    pub id: Uuid,
+    pub title: String,
+    pub persona_id: Option<Uuid>,
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    pub system_prompt: Option<String>,
+    #[schema(value_type = Object)]
+    pub metadata: Value,
+    #[schema(value_type = Vec<Object>)]
+    pub tags: Vec<Value>,
+    pub message_count: u64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<Conversation> for ConversationView {
+    fn from(c: Conversation) -> Self {
+        Self {
+            id: c.id,
+            title: c.title,
+            persona_id: c.persona_id,
+            provider: c.provider,
+            model: c.model,
+            system_prompt: c.system_prompt,
+            metadata: serde_json::from_str(&c.metadata_json)
+                .unwrap_or_else(|_| Value::Object(Default::default())),
+            tags: Vec::new(),
+            message_count: c.message_count,
+            created_at: rfc3339_ms(c.created_at),
+            updated_at: rfc3339_ms(c.updated_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageView {
+    pub id: Uuid,
+    pub conversation_id: Uuid,
+    pub role: String,
+    pub content: String,
+    #[schema(value_type = Object)]
+    pub metadata: Value,
+    #[schema(value_type = Option<Object>)]
+    pub usage: Option<Value>,
+    /// `complete`, `cancelled` or `failed`.
+    pub status: &'static str,
+    pub created_at: String,
+}
+
+impl From<Message> for MessageView {
+    fn from(m: Message) -> Self {
+        Self {
+            id: m.id,
+            conversation_id: m.conversation_id,
+            role: m.role,
+            content: m.content,
+            metadata: serde_json::from_str(&m.metadata_json)
+                .unwrap_or_else(|_| Value::Object(Default::default())),
+            usage: m
+                .usage
+                .map(chorus_actors::conversations::generate::usage_json),
+            status: m.status.as_str(),
+            created_at: rfc3339_ms(m.created_at),
+        }
+    }
+}
+
+/// `metadata` must be a JSON object; it is stored as its text.
+fn metadata_text(metadata: Option<Value>) -> Result<Option<String>, ApiError> {
+    match metadata {
+        None => Ok(None),
+        Some(v @ Value::Object(_)) => Ok(Some(v.to_string())),
+        Some(_) => Err(ApiError::validation("metadata", "must be a JSON object")),
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewConversationBody {
+    pub title: Option<String>,
+    pub persona_id: Option<Uuid>,
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    pub system_prompt: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Value>,
+}
+
+/// Starts a conversation.
+#[utoipa::path(post, path = "/conversations", tag = "conversations", request_body = NewConversationBody,
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 201, body = ConversationView), (status = 422, description = "invalid field")))]
+async fn create(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Json(body): Json<NewConversationBody>,
+) -> Result<(StatusCode, Json<ConversationView>), ApiError> {
+    let new = NewConversation {
+        title: body.title,
+        persona_id: body.persona_id,
+        provider: body.provider,
+        model: body.model,
+        system_prompt: body.system_prompt,
+        metadata_json: metadata_text(body.metadata)?,
+    };
+    let conv = state.core.conversations().create(me.user.id, new).await?;
+    Ok((StatusCode::CREATED, Json(conv.into())))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ListQuery {
+    pub skip: Option<i64>,
+    pub limit: Option<i64>,
+    /// Matches the title, case-insensitive.
+    pub search: Option<String>,
+    pub tag_id: Option<Uuid>,
+    pub persona_id: Option<Uuid>,
+}
+
+/// The caller's conversations, most recently updated first.
+#[utoipa::path(get, path = "/conversations", tag = "conversations", params(ListQuery),
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = Page<ConversationView>)))]
+async fn list(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Page<ConversationView>>, ApiError> {
+    let (skip, limit) = bounds(q.skip, q.limit)?;
+    let filter = ListFilter {
+        search: q.search,
+        tag_id: q.tag_id,
+        persona_id: q.persona_id,
+    };
+    let (items, total) = state
+        .core
+        .conversations()
+        .list(me.user.id, &filter, skip, limit)?;
+    Ok(Json(Page::new(
+        items.into_iter().map(Into::into).collect(),
+        total,
+        skip,
+        limit,
+    )))
+}
+
+/// One conversation.
+#[utoipa::path(get, path = "/conversations/{id}", tag = "conversations", params(("id" = Uuid, Path)),
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = ConversationView), (status = 404, description = "no such conversation of yours")))]
+async fn get_one(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<Uuid>,
+) -> Result<Json<ConversationView>, ApiError> {
+    Ok(Json(state.core.conversations().get(me.user.id, id)?.into()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PatchBody {
+    pub title: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<Uuid>)]
+    pub persona_id: Option<Option<Uuid>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub provider: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub model: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub system_prompt: Option<Option<String>>,
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Value>,
+}
+
+/// Changes a conversation's title, persona, provider, model, system prompt or metadata.
+#[utoipa::path(patch, path = "/conversations/{id}", tag = "conversations", params(("id" = Uuid, Path)), request_body = PatchBody,
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = ConversationView), (status = 404, description = "no such conversation of yours")))]
+async fn patch(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<Uuid>,
+    Json(body): Json<PatchBody>,
+) -> Result<Json<ConversationView>, ApiError> {
+    let patch = ConversationPatch {
+        title: body.title,
+        persona_id: body.persona_id,
+        provider: body.provider,
+        model: body.model,
+        system_prompt: body.system_prompt,
+        metadata_json: metadata_text(body.metadata)?,
+    };
+    Ok(Json(
+        state
+            .core
+            .conversations()
+            .update(me.user.id, id, patch)
+            .await?
+            .into(),
+    ))
+}
+
+/// Deletes a conversation and its messages.
+#[utoipa::path(delete, path = "/conversations/{id}", tag = "conversations", params(("id" = Uuid, Path)),
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 204, description = "deleted"), (status = 404, description = "no such conversation of yours")))]
+async fn delete(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    state.core.conversations().delete(me.user.id, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct PageQuery {
+    pub skip: Option<i64>,
+    pub limit: Option<i64>,
+}
+
+/// A conversation's messages, oldest first.
+#[utoipa::path(get, path = "/conversations/{id}/messages", tag = "conversations", params(("id" = Uuid, Path), PageQuery),
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = Page<MessageView>), (status = 404, description = "no such conversation of yours")))]
+async fn messages(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<Uuid>,
+    Query(q): Query<PageQuery>,
+) -> Result<Json<Page<MessageView>>, ApiError> {
+    let (skip, limit) = bounds(q.skip, q.limit)?;
+    let (items, total) = state
+        .core
+        .conversations()
+        .messages(me.user.id, id, skip, limit)?;
+    Ok(Json(Page::new(
+        items.into_iter().map(Into::into).collect(),
+        total,
+        skip,
+        limit,
+    )))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AppendBody {
+    /// `user`, `assistant` or `system`.
+    pub role: String,
+    /// 1-100000 characters.
+    pub content: String,
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Value>,
+}
+
+/// Appends a message (calls no model).
+#[utoipa::path(post, path = "/conversations/{id}/messages", tag = "conversations", params(("id" = Uuid, Path)), request_body = AppendBody,
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 201, body = MessageView), (status = 404, description = "no such conversation of yours"), (status = 422, description = "invalid field")))]
+async fn append(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<Uuid>,
+    Json(body): Json<AppendBody>,
+) -> Result<(StatusCode, Json<MessageView>), ApiError> {
+    let metadata = metadata_text(body.metadata)?.unwrap_or_else(|| "{}".into());
+    let message = state
+        .core
+        .conversations()
+        .append(me.user.id, id, &body.role, body.content, metadata)
+        .await?;
+    Ok((StatusCode::CREATED, Json(message.into())))
+}
