@@ -165,6 +165,16 @@ impl KeyedActor for ConversationActor {
     ) -> Result<(), CoreError> {
         match msg {
             ConversationMsg::Chat(start, reply) => {
+                // A generation that pushed its last event holds the lock no
+                // longer, even if its `Ended` is still on the way.
+                if state
+                    .running
+                    .as_ref()
+                    .is_some_and(|r| r.generation.is_finished())
+                    && let Some(done) = state.running.take()
+                {
+                    state.last = Some((done.generation, Instant::now()));
+                }
                 if state.running.is_some() {
                     let _ = reply.send(Err(CoreError::Busy(
                         "a generation is already running in this conversation".into(),

@@ -203,3 +203,90 @@ pub async fn assert_401(response: reqwest::Response, reason: &str) {
         "AUTHENTICATION_ERROR"
     );
 }
+
+/// One server-sent event as a client sees it.
+#[derive(Debug, Clone)]
+pub struct Sse {
+    pub event: String,
+    pub id: u64,
+    pub data: serde_json::Value,
+}
+
+/// The events of an SSE response, parsed by a real SSE parser.
+pub fn sse_events(response: reqwest::Response) -> impl futures::Stream<Item = Sse> + Unpin {
+    use eventsource_stream::Eventsource;
+    use futures::StreamExt;
+    Box::pin(
+        response
+            .bytes_stream()
+            .eventsource()
+            .filter_map(|e| async move {
+                let e = e.ok()?;
+                Some(Sse {
+                    event: e.event,
+                    id: e.id.parse().unwrap_or(0),
+                    data: serde_json::from_str(&e.data).unwrap_or(serde_json::Value::Null),
+                })
+            }),
+    )
+}
+
+/// Reads events until the terminal one (`done` or `error`), within 20 s.
+pub async fn until_done(events: &mut (impl futures::Stream<Item = Sse> + Unpin)) -> Vec<Sse> {
+    use futures::StreamExt;
+    let mut out = Vec::new();
+    let read = async {
+        while let Some(e) = events.next().await {
+            let end = e.event == "done" || e.event == "error";
+            out.push(e);
+            if end {
+                break;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), read)
+        .await
+        .expect("stream did not finish");
+    out
+}
+
+/// Polls `check` every 10 ms until it answers `Some`, for up to 10 s.
+pub async fn eventually<T, F, Fut>(what: &str, check: F) -> T
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+impl TestApp {
+    /// Creates a conversation for `token` and returns its id.
+    pub async fn conversation(&self, token: &str, body: serde_json::Value) -> String {
+        let r = self.post_json("/conversations", Some(token), body).await;
+        assert_eq!(r.status(), 201);
+        r.json::<serde_json::Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// Starts a streamed chat and returns the response (headers received).
+    pub async fn chat(&self, token: &str, conversation: &str, content: &str) -> reqwest::Response {
+        self.post_json(
+            &format!("/conversations/{conversation}/chat"),
+            Some(token),
+            serde_json::json!({ "content": content }),
+        )
+        .await
+    }
+}

@@ -100,7 +100,6 @@ pub async fn run(
         Some(Err(e)) => {
             // Nothing was generated: the request answers 502/504 (or the
             // stream an error event) and no assistant message is stored.
-            generation.set_opening(failure(&e));
             let entry = UsageEntry::new(
                 "chat",
                 &provider,
@@ -111,7 +110,9 @@ pub async fn run(
                 &input_preview,
             );
             deps.usage.record(user.id, entry).await;
+            // The terminal event first: from then on the lock counts as free.
             push_error(&generation, &e);
+            generation.set_opening(failure(&e));
             ended(generation.message_id);
             return;
         }
