@@ -50,6 +50,8 @@ pub struct Generation {
     pub message_id: Uuid,
     pub user_message_id: Uuid,
     pub conversation_id: Option<Uuid>,
+    /// The usage kind of a stateless generation: `completion` or `openai`.
+    pub kind: &'static str,
     pub cancel: CancellationToken,
     log: Mutex<Vec<GenEvent>>,
     live: broadcast::Sender<GenEvent>,
@@ -62,11 +64,22 @@ impl Generation {
         user_message_id: Uuid,
         conversation_id: Option<Uuid>,
     ) -> Arc<Self> {
+        Self::with_kind(message_id, user_message_id, conversation_id, "chat")
+    }
+
+    /// A generation whose usage is recorded as `kind`.
+    pub fn with_kind(
+        message_id: Uuid,
+        user_message_id: Uuid,
+        conversation_id: Option<Uuid>,
+        kind: &'static str,
+    ) -> Arc<Self> {
         let (live, _) = broadcast::channel(256);
         Arc::new(Self {
             message_id,
             user_message_id,
             conversation_id,
+            kind,
             cancel: CancellationToken::new(),
             log: Mutex::new(Vec::with_capacity(64)),
             live,

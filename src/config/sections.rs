@@ -25,6 +25,17 @@ pub struct Config {
     pub jobs: JobsConfig,
     pub documents: DocumentsConfig,
     pub providers: BTreeMap<String, ProviderConfig>,
+    /// Analysis templates of `POST /ai/process`, by `analysis_type`.
+    #[serde(default)]
+    pub templates: BTreeMap<String, TemplateConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateConfig {
+    pub description: String,
+    /// Sent as the system message; empty for none.
+    pub system_prompt: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -74,7 +74,9 @@ fn is_acceptable_id(id: &str) -> bool {
 enum ApiVersion {
     V1,
     V2,
-    /// Operational routes, `/v1` (OpenAI surface), the console.
+    /// The OpenAI-compatible surface: errors in OpenAI's shape.
+    OpenAi,
+    /// Operational routes, the console.
     Other,
 }
 
@@ -84,6 +86,8 @@ impl ApiVersion {
             ApiVersion::V2
         } else if path.starts_with("/api/") {
             ApiVersion::V1
+        } else if path.starts_with("/v1/") {
+            ApiVersion::OpenAi
         } else {
             ApiVersion::Other
         }
@@ -93,7 +97,7 @@ impl ApiVersion {
         match self {
             ApiVersion::V1 => Some("v1"),
             ApiVersion::V2 => Some("v2"),
-            ApiVersion::Other => None,
+            ApiVersion::OpenAi | ApiVersion::Other => None,
         }
     }
 }
@@ -129,7 +133,30 @@ fn meta(id: &str) -> Meta<'_> {
     }
 }
 
+/// OpenAI's error `type` for a status, as its SDKs map them to exceptions.
+fn openai_type(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        401 => "authentication_error",
+        403 => "permission_error",
+        404 => "not_found_error",
+        429 => "rate_limit_error",
+        400..=499 => "invalid_request_error",
+        _ => "server_error",
+    }
+}
+
 fn render_error(response: Response, error: &ApiError, id: &str, api: ApiVersion) -> Response {
+    if api == ApiVersion::OpenAi {
+        let body = serde_json::json!({ "error": {
+            "message": error.message, "type": openai_type(error.code.status()),
+            "code": error.code.as_str().to_lowercase(), "param": error.details.as_ref().and_then(|d| d.get("field")),
+        }});
+        return with_json_body(
+            response,
+            error,
+            serde_json::to_vec(&body).unwrap_or_default(),
+        );
+    }
     let body = ErrorEnvelope {
         error: ErrorBody {
             code: error.code.as_str(),
@@ -139,7 +166,14 @@ fn render_error(response: Response, error: &ApiError, id: &str, api: ApiVersion)
         request_id: id,
         meta: (api == ApiVersion::V2).then(|| meta(id)),
     };
-    let bytes = serde_json::to_vec(&body).unwrap_or_default();
+    with_json_body(
+        response,
+        error,
+        serde_json::to_vec(&body).unwrap_or_default(),
+    )
+}
+
+fn with_json_body(response: Response, error: &ApiError, bytes: Vec<u8>) -> Response {
     let (mut parts, _) = response.into_parts();
     parts
         .headers
@@ -203,7 +237,7 @@ mod tests {
     fn the_path_decides_the_api_version() {
         assert_eq!(ApiVersion::of("/api/v1/conversations"), ApiVersion::V1);
         assert_eq!(ApiVersion::of("/api/v2/conversations"), ApiVersion::V2);
-        assert_eq!(ApiVersion::of("/v1/models"), ApiVersion::Other);
+        assert_eq!(ApiVersion::of("/v1/models"), ApiVersion::OpenAi);
         assert_eq!(ApiVersion::of("/health"), ApiVersion::Other);
     }
 }

@@ -4,11 +4,14 @@
 //! the root.
 
 mod admin_users;
+mod ai;
 mod api_keys;
 mod auth;
 mod chat;
 mod conversations;
+mod openai;
 mod ops;
+mod usage;
 pub mod users;
 
 use axum::Router;
@@ -23,34 +26,41 @@ use crate::openapi::ApiDoc;
 use crate::rate_limit::RateClass;
 use crate::state::AppState;
 
-/// The `/api/v1` resources (also served under `/api/v2`).
+/// The `/api/v1` resources (also served under `/api/v2`), each group with
+/// its auth and rate class.
 fn api(state: &AppState) -> OpenApiRouter<AppState> {
-    let public_auth = auth::public_router().route_layer(from_fn_with_state(
-        (state.clone(), RateClass::Auth),
-        limit_by_ip,
-    ));
-    let ai = chat::ai_router().route_layer(from_fn_with_state(
-        (state.clone(), RateClass::Ai),
-        require_user,
-    ));
-    let signed_in = OpenApiRouter::new()
+    let per_ip = |class| from_fn_with_state((state.clone(), class), limit_by_ip);
+    let signed_in = |class| from_fn_with_state((state.clone(), class), require_user);
+    let public = ai::public_router().route_layer(per_ip(RateClass::Default));
+    let public_auth = auth::public_router().route_layer(per_ip(RateClass::Auth));
+    let calls_a_model = chat::ai_router()
+        .merge(ai::ai_router())
+        .route_layer(signed_in(RateClass::Ai));
+    let everything_else = OpenApiRouter::new()
         .merge(auth::router())
         .merge(conversations::router())
         .merge(chat::router())
+        .merge(ai::router())
+        .merge(usage::router())
         .merge(users::router())
         .merge(api_keys::router())
         .merge(admin_users::router())
-        .route_layer(from_fn_with_state(
-            (state.clone(), RateClass::Default),
-            require_user,
-        ));
-    public_auth.merge(ai).merge(signed_in)
+        .route_layer(signed_in(RateClass::Default));
+    public
+        .merge(public_auth)
+        .merge(calls_a_model)
+        .merge(everything_else)
 }
 
 /// Every route, the OpenAPI document at `/openapi.json` and the docs page at `/docs`.
 pub fn router(state: &AppState) -> Router<AppState> {
+    let signed_in = |class| from_fn_with_state((state.clone(), class), require_user);
+    let openai = openai::model_router()
+        .route_layer(signed_in(RateClass::Default))
+        .merge(openai::chat_router().route_layer(signed_in(RateClass::Ai)));
     let (documented, spec) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(ops::router())
+        .merge(openai)
         .nest("/api/v1", api(state))
         .split_for_parts();
     let (v2, _) = api(state).split_for_parts();

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 mod admin;
+mod ai;
 mod api_keys;
 mod auth;
 mod binary;
@@ -13,6 +14,7 @@ mod fake_llm;
 mod helpers;
 mod logs;
 mod oidc;
+mod openai;
 mod ops;
 mod rate_limits;
 mod server;

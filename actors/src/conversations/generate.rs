@@ -73,6 +73,8 @@ fn words(text: &str) -> u64 {
     text.split_whitespace().count() as u64
 }
 
+/// Runs one generation to its end. With no `conversation_id` on the
+/// generation (stateless completions) nothing but usage is stored.
 pub async fn run(
     deps: Arc<ChatDeps>,
     generation: Arc<Generation>,
@@ -81,6 +83,11 @@ pub async fn run(
     request: ChatRequest,
     ended: impl FnOnce(Uuid) + Send + 'static,
 ) {
+    let kind = if generation.conversation_id.is_some() {
+        "chat"
+    } else {
+        generation.kind
+    };
     let started = Instant::now();
     let model = request.model.clone();
     let prompt_words: u64 = request.messages.iter().map(|m| words(&m.content)).sum();
@@ -101,7 +108,7 @@ pub async fn run(
             // Nothing was generated: the request answers 502/504 (or the
             // stream an error event) and no assistant message is stored.
             let entry = UsageEntry::new(
-                "chat",
+                kind,
                 &provider,
                 &model,
                 TokenUsage::default(),
@@ -170,7 +177,7 @@ pub async fn run(
         tracing::error!(error = %e, "assistant message not persisted");
     }
     let entry = UsageEntry::new(
-        "chat",
+        kind,
         &provider,
         &model,
         usage,

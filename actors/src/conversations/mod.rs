@@ -52,6 +52,7 @@ pub struct ListFilter {
 
 #[derive(Clone)]
 pub struct Conversations {
+    deps: Arc<generate::ChatDeps>,
     store: Store,
     tables: ConvTables,
     actors: Supervisor<ConversationActor>,
@@ -68,8 +69,10 @@ impl Conversations {
     ) -> Result<Self, CoreError> {
         let tables = deps.tables.clone();
         let usage = deps.usage.clone();
-        let actors = Supervisor::start(ConversationActor::new(Arc::new(deps)), actors).await?;
+        let deps = Arc::new(deps);
+        let actors = Supervisor::start(ConversationActor::new(deps.clone()), actors).await?;
         Ok(Self {
+            deps,
             store,
             tables,
             actors,
@@ -307,6 +310,48 @@ impl Conversations {
         self.actors
             .call(&id, |reply| ConversationMsg::Chat(start, reply))
             .await?
+    }
+
+    /// A stateless generation (no conversation, nothing stored but usage),
+    /// recorded as `kind` (`completion` or `openai`).
+    pub async fn complete(
+        &self,
+        user: Arc<User>,
+        provider: Option<&str>,
+        mut request: crate::llm::ChatRequest,
+        kind: &'static str,
+    ) -> Result<Arc<Generation>, CoreError> {
+        if request.messages.is_empty() {
+            return Err(CoreError::validation("messages", "at least one message"));
+        }
+        if self
+            .usage
+            .tokens_remaining(&user)?
+            .is_some_and(|left| left <= 0)
+        {
+            return Err(CoreError::QuotaExceeded);
+        }
+        let model = (!request.model.is_empty()).then_some(request.model.as_str());
+        let (provider, model) = self
+            .deps
+            .llm
+            .resolve(provider, model)
+            .map_err(CoreError::Llm)?;
+        request.model = model;
+        let generation = Generation::with_kind(Uuid::now_v7(), Uuid::nil(), None, kind);
+        generation.push(
+            "start",
+            serde_json::json!({ "message_id": generation.message_id, "provider": provider, "model": request.model }),
+        );
+        tokio::spawn(generate::run(
+            self.deps.clone(),
+            generation.clone(),
+            user,
+            provider,
+            request,
+            |_| {},
+        ));
+        Ok(generation)
     }
 
     /// Cancels the running generation; whether there was one.

@@ -1,0 +1,233 @@
+//! The OpenAI-compatible surface (API.md 9): `/v1/models` and
+//! `/v1/chat/completions`, so existing OpenAI SDKs work unchanged.
+
+use std::convert::Infallible;
+
+use axum::extract::State;
+use axum::response::sse::{Event, Sse};
+use axum::response::{IntoResponse, Response};
+use chorus_actors::llm::{ChatMessage, ChatRequest};
+use futures::StreamExt;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::chat::early_failure;
+use crate::auth::CurrentUser;
+use crate::error::{ApiError, ErrorCode};
+use crate::extract::Json;
+use crate::state::AppState;
+
+pub fn model_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_models))
+}
+
+/// Rate class `ai`.
+pub fn chat_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(chat_completions))
+}
+
+/// Models as `<provider>/<model>`, and bare `<model>` for the default provider.
+#[utoipa::path(get, path = "/v1/models", tag = "openai", security(("bearer" = [])),
+    responses((status = 200, description = "`{\"object\":\"list\",\"data\":[{\"id\",\"object\":\"model\",\"owned_by\"}]}`")))]
+async fn list_models(State(state): State<AppState>) -> Json<Value> {
+    let llm = state.core.llm();
+    let mut data = Vec::new();
+    for p in llm.infos() {
+        for m in &p.models {
+            if p.name == llm.default_provider() {
+                data.push(json!({ "id": m, "object": "model", "created": 0, "owned_by": p.name }));
+            }
+            data.push(json!({ "id": format!("{}/{}", p.name, m), "object": "model", "created": 0, "owned_by": p.name }));
+        }
+    }
+    Json(json!({ "object": "list", "data": data }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct OpenAiMessage {
+    pub role: String,
+    /// A string, or content parts of which the text ones are used.
+    #[schema(value_type = Object)]
+    pub content: Value,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct StreamOptions {
+    #[serde(default)]
+    pub include_usage: bool,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ChatCompletionBody {
+    /// `<provider>/<model>`, or a model of the default provider.
+    pub model: String,
+    pub messages: Vec<OpenAiMessage>,
+    #[serde(default)]
+    pub stream: bool,
+    pub temperature: Option<f32>,
+    pub max_tokens: Option<u32>,
+    pub top_p: Option<f32>,
+    /// A string or a list of strings.
+    #[schema(value_type = Option<Object>)]
+    pub stop: Option<Value>,
+    pub stream_options: Option<StreamOptions>,
+}
+
+fn text_of(content: &Value) -> Result<String, ApiError> {
+    match content {
+        Value::String(s) => Ok(s.clone()),
+        Value::Array(parts) => Ok(parts
+            .iter()
+            .filter_map(|p| p["text"].as_str())
+            .collect::<Vec<_>>()
+            .join("")),
+        Value::Null => Ok(String::new()),
+        _ => Err(ApiError::validation(
+            "messages.content",
+            "a string or a list of content parts",
+        )),
+    }
+}
+
+/// Splits `provider/model`; a bare name is a model of the default provider.
+fn provider_and_model(state: &AppState, model: &str) -> (Option<String>, String) {
+    match model.split_once('/') {
+        Some((p, m)) if state.core.llm().spec(p).is_some() => (Some(p.to_string()), m.to_string()),
+        _ => (None, model.to_string()),
+    }
+}
+
+/// Chat completions in OpenAI's request and response shapes, streamed as
+/// `chat.completion.chunk` lines ending with `data: [DONE]`.
+#[utoipa::path(post, path = "/v1/chat/completions", tag = "openai", request_body = ChatCompletionBody, security(("bearer" = [])),
+    responses((status = 200, description = "chat.completion, or text/event-stream of chat.completion.chunk"),
+              (status = 401, description = "OpenAI error shape: {\"error\":{\"message\",\"type\",\"code\"}}")))]
+async fn chat_completions(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Json(body): Json<ChatCompletionBody>,
+) -> Result<Response, ApiError> {
+    let mut messages = Vec::with_capacity(body.messages.len());
+    for m in &body.messages {
+        if !matches!(
+            m.role.as_str(),
+            "system" | "developer" | "user" | "assistant"
+        ) {
+            return Err(ApiError::validation(
+                "messages.role",
+                "one of system, user, assistant",
+            ));
+        }
+        let role = if m.role == "developer" {
+            "system"
+        } else {
+            m.role.as_str()
+        };
+        messages.push(ChatMessage::new(role, text_of(&m.content)?));
+    }
+    let stop = match body.stop {
+        Some(Value::String(s)) => vec![s],
+        Some(Value::Array(list)) => list
+            .into_iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let (provider, model) = provider_and_model(&state, &body.model);
+    let request = ChatRequest {
+        model,
+        messages,
+        temperature: body.temperature,
+        max_tokens: body.max_tokens,
+        top_p: body.top_p,
+        stop,
+    };
+    let generation = state
+        .core
+        .conversations()
+        .complete(me.user.clone(), provider.as_deref(), request, "openai")
+        .await?;
+    if let Some(error) = early_failure(generation.opened().await) {
+        return Err(error);
+    }
+    let id = format!("chatcmpl-{}", Uuid::now_v7().simple());
+    let created = chrono::Utc::now().timestamp();
+    let model = body.model.clone();
+    if body.stream {
+        let include_usage = body.stream_options.is_some_and(|o| o.include_usage);
+        return Ok(stream(
+            generation.listen(0),
+            id,
+            created,
+            model,
+            include_usage,
+        ));
+    }
+    let end = generation
+        .finished()
+        .await
+        .ok_or_else(|| ApiError::internal("generation ended without an event"))?;
+    let data: Value = serde_json::from_str(&end.data).unwrap_or_default();
+    if end.name == "error" {
+        let message = data["message"]
+            .as_str()
+            .unwrap_or("the provider failed")
+            .to_string();
+        return Err(ApiError::new(ErrorCode::ExternalService, message));
+    }
+    Ok(Json(json!({
+        "id": id, "object": "chat.completion", "created": created, "model": model,
+        "choices": [{ "index": 0, "message": { "role": "assistant", "content": data["full_response"] }, "finish_reason": data["finish_reason"] }],
+        "usage": data["usage"],
+    }))
+    .into_response())
+}
+
+fn chunk(id: &str, created: i64, model: &str, delta: Value, finish_reason: Value) -> Event {
+    let body = json!({
+        "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+        "choices": [{ "index": 0, "delta": delta, "finish_reason": finish_reason }],
+    });
+    Event::default().data(body.to_string())
+}
+
+/// OpenAI's stream: a role chunk, content chunks, a finish chunk, the usage
+/// chunk if asked for, then `[DONE]`.
+fn stream(
+    events: impl futures::Stream<Item = chorus_actors::generation::GenEvent> + Send + 'static,
+    id: String,
+    created: i64,
+    model: String,
+    include_usage: bool,
+) -> Response {
+    let out = events.flat_map(move |e| {
+        let data: Value = serde_json::from_str(&e.data).unwrap_or_default();
+        let items: Vec<Event> = match e.name {
+            "start" => vec![chunk(&id, created, &model, json!({ "role": "assistant", "content": "" }), Value::Null)],
+            "token" => vec![chunk(&id, created, &model, json!({ "content": data["token"] }), Value::Null)],
+            "done" => {
+                let mut v = vec![chunk(&id, created, &model, json!({}), data["finish_reason"].clone())];
+                if include_usage {
+                    let usage = json!({ "id": id, "object": "chat.completion.chunk", "created": created, "model": model, "choices": [], "usage": data["usage"] });
+                    v.push(Event::default().data(usage.to_string()));
+                }
+                v.push(Event::default().data("[DONE]"));
+                v
+            }
+            _ => {
+                let error = json!({ "error": { "message": data["message"], "type": "server_error", "code": data["code"] } });
+                vec![Event::default().data(error.to_string()), Event::default().data("[DONE]")]
+            }
+        };
+        futures::stream::iter(items.into_iter().map(Ok::<_, Infallible>))
+    });
+    (
+        [("x-accel-buffering", "no"), ("cache-control", "no-cache")],
+        Sse::new(out),
+    )
+        .into_response()
+}
