@@ -17,6 +17,8 @@ use utoipa::{Modify, OpenApi};
         (name = "api-keys", description = "API keys for programs"),
         (name = "conversations", description = "Conversations and their messages"),
         (name = "chat", description = "Streamed answers in a conversation"),
+        (name = "personas", description = "Reusable system prompts and model settings"),
+        (name = "tags", description = "Labels for conversations"),
         (name = "ai", description = "Stateless completions, analysis templates, providers"),
         (name = "openai", description = "OpenAI-compatible surface for existing SDKs"),
         (name = "admin", description = "Administration (admin role)"),

@@ -97,8 +97,18 @@ impl ConversationActor {
         };
         deps.tables.append(&deps.store, &user_message).await?;
 
+        // A persona gives the system prompt and model settings unless the
+        // conversation or the request sets its own.
+        let persona = conv
+            .persona_id
+            .and_then(|p| deps.catalog.persona(conv.user_id, p).ok());
+        let system = conv
+            .system_prompt
+            .clone()
+            .filter(|s| !s.is_empty())
+            .or_else(|| persona.as_ref().and_then(|p| p.system_prompt.clone()));
         let mut messages = Vec::with_capacity(history.len() + 2);
-        if let Some(system) = conv.system_prompt.as_deref().filter(|s| !s.is_empty()) {
+        if let Some(system) = system.filter(|s| !s.is_empty()) {
             messages.push(ChatMessage::new("system", system));
         }
         messages.extend(
@@ -110,8 +120,14 @@ impl ConversationActor {
         let request = ChatRequest {
             model: model.clone(),
             messages,
-            temperature: start.params.temperature,
-            max_tokens: start.params.max_tokens,
+            temperature: start
+                .params
+                .temperature
+                .or(persona.as_ref().and_then(|p| p.temperature)),
+            max_tokens: start
+                .params
+                .max_tokens
+                .or(persona.as_ref().and_then(|p| p.max_tokens)),
             top_p: start.params.top_p,
             stop: start.params.stop.clone(),
         };

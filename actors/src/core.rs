@@ -35,6 +35,7 @@ pub struct Core {
     accounts: Accounts,
     audit: Audit,
     usage: Usage,
+    catalog: crate::catalog::Catalog,
     llm: Llm,
     conversations: Conversations,
     started_at: Instant,
@@ -71,9 +72,12 @@ impl Core {
         .await?;
         let usage = Usage::open(store.clone())?;
         let llm = Llm::new(config.providers, &config.default_provider).map_err(CoreError::Llm)?;
+        let conv_tables = crate::conversations::ConvTables::open(&store)?;
+        let catalog = crate::catalog::Catalog::open(store.clone(), conv_tables.clone())?;
         let deps = ChatDeps {
             store: store.clone(),
-            tables: crate::conversations::ConvTables::open(&store)?,
+            catalog: catalog.clone(),
+            tables: conv_tables,
             llm: llm.clone(),
             usage: usage.clone(),
             replay_window: config.replay_window,
@@ -82,6 +86,7 @@ impl Core {
         let conversations =
             Conversations::start(store.clone(), deps, config.actors.clone()).await?;
         Ok(Self {
+            catalog,
             usage,
             llm,
             conversations,
@@ -102,6 +107,11 @@ impl Core {
     /// Users, sessions and API keys.
     pub fn accounts(&self) -> &Accounts {
         &self.accounts
+    }
+
+    /// Personas and tags.
+    pub fn catalog(&self) -> &crate::catalog::Catalog {
+        &self.catalog
     }
 
     /// The model providers.

@@ -12,6 +12,7 @@ pub mod store;
 pub mod supervisor;
 pub mod usage;
 
+pub mod catalog;
 pub mod conversation;
 pub mod conversations;
 mod core;

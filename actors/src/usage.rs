@@ -135,7 +135,9 @@ impl Usage {
     }
 
     /// Adds one call to the user's month, day, model and query log, and to
-    /// the metrics. Failures are logged: usage never fails a chat.
+    /// the metrics. Failures are logged: usage never fails a chat. The write
+    /// is atomic at once and durable with the next commit: no answer waits
+    /// for a flush of its usage counters.
     pub async fn record(&self, user_id: Uuid, entry: UsageEntry) {
         let log = entry.log;
         let tokens = log.prompt_tokens + log.completion_tokens;
@@ -164,27 +166,24 @@ impl Usage {
             ]
         )
         .increment(log.completion_tokens);
-        let result = self
-            .store
-            .transaction(
-                &[&self.monthly, &self.daily, &self.by_model, &self.logs],
-                |tx| {
-                    let mut m = tx
-                        .get(&self.monthly, &(user_id, month))?
-                        .unwrap_or_default();
-                    m.ai_requests += 1;
-                    m.prompt_tokens += log.prompt_tokens;
-                    m.completion_tokens += log.completion_tokens;
-                    tx.insert(&self.monthly, &(user_id, month), &m)?;
-                    let d = tx.get(&self.daily, &(user_id, day))?.unwrap_or(0);
-                    tx.insert(&self.daily, &(user_id, day), &(d + tokens))?;
-                    let key = (user_id, month, log.model.clone());
-                    let b = tx.get(&self.by_model, &key)?.unwrap_or(0);
-                    tx.insert(&self.by_model, &key, &(b + tokens))?;
-                    tx.insert(&self.logs, &(user_id, log.id), &log)
-                },
-            )
-            .await;
+        let result = self.store.transaction_unflushed(
+            &[&self.monthly, &self.daily, &self.by_model, &self.logs],
+            |tx| {
+                let mut m = tx
+                    .get(&self.monthly, &(user_id, month))?
+                    .unwrap_or_default();
+                m.ai_requests += 1;
+                m.prompt_tokens += log.prompt_tokens;
+                m.completion_tokens += log.completion_tokens;
+                tx.insert(&self.monthly, &(user_id, month), &m)?;
+                let d = tx.get(&self.daily, &(user_id, day))?.unwrap_or(0);
+                tx.insert(&self.daily, &(user_id, day), &(d + tokens))?;
+                let key = (user_id, month, log.model.clone());
+                let b = tx.get(&self.by_model, &key)?.unwrap_or(0);
+                tx.insert(&self.by_model, &key, &(b + tokens))?;
+                tx.insert(&self.logs, &(user_id, log.id), &log)
+            },
+        );
         if let Err(e) = result {
             tracing::error!(error = %e, "usage not recorded");
         }

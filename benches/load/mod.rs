@@ -126,3 +126,145 @@ pub fn phase_secs(default: u64) -> Duration {
             .unwrap_or(default),
     )
 }
+
+/// The chorus binary started as its own process (so its RSS is its own),
+/// with `envs` on top of the defaults. Killed when dropped.
+pub struct Process {
+    pub child: std::process::Child,
+    pub base: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Process {
+    pub fn start(envs: &[(&str, String)]) -> Self {
+        use std::io::BufRead;
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_chorus"));
+        cmd.args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path())
+            .env("CHORUS__LOG__LEVEL", "warn,chorus=info")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit());
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if let Some(addr) = line.split("listening on ").nth(1) {
+                    let _ = tx.send(addr.trim().to_string());
+                }
+            }
+        });
+        let base = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("chorus did not start");
+        Self {
+            child,
+            base,
+            _dir: dir,
+        }
+    }
+
+    /// Resident memory of the server process, in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmRSS:"))
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|v| v.parse().ok())
+            })
+            .unwrap_or(0)
+    }
+}
+
+/// Registers and logs in a bench user; answers an access token.
+pub async fn sign_up(client: &reqwest::Client, base: &str) -> String {
+    let api = format!("{base}/api/v1");
+    let body = serde_json::json!({"username": "bench", "email": "bench@example.com", "password": "bench-password"});
+    client
+        .post(format!("{api}/auth/register"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let login: serde_json::Value = client
+        .post(format!("{api}/auth/login"))
+        .json(&serde_json::json!({"email": "bench@example.com", "password": "bench-password"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    login["access_token"].as_str().unwrap().to_string()
+}
+
+/// Raises this process's open-file limit to its hard limit.
+pub fn raise_fd_limit() {
+    // SAFETY: getrlimit/setrlimit on a stack value this function owns.
+    unsafe {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
+/// Sends `request` at `rate` per second for `duration` whatever the answers
+/// (open loop); each latency counts from the moment the request was due, so
+/// a stall shows in the numbers instead of hiding them.
+pub async fn open_loop<F, Fut>(rate: u64, duration: Duration, request: F) -> Report
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = bool> + Send + 'static,
+{
+    let request = Arc::new(request);
+    let total = rate * duration.as_secs();
+    let interval = Duration::from_secs_f64(1.0 / rate as f64);
+    let started = tokio::time::Instant::now();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    for i in 0..total {
+        let due = started + interval * i as u32;
+        tokio::time::sleep_until(due).await;
+        let (request, tx) = (request.clone(), tx.clone());
+        tokio::spawn(async move {
+            let ok = request().await;
+            let _ = tx.send((ok, due.elapsed()));
+        });
+    }
+    drop(tx);
+    let mut latency = Histogram::<u64>::new(3).unwrap();
+    let mut errors = 0;
+    while let Some((ok, took)) = rx.recv().await {
+        if !ok {
+            errors += 1;
+        }
+        latency.record(took.as_micros() as u64).unwrap();
+    }
+    let requests = latency.len();
+    Report {
+        requests,
+        errors,
+        per_sec: requests as f64 / started.elapsed().as_secs_f64(),
+        latency,
+    }
+}

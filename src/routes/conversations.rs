@@ -42,6 +42,18 @@ pub struct ConversationView {
     pub updated_at: String,
 }
 
+/// A conversation with its tags resolved (tags deleted since are left out).
+pub fn present(state: &AppState, c: Conversation) -> ConversationView {
+    let catalog = state.core.catalog();
+    let tags = c
+        .tag_ids
+        .iter()
+        .filter_map(|id| catalog.tag(c.user_id, *id).ok())
+        .map(|t| serde_json::to_value(super::tags::TagView::from(t)).unwrap_or_default())
+        .collect();
+    ConversationView { tags, ..c.into() }
+}
+
 impl From<Conversation> for ConversationView {
     fn from(c: Conversation) -> Self {
         Self {
@@ -132,7 +144,7 @@ async fn create(
         metadata_json: metadata_text(body.metadata)?,
     };
     let conv = state.core.conversations().create(me.user.id, new).await?;
-    Ok((StatusCode::CREATED, Json(conv.into())))
+    Ok((StatusCode::CREATED, Json(present(&state, conv))))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -181,7 +193,10 @@ async fn get_one(
     me: CurrentUser,
     Path(id): Path<Uuid>,
 ) -> Result<Json<ConversationView>, ApiError> {
-    Ok(Json(state.core.conversations().get(me.user.id, id)?.into()))
+    Ok(Json(present(
+        &state,
+        state.core.conversations().get(me.user.id, id)?,
+    )))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

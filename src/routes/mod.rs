@@ -11,6 +11,8 @@ mod chat;
 mod conversations;
 mod openai;
 mod ops;
+mod personas;
+mod tags;
 mod usage;
 pub mod users;
 
@@ -39,6 +41,8 @@ fn api(state: &AppState) -> OpenApiRouter<AppState> {
     let everything_else = OpenApiRouter::new()
         .merge(auth::router())
         .merge(conversations::router())
+        .merge(personas::router())
+        .merge(tags::router())
         .merge(chat::router())
         .merge(ai::router())
         .merge(usage::router())

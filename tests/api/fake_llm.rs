@@ -26,23 +26,31 @@ pub enum Behaviour {
 pub struct FakeLlm {
     pub base_url: String,
     pub calls: Arc<AtomicUsize>,
+    /// The body of the last request it received.
+    pub last_body: Arc<std::sync::Mutex<Option<serde_json::Value>>>,
 }
 
 impl FakeLlm {
     pub async fn start(behaviour: Behaviour) -> Self {
         let calls = Arc::new(AtomicUsize::new(0));
-        let counter = calls.clone();
+        let last_body = Arc::new(std::sync::Mutex::new(None));
+        let (counter, kept) = (calls.clone(), last_body.clone());
         let app = Router::new().route(
             "/chat/completions",
-            post(move || {
+            post(move |body: axum::Json<serde_json::Value>| {
                 counter.fetch_add(1, Ordering::SeqCst);
+                *kept.lock().unwrap() = Some(body.0);
                 async move { answer(behaviour) }
             }),
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base_url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Self { base_url, calls }
+        Self {
+            base_url,
+            calls,
+            last_body,
+        }
     }
 
     pub fn calls(&self) -> usize {

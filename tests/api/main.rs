@@ -7,6 +7,7 @@ mod ai;
 mod api_keys;
 mod auth;
 mod binary;
+mod catalog;
 mod chat;
 mod conversations;
 mod errors;

@@ -18,6 +18,8 @@ use crate::usage::{Usage, UsageEntry};
 /// What a generation needs from the core.
 pub struct ChatDeps {
     pub store: Store,
+    /// Personas, for a conversation's system prompt and model settings.
+    pub catalog: crate::catalog::Catalog,
     pub tables: ConvTables,
     pub llm: Llm,
     pub usage: Usage,

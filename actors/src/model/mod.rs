@@ -4,12 +4,14 @@
 mod api_key;
 mod audit;
 mod conversation;
+mod persona;
 mod session;
 mod user;
 
 pub use api_key::ApiKey;
 pub use audit::AuditRecord;
 pub use conversation::{Conversation, Message, MessageStatus};
+pub use persona::{Persona, Tag};
 pub use session::Session;
 pub use user::{Role, User};
 

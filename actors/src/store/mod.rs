@@ -170,16 +170,27 @@ impl Store {
         tables: &[&dyn TableRef],
         f: impl Fn(&Tx<'_>) -> TxResult<T>,
     ) -> Result<T, StoreError> {
+        let out = self.transaction_unflushed(tables, f)?;
+        self.commit().await?;
+        Ok(out)
+    }
+
+    /// [`Store::transaction`] without waiting for the flush: atomic now,
+    /// durable with the next commit (milliseconds later under load). For
+    /// writes nobody is told about, such as usage counters.
+    pub fn transaction_unflushed<T>(
+        &self,
+        tables: &[&dyn TableRef],
+        f: impl Fn(&Tx<'_>) -> TxResult<T>,
+    ) -> Result<T, StoreError> {
         let trees: Vec<&sled::Tree> = tables.iter().map(|t| t.sled_tree()).collect();
         let names: Vec<sled::IVec> = trees.iter().map(|t| t.name()).collect();
-        let out = trees.as_slice().transaction(|views| {
+        Ok(trees.as_slice().transaction(|views| {
             f(&Tx {
                 trees: views,
                 names: &names,
             })
-        })?;
-        self.commit().await?;
-        Ok(out)
+        })?)
     }
 
     /// A write and read of a probe record: what `/ready` checks.

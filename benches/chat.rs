@@ -1,0 +1,322 @@
+//! The chat bench, against the chorus binary and one local mock provider:
+//! (a) gateway overhead of /v1/chat/completions over calling the mock
+//!     directly, open loop at 500 and 1,000 req/s, alternating rounds;
+//! (b) 2,000 concurrent streamed chats with echo at 20 tokens/s: all must
+//!     complete; p99 token lag behind the provider's schedule; server RSS;
+//! (c) durable POST /conversations/{id}/messages at 64 concurrent clients.
+//!
+//! Run: `cargo bench --bench chat` (CHORUS_BENCH_SECS sets each phase, default 3).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+mod load;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::routing::post;
+use eventsource_stream::Eventsource;
+use futures::StreamExt;
+use hdrhistogram::Histogram;
+use serde_json::{Value, json};
+
+const MOCK_ANSWER: &str = concat!(
+    "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"Hello\"}}]}\n\n",
+    "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\" world\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":2}}\n\n",
+    "data: [DONE]\n\n",
+);
+
+/// An OpenAI-compatible mock that answers at once.
+async fn start_mock() -> String {
+    let app = Router::new().route(
+        "/chat/completions",
+        post(|| async { ([("content-type", "text/event-stream")], MOCK_ANSWER) }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+fn ms(us: u64) -> f64 {
+    us as f64 / 1000.0
+}
+
+async fn gateway_overhead(
+    client: &reqwest::Client,
+    base: &str,
+    mock: &str,
+    token: &str,
+    secs: Duration,
+) {
+    println!(
+        "(a) gateway overhead: POST /v1/chat/completions via chorus vs the mock directly (open loop)"
+    );
+    for rate in [500u64, 1000] {
+        let mut direct = Histogram::<u64>::new(3).unwrap();
+        let mut gateway = Histogram::<u64>::new(3).unwrap();
+        let mut errors = 0;
+        for _round in 0..3 {
+            let (c, url) = (client.clone(), format!("{mock}/chat/completions"));
+            let d = load::open_loop(rate, secs, move || {
+                let (c, url) = (c.clone(), url.clone());
+                async move {
+                    let body = json!({"model": "m1", "stream": true, "messages": [{"role": "user", "content": "hi"}]});
+                    match c.post(url).json(&body).send().await {
+                        Ok(r) => r.status() == 200 && r.text().await.is_ok(),
+                        Err(_) => false,
+                    }
+                }
+            })
+            .await;
+            let (c, url, token) = (
+                client.clone(),
+                format!("{base}/v1/chat/completions"),
+                token.to_string(),
+            );
+            let g = load::open_loop(rate, secs, move || {
+                let (c, url, token) = (c.clone(), url.clone(), token.clone());
+                async move {
+                    let body = json!({"model": "mock/m1", "messages": [{"role": "user", "content": "hi"}]});
+                    match c.post(url).bearer_auth(token).json(&body).send().await {
+                        Ok(r) => r.status() == 200 && r.text().await.is_ok(),
+                        Err(_) => false,
+                    }
+                }
+            })
+            .await;
+            direct.add(&d.latency).unwrap();
+            gateway.add(&g.latency).unwrap();
+            errors += d.errors + g.errors;
+        }
+        let (d50, d99) = (
+            direct.value_at_quantile(0.5),
+            direct.value_at_quantile(0.99),
+        );
+        let (g50, g99) = (
+            gateway.value_at_quantile(0.5),
+            gateway.value_at_quantile(0.99),
+        );
+        println!(
+            "    {rate:>5} req/s  direct p50 {:.3} ms p99 {:.3} ms | via chorus p50 {:.3} ms p99 {:.3} ms | overhead p50 {:.3} ms p99 {:.3} ms ({} errors)",
+            ms(d50),
+            ms(d99),
+            ms(g50),
+            ms(g99),
+            ms(g50.saturating_sub(d50)),
+            ms(g99.saturating_sub(d99)),
+            errors
+        );
+        if rate == 1000 {
+            let over = ms(g99.saturating_sub(d99));
+            println!(
+                "    target p99 overhead <= 1 ms at 1,000 req/s: {} ({over:.3} ms)",
+                if over <= 1.0 { "PASS" } else { "FAIL" }
+            );
+        }
+    }
+}
+
+async fn concurrent_streams(
+    client: &reqwest::Client,
+    server: &load::Process,
+    token: &str,
+    chats: usize,
+) {
+    println!("(b) {chats} concurrent streamed chats, echo at 20 tokens/s");
+    let api = format!("{}/api/v1", server.base);
+    let words = 40;
+    let content = (0..words)
+        .map(|i| format!("w{i}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let ids: Vec<String> = futures::stream::iter(0..chats)
+        .map(|_| {
+            let (client, api, token) = (client.clone(), api.clone(), token.to_string());
+            async move {
+                let r: Value = client
+                    .post(format!("{api}/conversations"))
+                    .bearer_auth(token)
+                    .json(&json!({}))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                r["id"].as_str().unwrap().to_string()
+            }
+        })
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    let rss_before = server.rss_kib();
+    let lag = Arc::new(std::sync::Mutex::new(Histogram::<u64>::new(3).unwrap()));
+    let completed = Arc::new(AtomicU64::new(0));
+    let peak_rss = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let tasks: Vec<_> = ids
+        .into_iter()
+        .map(|id| {
+            let (client, api, token, content, lag, completed) = (
+                client.clone(),
+                api.clone(),
+                token.to_string(),
+                content.clone(),
+                lag.clone(),
+                completed.clone(),
+            );
+            tokio::spawn(async move {
+                let r = client
+                    .post(format!("{api}/conversations/{id}/chat"))
+                    .bearer_auth(token)
+                    .json(&json!({"content": content}))
+                    .send()
+                    .await;
+                let Ok(r) = r else { return };
+                let mut events = r.bytes_stream().eventsource();
+                let mut first: Option<Instant> = None;
+                let mut i = 0u32;
+                let mut local = Histogram::<u64>::new(3).unwrap();
+                while let Some(Ok(e)) = events.next().await {
+                    match e.event.as_str() {
+                        "token" => {
+                            let now = Instant::now();
+                            let anchor = *first.get_or_insert(now);
+                            let due = anchor + Duration::from_millis(50) * i;
+                            local
+                                .record(now.saturating_duration_since(due).as_micros() as u64)
+                                .unwrap();
+                            i += 1;
+                        }
+                        "done" => {
+                            if i == words {
+                                completed.fetch_add(1, Ordering::Relaxed);
+                            }
+                            break;
+                        }
+                        _ => {}
+                    }
+                }
+                lag.lock().unwrap().add(local).unwrap();
+            })
+        })
+        .collect();
+    let sampler = {
+        let (peak, pid) = (peak_rss.clone(), server.child.id());
+        tokio::spawn(async move {
+            loop {
+                if let Some(kib) = std::fs::read_to_string(format!("/proc/{pid}/status"))
+                    .ok()
+                    .and_then(|s| {
+                        s.lines()
+                            .find(|l| l.starts_with("VmRSS:"))
+                            .and_then(|l| l.split_whitespace().nth(1))
+                            .and_then(|v| v.parse::<u64>().ok())
+                    })
+                {
+                    peak.fetch_max(kib, Ordering::Relaxed);
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
+    for t in tasks {
+        let _ = t.await;
+    }
+    sampler.abort();
+    let lag = lag.lock().unwrap();
+    let done = completed.load(Ordering::Relaxed);
+    println!(
+        "    {done}/{chats} completed in {:.1} s; token lag behind schedule p50 {:.2} ms p99 {:.2} ms max {:.2} ms",
+        started.elapsed().as_secs_f64(),
+        ms(lag.value_at_quantile(0.5)),
+        ms(lag.value_at_quantile(0.99)),
+        ms(lag.max())
+    );
+    println!(
+        "    server RSS {} MiB before, peak {} MiB during",
+        rss_before / 1024,
+        peak_rss.load(Ordering::Relaxed) / 1024
+    );
+    let p99 = ms(lag.value_at_quantile(0.99));
+    println!(
+        "    target all complete and p99 lag <= 10 ms: {} ({p99:.2} ms)",
+        if done == chats as u64 && p99 <= 10.0 {
+            "PASS"
+        } else {
+            "FAIL"
+        }
+    );
+}
+
+async fn durable_appends(client: &reqwest::Client, base: &str, token: &str, secs: Duration) {
+    let api = format!("{base}/api/v1");
+    let mut convs = Vec::new();
+    for _ in 0..64 {
+        let r: Value = client
+            .post(format!("{api}/conversations"))
+            .bearer_auth(token)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        convs.push(r["id"].as_str().unwrap().to_string());
+    }
+    let convs = Arc::new(convs);
+    let (c, token) = (client.clone(), token.to_string());
+    let report = load::closed_loop(64, secs, move |i| {
+        let (c, url, token) = (c.clone(), format!("{api}/conversations/{}/messages", convs[i]), token.clone());
+        async move {
+            let body = json!({"role": "user", "content": "a message of a typical length, around a hundred bytes or so, as chat messages go"});
+            matches!(c.post(url).bearer_auth(token).json(&body).send().await, Ok(r) if r.status() == 201)
+        }
+    })
+    .await;
+    println!("(c) {}", report.line("durable POST .../messages x64"));
+    println!(
+        "    target >= 8,400 req/s: {}",
+        if report.per_sec >= 8400.0 {
+            "PASS"
+        } else {
+            "FAIL"
+        }
+    );
+}
+
+fn main() {
+    load::raise_fd_limit();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let secs = load::phase_secs(3);
+    rt.block_on(async move {
+        let mock = start_mock().await;
+        let server = load::Process::start(&[
+            ("CHORUS__RATE_LIMITS__AI", "1000000000".into()),
+            ("CHORUS__RATE_LIMITS__DEFAULT", "1000000000".into()),
+            ("CHORUS__SERVER__MAX_CONNECTIONS", "50000".into()),
+            ("CHORUS__PROVIDERS__ECHO__TOKENS_PER_S", "20".into()),
+            ("CHORUS__PROVIDERS__MOCK__KIND", "openai".into()),
+            ("CHORUS__PROVIDERS__MOCK__BASE_URL", mock.clone()),
+            ("CHORUS__PROVIDERS__MOCK__DEFAULT_MODEL", "m1".into()),
+        ]);
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(4096)
+            .build()
+            .unwrap();
+        let token = load::sign_up(&client, &server.base).await;
+        gateway_overhead(&client, &server.base, &mock, &token, secs).await;
+        let chats = std::env::var("CHORUS_BENCH_CHATS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(2000);
+        concurrent_streams(&client, &server, &token, chats).await;
+        durable_appends(&client, &server.base, &token, secs).await;
+    });
+}

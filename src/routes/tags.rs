@@ -1,0 +1,198 @@
+//! Tags (API.md 3): per-user labels for conversations; names unique per user.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use chorus_actors::conversations::ListFilter;
+use chorus_actors::model::{Tag, now_ms};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::conversations::{ConversationView, PageQuery, present};
+use crate::auth::CurrentUser;
+use crate::error::ApiError;
+use crate::extract::{Json, Path, Query};
+use crate::pagination::{Page, bounds};
+use crate::state::AppState;
+use crate::time::rfc3339_ms;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(get_one, rename, delete))
+        .routes(routes!(tagged))
+        .routes(routes!(add_to_conversation))
+        .routes(routes!(remove_from_conversation))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TagBody {
+    /// 1-50 characters, unique among your tags.
+    pub name: String,
+    pub color: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TagView {
+    pub id: Uuid,
+    pub name: String,
+    pub color: Option<String>,
+    pub created_at: String,
+}
+
+impl From<Tag> for TagView {
+    fn from(t: Tag) -> Self {
+        Self {
+            id: t.id,
+            name: t.name,
+            color: t.color,
+            created_at: rfc3339_ms(t.created_at),
+        }
+    }
+}
+
+/// Creates a tag; 409 if you have one of that name.
+#[utoipa::path(post, path = "/tags", tag = "tags", request_body = TagBody, security(("bearer" = []), ("cookie" = [])),
+    responses((status = 201, body = TagView), (status = 409, description = "name taken")))]
+async fn create(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Json(body): Json<TagBody>,
+) -> Result<(StatusCode, Json<TagView>), ApiError> {
+    let tag = Tag {
+        id: Uuid::now_v7(),
+        user_id: me.user.id,
+        name: body.name,
+        color: body.color,
+        created_at: now_ms(),
+    };
+    Ok((
+        StatusCode::CREATED,
+        Json(state.core.catalog().save_tag(tag).await?.into()),
+    ))
+}
+
+/// Your tags.
+#[utoipa::path(get, path = "/tags", tag = "tags", security(("bearer" = []), ("cookie" = [])), responses((status = 200, body = [TagView])))]
+async fn list(
+    State(state): State<AppState>,
+    me: CurrentUser,
+) -> Result<Json<Vec<TagView>>, ApiError> {
+    Ok(Json(
+        state
+            .core
+            .catalog()
+            .tags(me.user.id)?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
+}
+
+/// One tag.
+#[utoipa::path(get, path = "/tags/{id}", tag = "tags", params(("id" = Uuid, Path)), security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = TagView), (status = 404, description = "no such tag of yours")))]
+async fn get_one(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<Uuid>,
+) -> Result<Json<TagView>, ApiError> {
+    Ok(Json(state.core.catalog().tag(me.user.id, id)?.into()))
+}
+
+/// Renames or recolors a tag.
+#[utoipa::path(put, path = "/tags/{id}", tag = "tags", params(("id" = Uuid, Path)), request_body = TagBody,
+    security(("bearer" = []), ("cookie" = [])), responses((status = 200, body = TagView), (status = 409, description = "name taken")))]
+async fn rename(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<Uuid>,
+    Json(body): Json<TagBody>,
+) -> Result<Json<TagView>, ApiError> {
+    let old = state.core.catalog().tag(me.user.id, id)?;
+    let tag = Tag {
+        name: body.name,
+        color: body.color,
+        ..old
+    };
+    Ok(Json(state.core.catalog().save_tag(tag).await?.into()))
+}
+
+/// Deletes a tag.
+#[utoipa::path(delete, path = "/tags/{id}", tag = "tags", params(("id" = Uuid, Path)), security(("bearer" = []), ("cookie" = [])),
+    responses((status = 204, description = "deleted")))]
+async fn delete(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    state.core.catalog().delete_tag(me.user.id, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The conversations carrying a tag.
+#[utoipa::path(get, path = "/tags/{id}/conversations", tag = "tags", params(("id" = Uuid, Path), PageQuery),
+    security(("bearer" = []), ("cookie" = [])), responses((status = 200, body = Page<ConversationView>)))]
+async fn tagged(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<Uuid>,
+    Query(q): Query<PageQuery>,
+) -> Result<Json<Page<ConversationView>>, ApiError> {
+    state.core.catalog().tag(me.user.id, id)?;
+    let (skip, limit) = bounds(q.skip, q.limit)?;
+    let filter = ListFilter {
+        tag_id: Some(id),
+        ..Default::default()
+    };
+    let (items, total) = state
+        .core
+        .conversations()
+        .list(me.user.id, &filter, skip, limit)?;
+    Ok(Json(Page::new(
+        items.into_iter().map(|c| present(&state, c)).collect(),
+        total,
+        skip,
+        limit,
+    )))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TagRef {
+    pub tag_id: Uuid,
+}
+
+/// Tags a conversation.
+#[utoipa::path(post, path = "/conversations/{id}/tags", tag = "tags", params(("id" = Uuid, Path)), request_body = TagRef,
+    security(("bearer" = []), ("cookie" = [])), responses((status = 204, description = "tagged"), (status = 404, description = "no such conversation or tag of yours")))]
+async fn add_to_conversation(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<Uuid>,
+    Json(body): Json<TagRef>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .core
+        .catalog()
+        .tag_conversation(me.user.id, id, body.tag_id, true)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Removes a tag from a conversation.
+#[utoipa::path(delete, path = "/conversations/{id}/tags/{tag_id}", tag = "tags", params(("id" = Uuid, Path), ("tag_id" = Uuid, Path)),
+    security(("bearer" = []), ("cookie" = [])), responses((status = 204, description = "untagged")))]
+async fn remove_from_conversation(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path((id, tag_id)): Path<(Uuid, Uuid)>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .core
+        .catalog()
+        .tag_conversation(me.user.id, id, tag_id, false)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
