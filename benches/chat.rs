@@ -311,12 +311,25 @@ fn main() {
             .build()
             .unwrap();
         let token = load::sign_up(&client, &server.base).await;
-        gateway_overhead(&client, &server.base, &mock, &token, secs).await;
-        let chats = std::env::var("CHORUS_BENCH_CHATS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(2000);
-        concurrent_streams(&client, &server, &token, chats).await;
-        durable_appends(&client, &server.base, &token, secs).await;
+        // CHORUS_BENCH_PARTS picks parts, e.g. "c" (default "abc").
+        let parts = std::env::var("CHORUS_BENCH_PARTS").unwrap_or_else(|_| "abc".into());
+        println!(
+            "chat bench: server pid {}, {} s per phase",
+            server.child.id(),
+            secs.as_secs()
+        );
+        if parts.contains('a') {
+            gateway_overhead(&client, &server.base, &mock, &token, secs).await;
+        }
+        if parts.contains('b') {
+            let chats = std::env::var("CHORUS_BENCH_CHATS")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(2000);
+            concurrent_streams(&client, &server, &token, chats).await;
+        }
+        if parts.contains('c') {
+            durable_appends(&client, &server.base, &token, secs).await;
+        }
     });
 }

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::error::CoreError;
 use crate::llm::TokenUsage;
 use crate::model::User;
-use crate::store::{Store, StoreKey, Table};
+use crate::store::{KeyLocks, Store, StoreKey, Table};
 
 /// One user's totals for one month.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -90,7 +90,8 @@ impl UsageEntry {
 
 #[derive(Clone)]
 pub struct Usage {
-    store: Store,
+    /// Serializes one user's counter updates.
+    locks: std::sync::Arc<KeyLocks>,
     monthly: Table<(Uuid, u32), MonthlyUsage>,
     /// (user, yyyymmdd) -> total tokens.
     daily: Table<(Uuid, u32), u64>,
@@ -130,7 +131,7 @@ impl Usage {
             daily: store.table("usage_daily")?,
             by_model: store.table("usage_by_model")?,
             logs: store.table("query_logs")?,
-            store,
+            locks: Default::default(),
         })
     }
 
@@ -166,27 +167,36 @@ impl Usage {
             ]
         )
         .increment(log.completion_tokens);
-        let result = self.store.transaction_unflushed(
-            &[&self.monthly, &self.daily, &self.by_model, &self.logs],
-            |tx| {
-                let mut m = tx
-                    .get(&self.monthly, &(user_id, month))?
-                    .unwrap_or_default();
-                m.ai_requests += 1;
-                m.prompt_tokens += log.prompt_tokens;
-                m.completion_tokens += log.completion_tokens;
-                tx.insert(&self.monthly, &(user_id, month), &m)?;
-                let d = tx.get(&self.daily, &(user_id, day))?.unwrap_or(0);
-                tx.insert(&self.daily, &(user_id, day), &(d + tokens))?;
-                let key = (user_id, month, log.model.clone());
-                let b = tx.get(&self.by_model, &key)?.unwrap_or(0);
-                tx.insert(&self.by_model, &key, &(b + tokens))?;
-                tx.insert(&self.logs, &(user_id, log.id), &log)
-            },
-        );
+        let result = self.add(user_id, month, day, &log, tokens);
         if let Err(e) = result {
             tracing::error!(error = %e, "usage not recorded");
         }
+    }
+
+    /// The counter updates of one call: read-modify-writes under the user's
+    /// stripe lock rather than a sled transaction (see `KeyLocks`). They are
+    /// counters nobody is told are durable; a crash may lose the last few.
+    fn add(
+        &self,
+        user_id: Uuid,
+        month: u32,
+        day: u32,
+        log: &QueryLog,
+        tokens: u64,
+    ) -> Result<(), CoreError> {
+        let _guard = self.locks.lock(&user_id);
+        let mut m = self.monthly.get(&(user_id, month))?.unwrap_or_default();
+        m.ai_requests += 1;
+        m.prompt_tokens += log.prompt_tokens;
+        m.completion_tokens += log.completion_tokens;
+        self.monthly.insert(&(user_id, month), &m)?;
+        let d = self.daily.get(&(user_id, day))?.unwrap_or(0);
+        self.daily.insert(&(user_id, day), &(d + tokens))?;
+        let key = (user_id, month, log.model.clone());
+        let b = self.by_model.get(&key)?.unwrap_or(0);
+        self.by_model.insert(&key, &(b + tokens))?;
+        self.logs.insert(&(user_id, log.id), log)?;
+        Ok(())
     }
 
     /// Tokens left this month; `None` = unlimited.

@@ -16,7 +16,7 @@ use crate::conversation::{ConversationActor, ConversationMsg};
 use crate::error::CoreError;
 use crate::generation::Generation;
 use crate::model::{Conversation, Message, MessageStatus, User, now_ms};
-use crate::store::Store;
+use crate::store::{Store, StoreKey};
 use crate::supervisor::{Supervisor, SupervisorConfig};
 use crate::usage::Usage;
 
@@ -153,6 +153,10 @@ impl Conversations {
             let Some(conv) = self.tables.conversations.get(&id)? else {
                 continue;
             };
+            // An entry left behind by a crash mid-append: the record knows better.
+            if key.get(16..24) != Some(conv.updated_at.to_key().as_slice()) {
+                continue;
+            }
             let hit = needle
                 .as_deref()
                 .is_none_or(|n| conv.title.to_lowercase().contains(n))

@@ -3,10 +3,12 @@
 use uuid::Uuid;
 
 use crate::model::{Conversation, Message};
-use crate::store::{Store, StoreError, Table, Tx, TxResult};
+use crate::store::{KeyLocks, Store, StoreError, Table, Tx, TxResult};
 
 #[derive(Clone)]
 pub struct ConvTables {
+    /// Serializes read-modify-writes of one conversation's record.
+    locks: std::sync::Arc<KeyLocks>,
     pub conversations: Table<Uuid, Conversation>,
     /// (user id, updated at ms, conversation id): a user's conversations by recency.
     pub by_user: Table<(Uuid, i64, Uuid), ()>,
@@ -17,6 +19,7 @@ pub struct ConvTables {
 impl ConvTables {
     pub fn open(store: &Store) -> Result<Self, StoreError> {
         Ok(Self {
+            locks: Default::default(),
             conversations: store.table("conversations")?,
             by_user: store.table("conversations_by_user")?,
             messages: store.table("messages")?,
@@ -35,33 +38,56 @@ impl ConvTables {
         tx.insert(&self.conversations, &conv.id, conv)
     }
 
-    /// Appends `message` to its conversation (count and recency too), in `tx`.
-    pub fn append_in(&self, tx: &Tx<'_>, message: &Message) -> TxResult<Conversation> {
-        let Some(mut conv) = tx.get(&self.conversations, &message.conversation_id)? else {
-            return Tx::abort(StoreError::Conflict("conversation was deleted".into()));
-        };
-        tx.insert(
-            &self.messages,
-            &(message.conversation_id, message.id),
-            message,
-        )?;
-        conv.message_count += 1;
-        self.touch_in(tx, &mut conv, message.created_at)?;
-        Ok(conv)
-    }
-
-    /// Appends `message` durably.
+    /// Appends `message` durably, with the conversation's count and recency.
+    ///
+    /// No sled transaction here (see `KeyLocks`): the conversation's stripe
+    /// lock serializes the read-modify-write, and the writes are ordered so
+    /// that a crash between them leaves nothing a reader trips on: the
+    /// message first (what the caller is told about), then the new recency
+    /// entry, the record, and last the removal of the old entry. A stale
+    /// count is repaired by [`ConvTables::repair_count`]; a stale recency
+    /// entry is skipped by the list, which checks it against the record.
     pub async fn append(
         &self,
         store: &Store,
         message: &Message,
     ) -> Result<Conversation, StoreError> {
-        store
-            .transaction(
-                &[&self.conversations, &self.by_user, &self.messages],
-                |tx| self.append_in(tx, message),
-            )
-            .await
+        let conv = {
+            let _guard = self.locks.lock(&message.conversation_id);
+            let Some(mut conv) = self.conversations.get(&message.conversation_id)? else {
+                return Err(StoreError::Conflict("conversation was deleted".into()));
+            };
+            self.messages
+                .insert(&(message.conversation_id, message.id), message)?;
+            let old = conv.updated_at;
+            conv.message_count += 1;
+            conv.updated_at = message.created_at.max(old);
+            self.by_user
+                .insert(&(conv.user_id, conv.updated_at, conv.id), &())?;
+            self.conversations.insert(&conv.id, &conv)?;
+            if old != conv.updated_at {
+                self.by_user.remove(&(conv.user_id, old, conv.id))?;
+            }
+            conv
+        };
+        store.commit().await?;
+        Ok(conv)
+    }
+
+    /// Sets the stored message count to the number of messages there are
+    /// (after a crash between a message and its count).
+    pub fn repair_count(&self, conversation: Uuid) -> Result<(), StoreError> {
+        let _guard = self.locks.lock(&conversation);
+        let Some(mut conv) = self.conversations.get(&conversation)? else {
+            return Ok(());
+        };
+        let actual = self.messages.scan_prefix(&conversation).count() as u64;
+        if actual != conv.message_count {
+            tracing::warn!(%conversation, stored = conv.message_count, actual, "repairing a message count");
+            conv.message_count = actual;
+            self.conversations.insert(&conv.id, &conv)?;
+        }
+        Ok(())
     }
 
     /// The last `n` messages of a conversation, oldest first.

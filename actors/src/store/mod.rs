@@ -8,6 +8,7 @@
 mod codec;
 mod group_commit;
 mod key;
+mod key_locks;
 mod table;
 mod tx;
 
@@ -20,6 +21,7 @@ use sled::transaction::TransactionError;
 
 pub use codec::{VALUE_VERSION, decode, encode};
 pub use key::StoreKey;
+pub use key_locks::KeyLocks;
 pub use table::Table;
 pub use tx::{Tx, TxResult};
 
