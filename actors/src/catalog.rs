@@ -172,18 +172,22 @@ impl Catalog {
         if add {
             self.tag(user, tag_id)?;
         }
-        self.store
-            .transaction(&[&c.conversations, &c.by_user], |tx| {
-                let Some(mut conv) = tx.get(&c.conversations, &conv_id)? else {
-                    return Tx::abort(StoreError::Conflict("conversation was deleted".into()));
-                };
-                conv.tag_ids.retain(|t| *t != tag_id);
-                if add {
-                    conv.tag_ids.push(tag_id);
-                }
-                tx.insert(&c.conversations, &conv_id, &conv)
-            })
-            .await?;
+        {
+            // Every writer of a conversation record holds its lock (see ConvTables::append).
+            let _guard = c.lock(&conv_id);
+            self.store
+                .transaction_unflushed(&[&c.conversations, &c.by_user], |tx| {
+                    let Some(mut conv) = tx.get(&c.conversations, &conv_id)? else {
+                        return Tx::abort(StoreError::Conflict("conversation was deleted".into()));
+                    };
+                    conv.tag_ids.retain(|t| *t != tag_id);
+                    if add {
+                        conv.tag_ids.push(tag_id);
+                    }
+                    tx.insert(&c.conversations, &conv_id, &conv)
+                })?;
+        }
+        self.store.commit().await?;
         Ok(())
     }
 }

@@ -66,6 +66,24 @@ impl ConversationActor {
             .map(|(g, _)| g.clone())
     }
 
+    /// Frees the lock of a generation that has ended even if its `Ended`
+    /// message is still on the way: one that pushed its last event, or whose
+    /// task died without one (then listeners get an `error` to end on).
+    fn release_if_ended(&self, state: &mut ConversationState) {
+        let ended = state.running.as_ref().is_some_and(|r| {
+            if r.task.is_finished() && !r.generation.is_finished() {
+                r.generation.push(
+                    "error",
+                    json!({ "code": "INTERNAL_ERROR", "message": "the generation stopped unexpectedly" }),
+                );
+            }
+            r.generation.is_finished()
+        });
+        if ended && let Some(done) = state.running.take() {
+            state.last = Some((done.generation, Instant::now()));
+        }
+    }
+
     async fn start(&self, ctx: &Ctx<Self>, start: ChatStart) -> Result<Running, CoreError> {
         let deps = &self.deps;
         let conversation_id = *ctx.key();
@@ -111,9 +129,12 @@ impl ConversationActor {
         if let Some(system) = system.filter(|s| !s.is_empty()) {
             messages.push(ChatMessage::new("system", system));
         }
+        // Empty answers (cancelled before their first token) would make
+        // some providers (Anthropic) refuse every later request.
         messages.extend(
             history
                 .iter()
+                .filter(|m| !m.content.is_empty())
                 .map(|m| ChatMessage::new(&m.role, m.content.clone())),
         );
         messages.push(ChatMessage::new("user", start.params.content.clone()));
@@ -184,14 +205,7 @@ impl KeyedActor for ConversationActor {
             ConversationMsg::Chat(start, reply) => {
                 // A generation that pushed its last event holds the lock no
                 // longer, even if its `Ended` is still on the way.
-                if state
-                    .running
-                    .as_ref()
-                    .is_some_and(|r| r.generation.is_finished())
-                    && let Some(done) = state.running.take()
-                {
-                    state.last = Some((done.generation, Instant::now()));
-                }
+                self.release_if_ended(state);
                 if state.running.is_some() {
                     let _ = reply.send(Err(CoreError::Busy(
                         "a generation is already running in this conversation".into(),
@@ -209,6 +223,7 @@ impl KeyedActor for ConversationActor {
                 let _ = reply.send(answer);
             }
             ConversationMsg::Cancel(reply) => {
+                self.release_if_ended(state);
                 let running = state.running.as_ref();
                 if let Some(r) = running {
                     r.generation.cancel.cancel();

@@ -193,6 +193,20 @@ impl Listener {
                 }
                 continue;
             }
+            if self.generation.is_finished() {
+                // Everything is in the log: hand out what is left after
+                // `last`, or end (a client resuming at or past the end).
+                let log = self
+                    .generation
+                    .log
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                self.pending = log.iter().filter(|e| e.seq > self.last).cloned().collect();
+                if self.pending.is_empty() {
+                    return None;
+                }
+                continue;
+            }
             match self.rx.recv().await {
                 Ok(event) if event.seq > self.last => return Some(self.hand_out(event)),
                 Ok(_) => continue,

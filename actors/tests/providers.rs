@@ -67,7 +67,7 @@ async fn collect(llm: &Llm, provider: &str) -> (String, Result<Delta, LlmError>)
             other => return (text, other),
         }
     }
-    (text, Err(LlmError::Protocol))
+    panic!("the stream ended without Done or an error");
 }
 
 fn sse(body: String) -> Response {

@@ -177,7 +177,7 @@ async fn list(
         .conversations()
         .list(me.user.id, &filter, skip, limit)?;
     Ok(Json(Page::new(
-        items.into_iter().map(Into::into).collect(),
+        items.into_iter().map(|c| present(&state, c)).collect(),
         total,
         skip,
         limit,
@@ -236,14 +236,12 @@ async fn patch(
         system_prompt: body.system_prompt,
         metadata_json: metadata_text(body.metadata)?,
     };
-    Ok(Json(
-        state
-            .core
-            .conversations()
-            .update(me.user.id, id, patch)
-            .await?
-            .into(),
-    ))
+    let conv = state
+        .core
+        .conversations()
+        .update(me.user.id, id, patch)
+        .await?;
+    Ok(Json(present(&state, conv)))
 }
 
 /// Deletes a conversation and its messages.

@@ -225,9 +225,12 @@ fn stream(
         };
         futures::stream::iter(items.into_iter().map(Ok::<_, Infallible>))
     });
+    let keep_alive = axum::response::sse::KeepAlive::new()
+        .interval(std::time::Duration::from_secs(10))
+        .text("keep-alive");
     (
         [("x-accel-buffering", "no"), ("cache-control", "no-cache")],
-        Sse::new(out),
+        Sse::new(out).keep_alive(keep_alive),
     )
         .into_response()
 }

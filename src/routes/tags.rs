@@ -74,21 +74,24 @@ async fn create(
     ))
 }
 
-/// Your tags.
-#[utoipa::path(get, path = "/tags", tag = "tags", security(("bearer" = []), ("cookie" = [])), responses((status = 200, body = [TagView])))]
+/// Your tags, oldest first.
+#[utoipa::path(get, path = "/tags", tag = "tags", params(PageQuery), security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = Page<TagView>)))]
 async fn list(
     State(state): State<AppState>,
     me: CurrentUser,
-) -> Result<Json<Vec<TagView>>, ApiError> {
-    Ok(Json(
-        state
-            .core
-            .catalog()
-            .tags(me.user.id)?
-            .into_iter()
-            .map(Into::into)
-            .collect(),
-    ))
+    Query(q): Query<PageQuery>,
+) -> Result<Json<Page<TagView>>, ApiError> {
+    let (skip, limit) = bounds(q.skip, q.limit)?;
+    let all = state.core.catalog().tags(me.user.id)?;
+    let total = all.len();
+    let items = all
+        .into_iter()
+        .skip(skip)
+        .take(limit)
+        .map(Into::into)
+        .collect();
+    Ok(Json(Page::new(items, total, skip, limit)))
 }
 
 /// One tag.

@@ -129,6 +129,12 @@ async fn tags_are_unique_per_user_and_label_conversations() {
         .await
         .unwrap();
     assert_eq!(filtered["total"], 1);
+    assert_eq!(
+        filtered["items"][0]["tags"][0]["name"], "Work",
+        "the list shows tags too"
+    );
+    let listed: Value = app.get_as("/tags", &ada.access).await.json().await.unwrap();
+    assert_eq!(listed["total"], 1);
     let by_tag: Value = app
         .get_as(&format!("/tags/{tag_id}/conversations"), &ada.access)
         .await

@@ -152,6 +152,18 @@ async fn resuming_with_last_event_id_gives_every_later_event_once() {
     assert_eq!(text, LONG);
     assert_eq!(rest.last().unwrap().event, "done");
 
+    // A client resuming after the last event gets an empty stream that ends.
+    let done_seq = rest.last().unwrap().id;
+    let after_end = app
+        .client
+        .get(app.url(&format!("/api/v1/conversations/{conv}/stream")))
+        .bearer_auth(&ada.access)
+        .header("last-event-id", done_seq.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(until_done(&mut sse_events(after_end)).await.is_empty());
+
     // A second tab without Last-Event-ID replays from the start.
     let again = app
         .get_as(&format!("/conversations/{conv}/stream"), &ada.access)
@@ -242,6 +254,16 @@ async fn another_users_conversation_is_404_on_every_route() {
         ),
         (Method::POST, format!("{base}/cancel"), Some(json!({}))),
         (Method::GET, format!("{base}/stream"), None),
+        (
+            Method::POST,
+            format!("{base}/tags"),
+            Some(json!({"tag_id": uuid::Uuid::now_v7()})),
+        ),
+        (
+            Method::DELETE,
+            format!("{base}/tags/{}", uuid::Uuid::now_v7()),
+            None,
+        ),
         (Method::DELETE, base.clone(), None),
     ];
     for (method, path, body) in calls {

@@ -91,7 +91,10 @@ pub async fn run(
         generation.kind
     };
     let started = Instant::now();
-    let model = request.model.clone();
+    // What answered: the fallback's names once one took over.
+    let requested = provider.clone();
+    let mut provider = provider;
+    let mut model = request.model.clone();
     let prompt_words: u64 = request.messages.iter().map(|m| words(&m.content)).sum();
     let input_preview: String = request
         .messages
@@ -101,7 +104,7 @@ pub async fn run(
     let mut text = String::new();
 
     let opened = tokio::select! {
-        opened = deps.llm.open(&provider, request) => Some(opened),
+        opened = deps.llm.open(&requested, request) => Some(opened),
         () = generation.cancel.cancelled() => None,
     };
     let outcome = match opened {
@@ -127,6 +130,8 @@ pub async fn run(
         }
         Some(Ok(opened)) => {
             generation.set_opening(Opening::Streaming);
+            provider = opened.provider;
+            model = opened.model;
             let mut stream = opened.stream;
             loop {
                 tokio::select! {
@@ -173,10 +178,12 @@ pub async fn run(
         created_at: now_ms(),
     };
     // Persisted whether or not anyone still listens; then the events end.
+    let mut saved = true;
     if generation.conversation_id.is_some()
         && let Err(e) = deps.tables.append(&deps.store, &message).await
     {
         tracing::error!(error = %e, "assistant message not persisted");
+        saved = false;
     }
     let entry = UsageEntry::new(
         kind,
@@ -190,6 +197,13 @@ pub async fn run(
     deps.usage.record(user.id, entry).await;
 
     match outcome {
+        // Never `done` for an answer that is not stored.
+        _ if !saved => {
+            generation.push(
+                "error",
+                json!({ "code": "INTERNAL_ERROR", "message": "the answer could not be stored" }),
+            );
+        }
         Outcome::Failed(e) => push_error(&generation, &e),
         _ => {
             generation.push(

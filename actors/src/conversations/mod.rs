@@ -183,8 +183,10 @@ impl Conversations {
             check_title(title)?;
         }
         let t = &self.tables;
-        self.store
-            .transaction(&[&t.conversations, &t.by_user], |tx| {
+        let guard = t.lock(&id);
+        let updated = self
+            .store
+            .transaction_unflushed(&[&t.conversations, &t.by_user], |tx| {
                 let Some(mut c) = tx.get(&t.conversations, &id)? else {
                     return crate::store::Tx::abort(crate::store::StoreError::Conflict(
                         "conversation was deleted".into(),
@@ -210,9 +212,10 @@ impl Conversations {
                 }
                 t.touch_in(tx, &mut c, now_ms())?;
                 Ok(c)
-            })
-            .await
-            .map_err(CoreError::from)
+            })?;
+        drop(guard);
+        self.store.commit().await?;
+        Ok(updated)
     }
 
     /// Deletes a conversation and its messages.
@@ -223,13 +226,21 @@ impl Conversations {
             let _ = self.actors.call(&id, ConversationMsg::Cancel).await;
         }
         let t = &self.tables;
-        self.store
-            .transaction(&[&t.conversations, &t.by_user], |tx| {
-                tx.remove(&t.conversations, &id)?;
-                tx.remove(&t.by_user, &(conv.user_id, conv.updated_at, id))
-            })
-            .await?;
-        t.messages.remove_prefix(&id)?;
+        {
+            let _guard = t.lock(&id);
+            // Messages first: a crash half-way leaves a conversation whose
+            // count is repaired, never messages nobody can reach.
+            t.messages.remove_prefix(&id)?;
+            let updated_at = t
+                .conversations
+                .get(&id)?
+                .map_or(conv.updated_at, |c| c.updated_at);
+            self.store
+                .transaction_unflushed(&[&t.conversations, &t.by_user], |tx| {
+                    tx.remove(&t.conversations, &id)?;
+                    tx.remove(&t.by_user, &(conv.user_id, updated_at, id))
+                })?;
+        }
         self.store.commit().await?;
         Ok(())
     }

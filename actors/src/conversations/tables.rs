@@ -74,6 +74,13 @@ impl ConvTables {
         Ok(conv)
     }
 
+    /// The stripe lock of one conversation's record: every writer of the
+    /// record holds it, transactions included (they do not see the lock
+    /// otherwise). Never hold it across an `.await`.
+    pub fn lock(&self, conversation: &Uuid) -> std::sync::MutexGuard<'_, ()> {
+        self.locks.lock(conversation)
+    }
+
     /// Sets the stored message count to the number of messages there are
     /// (after a crash between a message and its count).
     pub fn repair_count(&self, conversation: Uuid) -> Result<(), StoreError> {

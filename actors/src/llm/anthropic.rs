@@ -88,7 +88,9 @@ pub async fn stream(endpoint: &Endpoint, request: &ChatRequest) -> Result<DeltaS
                 })),
                 "error" => {
                     let message = data["error"]["message"].as_str().unwrap_or("unknown error");
-                    Err(LlmError::Upstream(message.chars().take(200).collect()))
+                    let text: String = message.chars().take(200).collect();
+                    tracing::warn!(upstream = %text, "provider reported an error");
+                    Err(LlmError::Upstream(text))
                 }
                 _ => Ok(None),
             }

@@ -35,7 +35,9 @@ pub async fn stream(endpoint: &Endpoint, request: &ChatRequest) -> Result<DeltaS
             let line = line?;
             let value: Value = serde_json::from_slice(&line).map_err(|_| LlmError::Protocol)?;
             if let Some(error) = value["error"].as_str() {
-                return Err(LlmError::Upstream(error.chars().take(200).collect()));
+                let text: String = error.chars().take(200).collect();
+                tracing::warn!(upstream = %text, "provider reported an error");
+                return Err(LlmError::Upstream(text));
             }
             let mut out = Vec::new();
             if let Some(text) = value["message"]["content"]

@@ -47,7 +47,9 @@ pub async fn stream(endpoint: &Endpoint, request: &ChatRequest) -> Result<DeltaS
             let chunk: Value = serde_json::from_str(&event.data).map_err(|_| LlmError::Protocol)?;
             if let Some(error) = chunk.get("error") {
                 let message = error["message"].as_str().unwrap_or("unknown error");
-                return Err(LlmError::Upstream(message.chars().take(200).collect()));
+                let text: String = message.chars().take(200).collect();
+                tracing::warn!(upstream = %text, "provider reported an error");
+                return Err(LlmError::Upstream(text));
             }
             if let Some(u) = chunk.get("usage").filter(|u| u.is_object()) {
                 usage = Some(TokenUsage {

@@ -76,7 +76,9 @@ pub enum LlmError {
     Timeout,
     #[error("the provider sent a malformed answer")]
     Protocol,
-    #[error("the provider reported an error: {0}")]
+    /// The provider's own words are for the log only (they may name its
+    /// internals or echo another user's input); clients see this fixed text.
+    #[error("the provider reported an error")]
     Upstream(String),
 }
 
