@@ -14,9 +14,9 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::chat::early_failure;
+use super::chat::{early_failure, finished};
 use crate::auth::CurrentUser;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::ApiError;
 use crate::extract::{Json, Path};
 use crate::state::AppState;
 
@@ -131,18 +131,7 @@ async fn whole(
         .first()
         .and_then(|e| serde_json::from_str(&e.data).ok())
         .unwrap_or_default();
-    let end = generation
-        .finished()
-        .await
-        .ok_or_else(|| ApiError::internal("generation ended without an event"))?;
-    let data: Value = serde_json::from_str(&end.data).unwrap_or_default();
-    if end.name == "error" {
-        let message = data["message"]
-            .as_str()
-            .unwrap_or("the provider failed")
-            .to_string();
-        return Err(ApiError::new(ErrorCode::ExternalService, message));
-    }
+    let data = finished(generation).await?;
     Ok(CompletionAnswer {
         content: data["full_response"]
             .as_str()

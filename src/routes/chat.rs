@@ -121,6 +121,23 @@ async fn chat(
     Ok(Json(whole_answer(&state, &me, id, &generation).await?).into_response())
 }
 
+/// Waits for a generation's end: the `done` payload, or its `error` as a 502.
+pub async fn finished(generation: &Arc<Generation>) -> Result<Value, ApiError> {
+    let end = generation
+        .finished()
+        .await
+        .ok_or_else(|| ApiError::internal("generation ended without an event"))?;
+    let data: Value = serde_json::from_str(&end.data).unwrap_or_default();
+    if end.name == "error" {
+        let message = data["message"]
+            .as_str()
+            .unwrap_or("the provider failed")
+            .to_string();
+        return Err(ApiError::new(ErrorCode::ExternalService, message));
+    }
+    Ok(data)
+}
+
 /// Waits for the end of a generation and answers the persisted messages.
 async fn whole_answer(
     state: &AppState,
@@ -128,14 +145,7 @@ async fn whole_answer(
     id: Uuid,
     generation: &Arc<Generation>,
 ) -> Result<ChatAnswer, ApiError> {
-    if let Some(event) = generation.finished().await.filter(|e| e.name == "error") {
-        let data: Value = serde_json::from_str(&event.data).unwrap_or_default();
-        let message = data["message"]
-            .as_str()
-            .unwrap_or("the provider failed")
-            .to_string();
-        return Err(ApiError::new(ErrorCode::ExternalService, message));
-    }
+    finished(generation).await?;
     let conversations = state.core.conversations();
     let message = conversations.message(me.user.id, id, generation.message_id)?;
     let user_message = conversations.message(me.user.id, id, generation.user_message_id)?;

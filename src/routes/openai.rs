@@ -15,9 +15,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::chat::early_failure;
+use super::chat::{early_failure, finished};
 use crate::auth::CurrentUser;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::ApiError;
 use crate::extract::Json;
 use crate::state::AppState;
 
@@ -167,18 +167,7 @@ async fn chat_completions(
             include_usage,
         ));
     }
-    let end = generation
-        .finished()
-        .await
-        .ok_or_else(|| ApiError::internal("generation ended without an event"))?;
-    let data: Value = serde_json::from_str(&end.data).unwrap_or_default();
-    if end.name == "error" {
-        let message = data["message"]
-            .as_str()
-            .unwrap_or("the provider failed")
-            .to_string();
-        return Err(ApiError::new(ErrorCode::ExternalService, message));
-    }
+    let data = finished(&generation).await?;
     Ok(Json(json!({
         "id": id, "object": "chat.completion", "created": created, "model": model,
         "choices": [{ "index": 0, "message": { "role": "assistant", "content": data["full_response"] }, "finish_reason": data["finish_reason"] }],

@@ -128,14 +128,7 @@ async fn list(
 ) -> Result<Json<Page<PersonaView>>, ApiError> {
     let (skip, limit) = bounds(q.skip, q.limit)?;
     let all = state.core.catalog().personas(me.user.id)?;
-    let total = all.len();
-    let items = all
-        .into_iter()
-        .skip(skip)
-        .take(limit)
-        .map(Into::into)
-        .collect();
-    Ok(Json(Page::new(items, total, skip, limit)))
+    Ok(Json(Page::of(all, skip, limit)))
 }
 
 /// The distinct tags of the caller's personas.

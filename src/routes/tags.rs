@@ -84,14 +84,7 @@ async fn list(
 ) -> Result<Json<Page<TagView>>, ApiError> {
     let (skip, limit) = bounds(q.skip, q.limit)?;
     let all = state.core.catalog().tags(me.user.id)?;
-    let total = all.len();
-    let items = all
-        .into_iter()
-        .skip(skip)
-        .take(limit)
-        .map(Into::into)
-        .collect();
-    Ok(Json(Page::new(items, total, skip, limit)))
+    Ok(Json(Page::of(all, skip, limit)))
 }
 
 /// One tag.
