@@ -39,6 +39,21 @@ async fn start_mock() -> String {
     url
 }
 
+/// Creates a conversation; answers its id.
+async fn new_conversation(client: &reqwest::Client, api: &str, token: &str) -> String {
+    let r: Value = client
+        .post(format!("{api}/conversations"))
+        .bearer_auth(token)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    r["id"].as_str().unwrap().to_string()
+}
+
 fn ms(us: u64) -> f64 {
     us as f64 / 1000.0
 }
@@ -134,19 +149,7 @@ async fn concurrent_streams(
     let ids: Vec<String> = futures::stream::iter(0..chats)
         .map(|_| {
             let (client, api, token) = (client.clone(), api.clone(), token.to_string());
-            async move {
-                let r: Value = client
-                    .post(format!("{api}/conversations"))
-                    .bearer_auth(token)
-                    .json(&json!({}))
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
-                r["id"].as_str().unwrap().to_string()
-            }
+            async move { new_conversation(&client, &api, &token).await }
         })
         .buffer_unordered(32)
         .collect()
@@ -255,17 +258,7 @@ async fn durable_appends(client: &reqwest::Client, base: &str, token: &str, secs
     let api = format!("{base}/api/v1");
     let mut convs = Vec::new();
     for _ in 0..64 {
-        let r: Value = client
-            .post(format!("{api}/conversations"))
-            .bearer_auth(token)
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        convs.push(r["id"].as_str().unwrap().to_string());
+        convs.push(new_conversation(client, &api, token).await);
     }
     let convs = Arc::new(convs);
     let (c, token) = (client.clone(), token.to_string());

@@ -172,16 +172,27 @@ async fn list(
         tag_id: q.tag_id,
         persona_id: q.persona_id,
     };
+    Ok(Json(page(&state, me.user.id, &filter, skip, limit)?))
+}
+
+/// A page of `user_id`'s conversations matching `filter`, tags resolved.
+pub fn page(
+    state: &AppState,
+    user_id: Uuid,
+    filter: &ListFilter,
+    skip: usize,
+    limit: usize,
+) -> Result<Page<ConversationView>, ApiError> {
     let (items, total) = state
         .core
         .conversations()
-        .list(me.user.id, &filter, skip, limit)?;
-    Ok(Json(Page::new(
-        items.into_iter().map(|c| present(&state, c)).collect(),
+        .list(user_id, filter, skip, limit)?;
+    Ok(Page::new(
+        items.into_iter().map(|c| present(state, c)).collect(),
         total,
         skip,
         limit,
-    )))
+    ))
 }
 
 /// One conversation.

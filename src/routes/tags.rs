@@ -10,7 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::conversations::{ConversationView, PageQuery, present};
+use super::conversations::{ConversationView, PageQuery};
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
 use crate::extract::{Json, Path, Query};
@@ -143,16 +143,9 @@ async fn tagged(
         tag_id: Some(id),
         ..Default::default()
     };
-    let (items, total) = state
-        .core
-        .conversations()
-        .list(me.user.id, &filter, skip, limit)?;
-    Ok(Json(Page::new(
-        items.into_iter().map(|c| present(&state, c)).collect(),
-        total,
-        skip,
-        limit,
-    )))
+    Ok(Json(super::conversations::page(
+        &state, me.user.id, &filter, skip, limit,
+    )?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

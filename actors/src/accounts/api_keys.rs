@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use super::{Accounts, Tables, secrets, validate};
+use super::{Accounts, Tables, secrets};
 use crate::error::CoreError;
 use crate::model::{ApiKey, User, now_ms};
 
@@ -28,7 +28,6 @@ impl Accounts {
         if name.is_empty() || name.chars().count() > 100 {
             return Err(CoreError::validation("name", "1-100 characters"));
         }
-        validate::text("name", &Some(name.to_string()), 100)?;
         let now = now_ms();
         if expires_at.is_some_and(|t| t <= now) {
             return Err(CoreError::validation("expires_at", "must be in the future"));
