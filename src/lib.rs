@@ -19,6 +19,7 @@ pub mod sse;
 pub mod state;
 pub mod telemetry;
 pub mod time;
+pub mod ws;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -27,6 +28,8 @@ use std::time::Duration;
 
 use axum::Router;
 use chorus_actors::accounts::AccountsConfig;
+use chorus_actors::channels::ChannelsConfig;
+use chorus_actors::connection::ConnectionsConfig;
 use chorus_actors::llm::{ProviderKind, ProviderSpec};
 use chorus_actors::store::StoreConfig;
 use chorus_actors::supervisor::SupervisorConfig;
@@ -126,6 +129,14 @@ impl Application {
             token.cancel();
         })
         .await;
+        // Every socket was told 1001 when shutdown began; let them take it.
+        self.state.ws_tasks.close();
+        if tokio::time::timeout(grace, self.state.ws_tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("WebSockets still open after the shutdown grace period");
+        }
         self.state.core.shutdown(grace).await?;
         tracing::info!("stopped");
         Ok(())
@@ -156,6 +167,14 @@ pub fn core_config(config: &Config) -> CoreConfig {
         default_provider: config.chat.default_provider.clone(),
         replay_window: Duration::from_secs(config.chat.replay_window_s),
         context_messages: config.chat.context_messages,
+        channels: ChannelsConfig {
+            history: config.ws.channel_history,
+            history_ttl: Duration::from_secs(config.ws.history_ttl_s),
+        },
+        connections: ConnectionsConfig {
+            outbound_queue: config.ws.outbound_queue,
+            max_subscriptions: config.ws.max_subscriptions,
+        },
         accounts: AccountsConfig {
             access_ttl: Duration::from_secs(config.auth.access_ttl_s),
             refresh_ttl: Duration::from_secs(config.auth.refresh_ttl_s),

@@ -6,6 +6,7 @@ use std::time::Duration;
 use chorus_actors::Core;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::auth::jwt::JwtKeys;
 use crate::auth::oidc::OidcVerifier;
@@ -26,6 +27,8 @@ pub struct AppState {
     /// Cancelled when shutdown begins, so long-lived streams end and let the
     /// server drain.
     pub shutdown: CancellationToken,
+    /// Open WebSockets, so shutdown can wait for their close frames.
+    pub ws_tasks: TaskTracker,
 }
 
 impl AppState {
@@ -47,6 +50,7 @@ impl AppState {
             rate_limits,
             metrics: crate::telemetry::metrics_handle(),
             shutdown,
+            ws_tasks: TaskTracker::new(),
         })
     }
 

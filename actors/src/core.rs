@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 
 use crate::accounts::{Accounts, AccountsConfig};
 use crate::audit::Audit;
+use crate::channels::{Channels, ChannelsConfig};
+use crate::connection::{Connections, ConnectionsConfig};
 use crate::conversations::Conversations;
 use crate::conversations::generate::ChatDeps;
 use crate::error::CoreError;
@@ -26,6 +28,8 @@ pub struct CoreConfig {
     pub replay_window: Duration,
     /// Messages of history sent with each chat.
     pub context_messages: usize,
+    pub channels: ChannelsConfig,
+    pub connections: ConnectionsConfig,
 }
 
 /// The running core. Cheap to clone; every clone reaches the same actors.
@@ -38,6 +42,8 @@ pub struct Core {
     catalog: crate::catalog::Catalog,
     llm: Llm,
     conversations: Conversations,
+    channels: Channels,
+    connections: Connections,
     started_at: Instant,
     actors: SupervisorConfig,
     /// Set when shutdown begins; readiness fails from then on.
@@ -74,7 +80,9 @@ impl Core {
         let llm = Llm::new(config.providers, &config.default_provider).map_err(CoreError::Llm)?;
         let conv_tables = crate::conversations::ConvTables::open(&store)?;
         let catalog = crate::catalog::Catalog::open(store.clone(), conv_tables.clone())?;
+        let channels = Channels::new(config.channels);
         let deps = ChatDeps {
+            channels: channels.clone(),
             store: store.clone(),
             catalog: catalog.clone(),
             tables: conv_tables,
@@ -85,7 +93,16 @@ impl Core {
         };
         let conversations =
             Conversations::start(store.clone(), deps, config.actors.clone()).await?;
+        let connections = Connections::start(
+            channels.clone(),
+            conversations.clone(),
+            config.connections,
+            config.actors.clone(),
+        )
+        .await?;
         Ok(Self {
+            channels,
+            connections,
             catalog,
             usage,
             llm,
@@ -122,6 +139,16 @@ impl Core {
     /// Conversations, messages and chat.
     pub fn conversations(&self) -> &Conversations {
         &self.conversations
+    }
+
+    /// Real-time channels: publish to users, rooms and conversations.
+    pub fn channels(&self) -> &Channels {
+        &self.channels
+    }
+
+    /// WebSocket connections.
+    pub fn connections(&self) -> &Connections {
+        &self.connections
     }
 
     /// Usage accounting.
@@ -171,6 +198,7 @@ impl Core {
     /// Stops the actors (each persists what it must) and flushes the store.
     pub async fn shutdown(&self, grace: Duration) -> Result<(), CoreError> {
         self.stopping.store(true, Ordering::Release);
+        self.connections.shutdown(grace).await;
         // Running generations are cancelled and persist their partial answers.
         self.conversations.actors().shutdown(grace).await;
         self.accounts.sessions().shutdown(grace).await;

@@ -75,6 +75,34 @@ impl CoreError {
         }
     }
 
+    /// The API.md error code, for answers that are not HTTP (WebSocket).
+    pub fn code(&self) -> &'static str {
+        use crate::llm::LlmError;
+        match self {
+            CoreError::NotFound { .. } => "NOT_FOUND",
+            CoreError::Conflict(_) => "CONFLICT",
+            CoreError::Validation { .. } => "VALIDATION_ERROR",
+            CoreError::Unavailable(_) => "SERVICE_UNAVAILABLE",
+            CoreError::Timeout(_) | CoreError::Llm(LlmError::Timeout) => "GATEWAY_TIMEOUT",
+            CoreError::Unauthenticated { .. } => "AUTHENTICATION_ERROR",
+            CoreError::Forbidden(_) => "AUTHORIZATION_ERROR",
+            CoreError::Busy(_) => "CONVERSATION_BUSY",
+            CoreError::QuotaExceeded => "QUOTA_EXCEEDED",
+            CoreError::Llm(LlmError::UnknownProvider(_)) => "SERVICE_UNAVAILABLE",
+            CoreError::Llm(_) => "EXTERNAL_SERVICE_ERROR",
+            CoreError::Store(_) | CoreError::Internal(_) => "INTERNAL_ERROR",
+        }
+    }
+
+    /// A message safe to show a client: internals become a fixed text.
+    pub fn public_message(&self) -> String {
+        match self {
+            CoreError::Store(_) | CoreError::Internal(_) => "internal error".to_string(),
+            CoreError::Unavailable(what) => format!("{what} unavailable"),
+            other => other.to_string(),
+        }
+    }
+
     /// Shorthand for a [`CoreError::Validation`].
     pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
         CoreError::Validation {

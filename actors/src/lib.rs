@@ -13,6 +13,8 @@ pub mod supervisor;
 pub mod usage;
 
 pub mod catalog;
+pub mod channels;
+pub mod connection;
 pub mod conversation;
 pub mod conversations;
 mod core;

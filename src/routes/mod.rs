@@ -15,6 +15,7 @@ mod personas;
 mod tags;
 mod usage;
 pub mod users;
+mod ws;
 
 use axum::Router;
 use axum::middleware::from_fn_with_state;
@@ -50,10 +51,14 @@ fn api(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(api_keys::router())
         .merge(admin_users::router())
         .route_layer(signed_in(RateClass::Default));
+    let websocket = ws::router()
+        .route_layer(signed_in(RateClass::Default))
+        .route_layer(axum::middleware::from_fn(ws::token_from_query));
     public
         .merge(public_auth)
         .merge(calls_a_model)
         .merge(everything_else)
+        .merge(websocket)
 }
 
 /// Every route, the OpenAPI document at `/openapi.json` and the docs page at `/docs`.

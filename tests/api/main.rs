@@ -19,3 +19,5 @@ mod openai;
 mod ops;
 mod rate_limits;
 mod server;
+mod ws;
+mod ws_client;

@@ -23,6 +23,8 @@ pub struct ChatDeps {
     pub tables: ConvTables,
     pub llm: Llm,
     pub usage: Usage,
+    /// Where generations are streamed to WebSocket listeners.
+    pub channels: crate::channels::Channels,
     /// How long a finished generation stays replayable.
     pub replay_window: Duration,
     /// Messages of history sent with each chat.

@@ -322,9 +322,12 @@ impl Conversations {
             return Err(CoreError::QuotaExceeded);
         }
         let start = Box::new(ChatStart { user, params });
-        self.actors
+        let generation = self
+            .actors
             .call(&id, |reply| ConversationMsg::Chat(start, reply))
-            .await?
+            .await??;
+        self.deps.channels.stream_generation(id, &generation);
+        Ok(generation)
     }
 
     /// A stateless generation (no conversation, nothing stored but usage),

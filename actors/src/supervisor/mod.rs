@@ -180,6 +180,17 @@ impl<A: KeyedActor> Supervisor<A> {
         Err(CoreError::Unavailable(A::KIND.to_string()))
     }
 
+    /// Stops `key`'s actor after what is already queued (it runs
+    /// [`KeyedActor::stopping`]); for kinds whose life ends with something
+    /// outside, like a closed socket.
+    pub fn stop(&self, key: &A::Key) {
+        if let Some(actor) = self.registry.get(key).map(|r| r.value().clone())
+            && actor.drain().is_err()
+        {
+            actor.stop(Some("stopped".into()));
+        }
+    }
+
     /// Number of live actors of this kind.
     pub fn len(&self) -> usize {
         self.registry.len()

@@ -1,0 +1,129 @@
+//! The server -> client messages of the WebSocket protocol (API.md 6), each
+//! serialized once into the bytes of one text frame.
+
+use bytes::Bytes;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// Now as RFC 3339 with milliseconds, the format of every timestamp we send.
+pub fn timestamp() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn frame(value: Value) -> Bytes {
+    Bytes::from(value.to_string())
+}
+
+/// Adds `ref` to a reply when the client sent one.
+fn with_ref(mut value: Value, reference: Option<&Value>) -> Bytes {
+    if let (Some(r), Some(object)) = (reference, value.as_object_mut()) {
+        object.insert("ref".into(), r.clone());
+    }
+    frame(value)
+}
+
+pub fn connected(user_id: Uuid, connection_id: u64) -> Bytes {
+    frame(json!({
+        "type": "connected",
+        "data": {
+            "user_id": user_id,
+            "connection_id": connection_id.to_string(),
+            "server_time": timestamp(),
+        }
+    }))
+}
+
+pub fn subscribed(channel: &str, recovered: Option<bool>, reference: Option<&Value>) -> Bytes {
+    let mut value = json!({ "type": "subscribed", "channel": channel });
+    if let Some(recovered) = recovered {
+        value["recovered"] = recovered.into();
+    }
+    with_ref(value, reference)
+}
+
+pub fn unsubscribed(channel: &str, reference: Option<&Value>) -> Bytes {
+    with_ref(
+        json!({ "type": "unsubscribed", "channel": channel }),
+        reference,
+    )
+}
+
+pub fn channel_message(channel: &str, data: &Value, sender_id: Option<Uuid>, id: u64) -> Bytes {
+    frame(json!({
+        "type": "channel_message",
+        "channel": channel,
+        "data": data,
+        "sender_id": sender_id,
+        "timestamp": timestamp(),
+        "id": id.to_string(),
+    }))
+}
+
+pub fn notification(data: &Value) -> Bytes {
+    frame(json!({ "type": "notification", "data": data }))
+}
+
+pub fn job_update(job: &Value) -> Bytes {
+    frame(json!({ "type": "job.update", "job": job }))
+}
+
+pub fn presence(channel: &str, users: &[Uuid]) -> Bytes {
+    frame(json!({ "type": "presence", "channel": channel, "users": users }))
+}
+
+pub fn error(code: &str, message: &str, reference: Option<&Value>) -> Bytes {
+    with_ref(
+        json!({ "type": "error", "code": code, "message": message }),
+        reference,
+    )
+}
+
+pub fn pong(reference: Option<&Value>) -> Bytes {
+    with_ref(json!({ "type": "pong" }), reference)
+}
+
+/// A generation event as `chat.<name>`: the SSE payload's fields plus
+/// `type` and `conversation_id`, spliced without re-parsing the payload.
+pub fn chat_event(name: &str, conversation_id: Uuid, data: &str) -> Bytes {
+    let head = format!(r#"{{"type":"chat.{name}","conversation_id":"{conversation_id}""#);
+    let rest = data.trim_start().strip_prefix('{').unwrap_or("}");
+    let mut out = String::with_capacity(head.len() + rest.len() + 1);
+    out.push_str(&head);
+    if !rest.trim_start().starts_with('}') {
+        out.push(',');
+    }
+    out.push_str(rest);
+    Bytes::from(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(bytes: &Bytes) -> Value {
+        serde_json::from_slice(bytes).unwrap()
+    }
+
+    #[test]
+    fn chat_events_carry_the_payload_fields() {
+        let id = Uuid::now_v7();
+        let v = parse(&chat_event("token", id, r#"{"token":"hi"}"#));
+        assert_eq!(v["type"], "chat.token");
+        assert_eq!(v["conversation_id"], id.to_string());
+        assert_eq!(v["token"], "hi");
+        let v = parse(&chat_event("done", id, "{}"));
+        assert_eq!(v["type"], "chat.done");
+    }
+
+    #[test]
+    fn replies_echo_the_ref() {
+        let r = json!(7);
+        assert_eq!(parse(&pong(Some(&r)))["ref"], 7);
+        assert!(parse(&pong(None)).get("ref").is_none());
+        let v = parse(&error("BAD_REQUEST", "no", Some(&json!("a"))));
+        assert_eq!(
+            (v["code"].as_str(), v["ref"].as_str()),
+            (Some("BAD_REQUEST"), Some("a"))
+        );
+    }
+}

@@ -1,0 +1,77 @@
+//! Channel names (API.md 6): `user:{id}`, `conversation:{id}`,
+//! `project:{id}`, `room:{name}`.
+
+use uuid::Uuid;
+
+/// A parsed channel name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChannelName {
+    User(Uuid),
+    Conversation(Uuid),
+    Project(Uuid),
+    Room(String),
+}
+
+impl ChannelName {
+    /// Parses a channel name; `None` for anything that is not one.
+    pub fn parse(name: &str) -> Option<Self> {
+        let (kind, rest) = name.split_once(':')?;
+        match kind {
+            "user" => Uuid::parse_str(rest).ok().map(ChannelName::User),
+            "conversation" => Uuid::parse_str(rest).ok().map(ChannelName::Conversation),
+            "project" => Uuid::parse_str(rest).ok().map(ChannelName::Project),
+            "room" if is_room_name(rest) => Some(ChannelName::Room(rest.to_string())),
+            _ => None,
+        }
+    }
+
+    /// Whether members' joins and leaves are announced (`room:` channels).
+    pub fn has_presence(name: &str) -> bool {
+        name.starts_with("room:")
+    }
+
+    pub fn user(id: Uuid) -> String {
+        format!("user:{id}")
+    }
+
+    pub fn conversation(id: Uuid) -> String {
+        format!("conversation:{id}")
+    }
+}
+
+/// 1-64 of `[A-Za-z0-9._-]`.
+fn is_room_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_four_kinds_and_nothing_else() {
+        let id = Uuid::now_v7();
+        assert_eq!(
+            ChannelName::parse(&format!("user:{id}")),
+            Some(ChannelName::User(id))
+        );
+        assert_eq!(
+            ChannelName::parse("room:lobby-1.a_b"),
+            Some(ChannelName::Room("lobby-1.a_b".into()))
+        );
+        for bad in [
+            "room:",
+            "room:a b",
+            "room:ü",
+            "user:nope",
+            "lobby",
+            "team:x",
+            &format!("room:{}", "a".repeat(65)),
+        ] {
+            assert_eq!(ChannelName::parse(bad), None, "{bad}");
+        }
+    }
+}

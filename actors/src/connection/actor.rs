@@ -1,0 +1,200 @@
+//! The actor behind one socket: parses each frame and acts on it.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::protocol::{self, ClientMsg, Incoming};
+use super::{Conn, Live, leave_all};
+use crate::channels::{ChannelName, Channels, frames};
+use crate::conversations::{ChatParams, Conversations};
+use crate::error::CoreError;
+use crate::supervisor::{Ctx, KeyedActor};
+
+/// A frame from the socket.
+#[derive(Debug)]
+pub enum ConnMsg {
+    Text(String),
+    /// Binary frames are not part of the protocol; they get an `error`.
+    Binary,
+}
+
+pub struct ConnectionActor {
+    pub(super) live: Arc<Live>,
+    pub(super) channels: Channels,
+    pub(super) conversations: Conversations,
+    pub(super) max_subscriptions: usize,
+}
+
+/// An `error` reply: code and message.
+type Refusal = (&'static str, String);
+
+impl KeyedActor for ConnectionActor {
+    type Key = u64;
+    type Msg = ConnMsg;
+    type State = Arc<Conn>;
+    const KIND: &'static str = "connection";
+
+    async fn load(&self, key: &u64) -> Result<Arc<Conn>, CoreError> {
+        self.live
+            .get(key)
+            .map(|c| c.value().clone())
+            .ok_or_else(|| CoreError::not_found("connection", key))
+    }
+
+    async fn handle(
+        &self,
+        ctx: &Ctx<Self>,
+        msg: ConnMsg,
+        conn: &mut Arc<Conn>,
+    ) -> Result<(), CoreError> {
+        let incoming = match msg {
+            ConnMsg::Binary => Err(protocol::Refused {
+                code: "BAD_REQUEST",
+                message: "binary frames are not supported: send JSON text".into(),
+                reference: None,
+            }),
+            ConnMsg::Text(text) => protocol::parse(&text),
+        };
+        match incoming {
+            Ok(Incoming { reference, msg }) => {
+                if let Err((code, message)) = self.act(*ctx.key(), conn, msg, reference.as_ref()) {
+                    conn.outbox
+                        .push(frames::error(code, &message, reference.as_ref()));
+                }
+            }
+            Err(refused) => {
+                conn.outbox.push(frames::error(
+                    refused.code,
+                    &refused.message,
+                    refused.reference.as_ref(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    async fn stopping(&self, conn: &mut Arc<Conn>) {
+        leave_all(&self.channels, conn.outbox.conn, conn);
+    }
+}
+
+impl ConnectionActor {
+    fn act(
+        &self,
+        id: u64,
+        conn: &Arc<Conn>,
+        msg: ClientMsg,
+        reference: Option<&Value>,
+    ) -> Result<(), Refusal> {
+        match msg {
+            ClientMsg::Subscribe { channel, since } => {
+                self.authorize(conn, &channel)?;
+                let since = since
+                    .map(|s| s.value())
+                    .transpose()
+                    .map_err(|e| (e.code(), e.public_message()))?;
+                {
+                    let mut subscriptions = conn.subscriptions();
+                    if !subscriptions.contains(&channel)
+                        && subscriptions.len() >= self.max_subscriptions
+                    {
+                        return Err((
+                            "VALIDATION_ERROR",
+                            format!(
+                                "at most {} subscriptions per connection",
+                                self.max_subscriptions
+                            ),
+                        ));
+                    }
+                    subscriptions.insert(channel.clone());
+                }
+                self.channels
+                    .subscribe(&channel, conn.user.id, &conn.outbox, since, reference);
+            }
+            ClientMsg::Unsubscribe { channel } => {
+                if conn.subscriptions().remove(&channel) {
+                    self.channels.unsubscribe(&channel, id);
+                }
+                conn.outbox.push(frames::unsubscribed(&channel, reference));
+            }
+            ClientMsg::Message { channel, data } => {
+                self.authorize(conn, &channel)?;
+                self.channels.publish(&channel, Some(conn.user.id), &data);
+            }
+            ClientMsg::Chat {
+                conversation_id,
+                content,
+                provider,
+                model,
+            } => {
+                let name = ChannelName::conversation(conversation_id);
+                self.authorize(conn, &name)?;
+                // The sender listens implicitly (past the subscription cap).
+                if conn.subscriptions().insert(name.clone()) {
+                    self.channels
+                        .subscribe(&name, conn.user.id, &conn.outbox, None, reference);
+                }
+                let params = ChatParams {
+                    content,
+                    provider,
+                    model,
+                    ..ChatParams::default()
+                };
+                let (conversations, conn) = (self.conversations.clone(), conn.clone());
+                let reference = reference.cloned();
+                // Persisting the user message takes a durable write: off the mailbox.
+                tokio::spawn(async move {
+                    let result = conversations
+                        .chat(conn.user.clone(), conversation_id, params)
+                        .await;
+                    if let Err(e) = result {
+                        reply_error(&conn, &e, reference.as_ref());
+                    }
+                });
+            }
+            ClientMsg::Cancel { conversation_id } => {
+                let (conversations, conn) = (self.conversations.clone(), conn.clone());
+                let reference = reference.cloned();
+                tokio::spawn(async move {
+                    let result = conversations.cancel(conn.user.id, conversation_id).await;
+                    if let Err(e) = result {
+                        reply_error(&conn, &e, reference.as_ref());
+                    }
+                });
+            }
+            ClientMsg::Ping {} => {
+                conn.outbox.push(frames::pong(reference));
+            }
+        }
+        Ok(())
+    }
+
+    /// The channel rules of API.md 6.
+    fn authorize(&self, conn: &Conn, name: &str) -> Result<(), Refusal> {
+        let forbidden = || ("AUTHORIZATION_ERROR", format!("not allowed on {name}"));
+        match ChannelName::parse(name) {
+            None => Err((
+                "INVALID_CHANNEL",
+                format!(
+                    "unknown channel {name:?}: use user:{{id}}, conversation:{{id}}, project:{{id}} or room:{{name}}"
+                ),
+            )),
+            Some(ChannelName::Room(_)) => Ok(()),
+            Some(ChannelName::User(id)) if id == conn.user.id => Ok(()),
+            Some(ChannelName::Conversation(id)) if self.owns_conversation(conn, id) => Ok(()),
+            // There are no projects yet, so nobody owns one.
+            Some(_) => Err(forbidden()),
+        }
+    }
+
+    fn owns_conversation(&self, conn: &Conn, id: Uuid) -> bool {
+        self.conversations.get(conn.user.id, id).is_ok()
+    }
+}
+
+fn reply_error(conn: &Conn, e: &CoreError, reference: Option<&Value>) {
+    conn.outbox
+        .push(frames::error(e.code(), &e.public_message(), reference));
+}

@@ -1,0 +1,150 @@
+//! One `ConnectionActor` per WebSocket (API.md 6). The edge's reader task
+//! hands it each frame; it owns the connection's subscriptions, answers
+//! through the connection's bounded outbox, and drives chat through the
+//! conversation actors. Nothing about a connection is persisted.
+
+mod actor;
+pub mod protocol;
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use dashmap::DashMap;
+
+use crate::channels::{ChannelName, Channels, Outbox, OutboxRx, frames};
+use crate::conversations::Conversations;
+use crate::error::CoreError;
+use crate::model::User;
+use crate::supervisor::{Supervisor, SupervisorConfig};
+pub use actor::{ConnMsg, ConnectionActor};
+
+#[derive(Debug, Clone)]
+pub struct ConnectionsConfig {
+    /// Frames queued per connection before it is closed as a slow consumer.
+    pub outbound_queue: usize,
+    /// Explicit subscriptions allowed per connection.
+    pub max_subscriptions: usize,
+}
+
+/// What a connection's actor keeps, shared with the registry so that a
+/// restarted actor picks up the same socket and subscriptions.
+pub struct Conn {
+    pub user: Arc<User>,
+    pub outbox: Outbox,
+    subscriptions: Mutex<HashSet<String>>,
+}
+
+impl Conn {
+    fn subscriptions(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.subscriptions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+type Live = DashMap<u64, Arc<Conn>>;
+
+/// Opens, feeds and closes connections. Cheap to clone.
+#[derive(Clone)]
+pub struct Connections {
+    actors: Supervisor<ConnectionActor>,
+    live: Arc<Live>,
+    channels: Channels,
+    next_id: Arc<AtomicU64>,
+    config: ConnectionsConfig,
+}
+
+impl Connections {
+    pub async fn start(
+        channels: Channels,
+        conversations: Conversations,
+        config: ConnectionsConfig,
+        mut actors: SupervisorConfig,
+    ) -> Result<Self, CoreError> {
+        // A connection lives exactly as long as its socket.
+        actors.idle_timeout = None;
+        let live = Arc::new(Live::new());
+        let behavior = ConnectionActor {
+            live: live.clone(),
+            channels: channels.clone(),
+            conversations,
+            max_subscriptions: config.max_subscriptions,
+        };
+        Ok(Self {
+            actors: Supervisor::start(behavior, actors).await?,
+            live,
+            channels,
+            next_id: Arc::new(AtomicU64::new(0)),
+            config,
+        })
+    }
+
+    /// Registers a socket of `user`: answers its id and the queue its writer
+    /// drains, which already holds the `connected` message.
+    pub async fn open(&self, user: Arc<User>) -> Result<(u64, OutboxRx), CoreError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let (outbox, rx) = Outbox::new(id, self.config.outbound_queue);
+        outbox.push(frames::connected(user.id, id));
+        // Server-side notifications reach every connection of the user.
+        self.channels
+            .join(&ChannelName::user(user.id), user.id, &outbox);
+        let conn = Arc::new(Conn {
+            user,
+            outbox,
+            subscriptions: Mutex::new(HashSet::new()),
+        });
+        self.live.insert(id, conn.clone());
+        if let Err(e) = self.actors.get_or_start(&id).await {
+            self.live.remove(&id);
+            leave_all(&self.channels, id, &conn);
+            return Err(e);
+        }
+        metrics::gauge!("chorus_ws_connections").increment(1.0);
+        Ok((id, rx))
+    }
+
+    /// Hands one frame from the socket to the connection's actor.
+    pub async fn receive(&self, id: u64, msg: ConnMsg) -> Result<(), CoreError> {
+        self.actors.cast(&id, msg).await
+    }
+
+    /// Ends a connection whose socket closed: its actor handles what is
+    /// queued, then leaves every channel.
+    pub fn close(&self, id: u64) {
+        let Some((_, conn)) = self.live.remove(&id) else {
+            return;
+        };
+        metrics::gauge!("chorus_ws_connections").decrement(1.0);
+        if self.actors.get(&id).is_some() {
+            self.actors.stop(&id);
+        } else {
+            leave_all(&self.channels, id, &conn);
+        }
+    }
+
+    /// Number of open connections.
+    pub fn len(&self) -> usize {
+        self.live.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.live.is_empty()
+    }
+
+    /// Asks every socket to close with 1001, then stops the actors.
+    pub async fn shutdown(&self, grace: Duration) {
+        for conn in self.live.iter() {
+            conn.outbox.close(1001, "server shutting down");
+        }
+        self.actors.shutdown(grace).await;
+    }
+}
+
+/// Takes connection `id` out of every channel it is in.
+fn leave_all(channels: &Channels, id: u64, conn: &Conn) {
+    let subscriptions = std::mem::take(&mut *conn.subscriptions());
+    for name in subscriptions {
+        channels.unsubscribe(&name, id);
+    }
+    channels.unsubscribe(&ChannelName::user(conn.user.id), id);
+}

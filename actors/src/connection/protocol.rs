@@ -1,0 +1,143 @@
+//! The client -> server messages of the WebSocket protocol (API.md 6).
+
+use serde::Deserialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::error::CoreError;
+
+/// One message a client sent, with the `ref` it wants echoed.
+#[derive(Debug)]
+pub struct Incoming {
+    pub reference: Option<Value>,
+    pub msg: ClientMsg,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMsg {
+    Subscribe {
+        channel: String,
+        since: Option<MessageId>,
+    },
+    Unsubscribe {
+        channel: String,
+    },
+    Message {
+        channel: String,
+        #[serde(default)]
+        data: Value,
+    },
+    Chat {
+        conversation_id: Uuid,
+        content: String,
+        provider: Option<String>,
+        model: Option<String>,
+    },
+    Cancel {
+        conversation_id: Uuid,
+    },
+    Ping {},
+}
+
+const TYPES: [&str; 6] = [
+    "subscribe",
+    "unsubscribe",
+    "message",
+    "chat",
+    "cancel",
+    "ping",
+];
+
+/// A channel message id: sent as a string, accepted as a string or a number.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum MessageId {
+    Number(u64),
+    Text(String),
+}
+
+impl MessageId {
+    pub fn value(&self) -> Result<u64, CoreError> {
+        match self {
+            MessageId::Number(n) => Ok(*n),
+            MessageId::Text(s) => s
+                .parse()
+                .map_err(|_| CoreError::validation("since", "a message id")),
+        }
+    }
+}
+
+/// Why a frame could not be read: the error code and the `ref`, if any.
+#[derive(Debug)]
+pub struct Refused {
+    pub code: &'static str,
+    pub message: String,
+    pub reference: Option<Value>,
+}
+
+/// Parses one text frame.
+pub fn parse(text: &str) -> Result<Incoming, Refused> {
+    let value: Value = serde_json::from_str(text).map_err(|e| Refused {
+        code: "BAD_REQUEST",
+        message: format!("not JSON: {e}"),
+        reference: None,
+    })?;
+    let reference = value.get("ref").cloned();
+    let refuse = |code, message: String| Refused {
+        code,
+        message,
+        reference: reference.clone(),
+    };
+    let Some(kind) = value.get("type").and_then(Value::as_str).map(str::to_owned) else {
+        return Err(refuse(
+            "BAD_REQUEST",
+            "a JSON object with a string `type`".into(),
+        ));
+    };
+    if !TYPES.contains(&kind.as_str()) {
+        return Err(refuse(
+            "BAD_REQUEST",
+            format!("unknown message type `{kind}`"),
+        ));
+    }
+    let msg = serde_json::from_value(value)
+        .map_err(|e| refuse("VALIDATION_ERROR", format!("{kind}: {e}")))?;
+    Ok(Incoming { reference, msg })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_messages_and_keeps_the_ref() {
+        let m = parse(r#"{"type":"subscribe","channel":"room:a","since":"12","ref":1}"#).unwrap();
+        assert_eq!(m.reference, Some(Value::from(1)));
+        match m.msg {
+            ClientMsg::Subscribe { channel, since } => {
+                assert_eq!(channel, "room:a");
+                assert_eq!(since.unwrap().value().unwrap(), 12);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            parse(r#"{"type":"ping"}"#).unwrap().msg,
+            ClientMsg::Ping {}
+        ));
+    }
+
+    #[test]
+    fn refuses_bad_json_unknown_types_and_missing_fields() {
+        assert_eq!(parse("{nope").unwrap_err().code, "BAD_REQUEST");
+        assert_eq!(parse("[1]").unwrap_err().code, "BAD_REQUEST");
+        let e = parse(r#"{"type":"dance","ref":"x"}"#).unwrap_err();
+        assert_eq!(
+            (e.code, e.reference),
+            ("BAD_REQUEST", Some(Value::from("x")))
+        );
+        let e = parse(r#"{"type":"chat","content":"hi"}"#).unwrap_err();
+        assert_eq!(e.code, "VALIDATION_ERROR");
+        assert!(e.message.contains("conversation_id"), "{}", e.message);
+    }
+}

@@ -1,0 +1,52 @@
+//! `GET /api/v1/ws` (API.md 6): authenticate, then upgrade. The socket's
+//! life is in [`crate::ws`].
+
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{Request, State};
+use axum::http::HeaderValue;
+use axum::http::header::AUTHORIZATION;
+use axum::middleware::Next;
+use axum::response::Response;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::CurrentUser;
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(connect))
+}
+
+/// Opens a WebSocket. Authenticated by the access cookie, a bearer header,
+/// or `?token=<access token or API key>` for browsers, which cannot set
+/// headers on a WebSocket. A bad token is refused with 401 before the upgrade.
+#[utoipa::path(get, path = "/ws", tag = "realtime",
+    params(("token" = Option<String>, Query, description = "access token or API key")),
+    responses((status = 101, description = "switching protocols; JSON text frames as in API.md 6"),
+              (status = 401, description = "missing or invalid credentials")))]
+async fn connect(State(state): State<AppState>, me: CurrentUser, ws: WebSocketUpgrade) -> Response {
+    let config = &state.config.ws;
+    let max = config.max_frame_bytes;
+    ws.read_buffer_size(4096)
+        .write_buffer_size(0)
+        .max_frame_size(max)
+        .max_message_size(max)
+        .on_upgrade(move |socket| crate::ws::run(socket, state, me))
+}
+
+/// Moves `?token=` into the `Authorization` header, for this route only, so
+/// the ordinary authentication (and its rate limit) applies.
+pub async fn token_from_query(mut req: Request, next: Next) -> Response {
+    let has_header = req.headers().contains_key(AUTHORIZATION);
+    let token = req.uri().query().and_then(|q| {
+        form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "token")
+            .map(|(_, v)| v.into_owned())
+    });
+    if let (false, Some(token)) = (has_header, token)
+        && let Ok(value) = HeaderValue::from_str(&format!("Bearer {token}"))
+    {
+        req.headers_mut().insert(AUTHORIZATION, value);
+    }
+    next.run(req).await
+}

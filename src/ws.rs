@@ -1,0 +1,214 @@
+//! One WebSocket's life at the edge: a reader (this task) hands frames to
+//! the connection's actor; a writer task drains its bounded outbox, pings,
+//! and sends the close frame: 1008 for a slow consumer, 1009 for an
+//! oversized frame, 1007 for invalid UTF-8, 1001 at shutdown.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use chorus_actors::channels::{CloseSignal, OutboxRx};
+use chorus_actors::connection::ConnMsg;
+use futures::stream::{SplitSink, SplitStream};
+use futures::{SinkExt, StreamExt};
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::CurrentUser;
+use crate::state::AppState;
+
+/// Frames written per flush when the outbox has a backlog.
+const BATCH: usize = 64;
+/// How long a closing socket gets to take its close frame.
+const CLOSE_WAIT: Duration = Duration::from_secs(5);
+
+/// When the client was last heard from, in ms since `start`.
+struct Liveness {
+    start: Instant,
+    last_ms: AtomicU64,
+}
+
+impl Liveness {
+    fn new() -> Self {
+        Self {
+            start: Instant::now(),
+            last_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn touch(&self) {
+        let now = self.start.elapsed().as_millis() as u64;
+        self.last_ms.store(now, Ordering::Relaxed);
+    }
+
+    fn silent_for(&self) -> Duration {
+        let last = Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
+        self.start.elapsed().saturating_sub(last)
+    }
+}
+
+/// Serves one upgraded socket until it closes.
+pub async fn run(socket: WebSocket, state: AppState, me: CurrentUser) {
+    let tracker = state.ws_tasks.clone();
+    tracker.track_future(serve(socket, state, me)).await;
+}
+
+async fn serve(socket: WebSocket, state: AppState, me: CurrentUser) {
+    let connections = state.core.connections().clone();
+    let (id, outbox) = match connections.open(me.user).await {
+        Ok(opened) => opened,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not open a connection actor");
+            return;
+        }
+    };
+    let (sink, stream) = socket.split();
+    let close = outbox.close.clone();
+    let liveness = Arc::new(Liveness::new());
+    let ws = &state.config.ws;
+    let heartbeat = Heartbeat {
+        every: Duration::from_secs(ws.ping_interval_s.max(1)),
+        timeout: Duration::from_secs(ws.pong_timeout_s.max(1)),
+    };
+    let writer = tokio::spawn(write(
+        sink,
+        outbox,
+        heartbeat,
+        liveness.clone(),
+        state.shutdown.clone(),
+    ));
+    read(stream, &connections, id, &close, &liveness).await;
+    connections.close(id);
+    // The client went away: the writer has nothing more to do.
+    close.close(1000, "");
+    let _ = writer.await;
+}
+
+async fn read(
+    mut stream: SplitStream<WebSocket>,
+    connections: &chorus_actors::connection::Connections,
+    id: u64,
+    close: &CloseSignal,
+    liveness: &Liveness,
+) {
+    loop {
+        let next = tokio::select! {
+            next = stream.next() => next,
+            () = close.closed() => return,
+        };
+        let msg = match next {
+            Some(Ok(msg)) => msg,
+            Some(Err(e)) => {
+                if let Some((code, reason)) = close_for(&e) {
+                    close.close(code, reason);
+                }
+                return;
+            }
+            None => return,
+        };
+        liveness.touch();
+        let msg = match msg {
+            Message::Text(text) => ConnMsg::Text(text.as_str().to_owned()),
+            Message::Binary(_) => ConnMsg::Binary,
+            // tungstenite answers pings itself; a pong is proof of life.
+            Message::Ping(_) | Message::Pong(_) => continue,
+            // tungstenite answers the close handshake itself.
+            Message::Close(_) => return,
+        };
+        if connections.receive(id, msg).await.is_err() {
+            close.close(1011, "connection unavailable");
+            return;
+        }
+    }
+}
+
+/// The close code for a read error that has one (RFC 6455 7.4.1).
+fn close_for(e: &axum::Error) -> Option<(u16, &'static str)> {
+    use tungstenite::error::{CapacityError, Error};
+    let inner = std::error::Error::source(e)?;
+    match inner.downcast_ref::<Error>()? {
+        Error::Capacity(CapacityError::MessageTooLong { .. }) => Some((1009, "message too big")),
+        Error::Capacity(_) => Some((1009, "message too big")),
+        Error::Utf8(_) => Some((1007, "invalid UTF-8")),
+        Error::Protocol(_) => Some((1002, "protocol error")),
+        _ => None,
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Heartbeat {
+    every: Duration,
+    timeout: Duration,
+}
+
+async fn write(
+    mut sink: SplitSink<WebSocket, Message>,
+    mut outbox: OutboxRx,
+    heartbeat: Heartbeat,
+    liveness: Arc<Liveness>,
+    shutdown: CancellationToken,
+) {
+    let close = outbox.close.clone();
+    let mut ping = tokio::time::interval(heartbeat.every);
+    ping.reset();
+    loop {
+        tokio::select! {
+            biased;
+            () = close.closed() => break,
+            () = shutdown.cancelled() => {
+                close.close(1001, "server shutting down");
+                break;
+            }
+            frame = outbox.frames.recv() => {
+                let Some(frame) = frame else { break };
+                let written = tokio::select! {
+                    written = write_batch(&mut sink, frame, &mut outbox) => written,
+                    // A client that stopped reading must not hold its writer.
+                    () = close.closed() => break,
+                };
+                if written.is_err() {
+                    return;
+                }
+            }
+            _ = ping.tick() => {
+                if liveness.silent_for() > heartbeat.timeout {
+                    close.close(1001, "pong timeout");
+                    break;
+                }
+                if sink.send(Message::Ping(Default::default())).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+    if let Some((code, reason)) = close.reason().filter(|(code, _)| *code != 1000) {
+        let frame = Message::Close(Some(CloseFrame {
+            code,
+            reason: Utf8Bytes::from_static(reason),
+        }));
+        let _ = tokio::time::timeout(CLOSE_WAIT, sink.send(frame)).await;
+    } else {
+        let _ = tokio::time::timeout(CLOSE_WAIT, sink.close()).await;
+    }
+}
+
+/// Writes `first` and whatever else is queued (up to [`BATCH`]), then flushes once.
+async fn write_batch(
+    sink: &mut SplitSink<WebSocket, Message>,
+    first: axum::body::Bytes,
+    outbox: &mut OutboxRx,
+) -> Result<(), axum::Error> {
+    sink.feed(text(first)).await?;
+    for _ in 1..BATCH {
+        match outbox.frames.try_recv() {
+            Ok(frame) => sink.feed(text(frame)).await?,
+            Err(_) => break,
+        }
+    }
+    sink.flush().await
+}
+
+fn text(frame: axum::body::Bytes) -> Message {
+    // Frames are JSON built by serde_json: always UTF-8.
+    Message::Text(Utf8Bytes::try_from(frame).unwrap_or_default())
+}

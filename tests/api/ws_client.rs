@@ -1,0 +1,127 @@
+//! A tokio-tungstenite client for the WebSocket tests.
+
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::helpers::TestApp;
+
+pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+pub struct WsClient {
+    pub socket: Socket,
+    /// The `connected` message.
+    pub hello: Value,
+}
+
+impl TestApp {
+    pub fn ws_url(&self, token: &str) -> String {
+        format!("ws://{}/api/v1/ws?token={token}", self.addr)
+    }
+
+    /// Opens a socket as `token` and reads its `connected` message.
+    pub async fn ws(&self, token: &str) -> WsClient {
+        let (socket, response) = tokio_tungstenite::connect_async(self.ws_url(token))
+            .await
+            .expect("websocket upgrade");
+        assert_eq!(response.status(), 101);
+        let mut client = WsClient {
+            socket,
+            hello: Value::Null,
+        };
+        client.hello = client.next().await;
+        assert_eq!(client.hello["type"], "connected", "{}", client.hello);
+        client
+    }
+
+    /// The HTTP status a refused upgrade answered.
+    pub async fn ws_refused(&self, url: &str) -> u16 {
+        match tokio_tungstenite::connect_async(url).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                response.status().as_u16()
+            }
+            Err(other) => panic!("unexpected error {other}"),
+            Ok(_) => panic!("upgrade accepted"),
+        }
+    }
+}
+
+impl WsClient {
+    pub async fn send(&mut self, value: Value) {
+        self.socket
+            .send(Message::text(value.to_string()))
+            .await
+            .unwrap();
+    }
+
+    /// Sends `text` as it is.
+    pub async fn send_raw(&mut self, text: &str) {
+        self.socket.send(Message::text(text)).await.unwrap();
+    }
+
+    /// The next JSON message (control frames skipped), within 10 s.
+    pub async fn next(&mut self) -> Value {
+        loop {
+            let frame = tokio::time::timeout(Duration::from_secs(10), self.socket.next())
+                .await
+                .expect("no message within 10 s")
+                .expect("socket ended")
+                .expect("socket error");
+            match frame {
+                Message::Text(text) => return serde_json::from_str(&text).unwrap(),
+                Message::Ping(_) | Message::Pong(_) => continue,
+                other => panic!("unexpected frame {other:?}"),
+            }
+        }
+    }
+
+    /// The next message of type `kind`, skipping others.
+    pub async fn next_of(&mut self, kind: &str) -> Value {
+        loop {
+            let msg = self.next().await;
+            if msg["type"] == kind {
+                return msg;
+            }
+        }
+    }
+
+    /// Subscribes and returns the `subscribed` (or `error`) reply.
+    pub async fn subscribe(&mut self, channel: &str) -> Value {
+        self.send(json!({"type": "subscribe", "channel": channel, "ref": channel}))
+            .await;
+        self.next().await
+    }
+
+    /// Reads (discarding messages) until the server's close frame.
+    pub async fn close_frame(&mut self) -> Option<CloseFrame> {
+        loop {
+            let frame = tokio::time::timeout(Duration::from_secs(10), self.socket.next())
+                .await
+                .expect("no close within 10 s");
+            match frame {
+                Some(Ok(Message::Close(frame))) => return frame,
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => panic!("socket error before close: {e}"),
+                None => return None,
+            }
+        }
+    }
+
+    /// A ping round trip: everything the server sent before it has arrived.
+    pub async fn sync(&mut self) -> Vec<Value> {
+        self.send(json!({"type": "ping", "ref": "sync"})).await;
+        let mut before = Vec::new();
+        loop {
+            let msg = self.next().await;
+            if msg["type"] == "pong" && msg["ref"] == "sync" {
+                return before;
+            }
+            before.push(msg);
+        }
+    }
+}
