@@ -20,4 +20,7 @@ mod ops;
 mod rate_limits;
 mod server;
 mod ws;
+mod ws_chat;
 mod ws_client;
+mod ws_edge;
+mod ws_slow;

@@ -129,8 +129,11 @@ impl ConnectionActor {
                 provider,
                 model,
             } => {
+                // Like 4.1: someone else's conversation does not exist.
+                self.conversations
+                    .get(conn.user.id, conversation_id)
+                    .map_err(|e| (e.code(), e.public_message()))?;
                 let name = ChannelName::conversation(conversation_id);
-                self.authorize(conn, &name)?;
                 // The sender listens implicitly (past the subscription cap).
                 if conn.subscriptions().insert(name.clone()) {
                     self.channels
