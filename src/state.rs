@@ -11,7 +11,7 @@ use tokio_util::task::TaskTracker;
 use crate::auth::jwt::JwtKeys;
 use crate::auth::oidc::OidcVerifier;
 use crate::config::Config;
-use crate::rate_limit::RateLimits;
+use crate::rate_limit::{RateClass, RateKey, RateLimits};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -40,6 +40,19 @@ impl AppState {
             .build()
             .map_err(std::io::Error::other)?;
         let rate_limits = RateLimits::new(&config.rate_limits);
+        let limits = rate_limits.clone();
+        core.connections().set_chat_gate(Arc::new(move |user| {
+            limits
+                .check(RateClass::Ai, RateKey::User(user))
+                .map(|_| ())
+                .map_err(|refused| {
+                    refused
+                        .details
+                        .as_ref()
+                        .and_then(|d| d["retry_after"].as_u64())
+                        .unwrap_or(1)
+                })
+        }));
         let shutdown = CancellationToken::new();
         spawn_pruner(rate_limits.clone(), shutdown.clone());
         Ok(Self {

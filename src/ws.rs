@@ -55,13 +55,7 @@ pub async fn run(socket: WebSocket, state: AppState, me: CurrentUser) {
 
 async fn serve(socket: WebSocket, state: AppState, me: CurrentUser) {
     let connections = state.core.connections().clone();
-    let (id, outbox) = match connections.open(me.user).await {
-        Ok(opened) => opened,
-        Err(e) => {
-            tracing::warn!(error = %e, "could not open a connection actor");
-            return;
-        }
-    };
+    let (id, outbox) = connections.open(me.user);
     let (sink, stream) = socket.split();
     let close = outbox.close.clone();
     let liveness = Arc::new(Liveness::new());
@@ -151,11 +145,15 @@ async fn write(
     let close = outbox.close.clone();
     let mut ping = tokio::time::interval(heartbeat.every);
     ping.reset();
+    // Registered once, not once per frame: fan-out wakes this loop a lot.
+    let closed = close.closed();
+    let stopping = shutdown.cancelled();
+    tokio::pin!(closed, stopping);
     loop {
         tokio::select! {
             biased;
-            () = close.closed() => break,
-            () = shutdown.cancelled() => {
+            () = &mut closed => break,
+            () = &mut stopping => {
                 close.close(1001, "server shutting down");
                 break;
             }
@@ -164,7 +162,7 @@ async fn write(
                 let written = tokio::select! {
                     written = write_batch(&mut sink, frame, &mut outbox) => written,
                     // A client that stopped reading must not hold its writer.
-                    () = close.closed() => break,
+                    () = &mut closed => break,
                 };
                 if written.is_err() {
                     return;

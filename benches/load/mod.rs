@@ -2,6 +2,8 @@
 //! load generator that reports throughput and latency percentiles.
 #![allow(dead_code)]
 
+pub mod raw_ws;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -267,4 +269,34 @@ where
         per_sec: requests as f64 / started.elapsed().as_secs_f64(),
         latency,
     }
+}
+
+/// CPU time (user, system) a process has used so far, in seconds.
+pub fn cpu_secs(pid: u32) -> (f64, f64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at state.
+    let rest = stat.rsplit(')').next().unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of stat(5): 11 and 12 after state.
+    (ticks(11) / 100.0, ticks(12) / 100.0)
+}
+
+/// Prints how the CPU time of a phase split between server and client.
+pub fn print_cpu(server: u32, before: ((f64, f64), (f64, f64)), secs: f64) {
+    let (s, c) = (cpu_secs(server), cpu_secs(std::process::id()));
+    let ((s0, c0), (su, ss, cu, cs)) = (before, (s.0, s.1, c.0, c.1));
+    println!(
+        "    CPU over {secs:.1} s: server {:.2} user + {:.2} system s, bench client {:.2} user + {:.2} system s (2 cores = {:.1} s)",
+        su - s0.0,
+        ss - s0.1,
+        cu - c0.0,
+        cs - c0.1,
+        2.0 * secs
+    );
 }

@@ -27,8 +27,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 async fn connect(State(state): State<AppState>, me: CurrentUser, ws: WebSocketUpgrade) -> Response {
     let config = &state.config.ws;
     let max = config.max_frame_bytes;
+    // Small buffers keep an idle socket cheap (CRATES.md: tungstenite's
+    // defaults cost ~135 KB per socket). Frames queued while a socket is busy
+    // go out together, up to 8 KiB per write.
     ws.read_buffer_size(4096)
-        .write_buffer_size(0)
+        .write_buffer_size(8 * 1024)
         .max_frame_size(max)
         .max_message_size(max)
         .on_upgrade(move |socket| crate::ws::run(socket, state, me))

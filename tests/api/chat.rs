@@ -6,14 +6,9 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::fake_llm::{Behaviour, FakeLlm};
-use crate::helpers::{envelope, eventually, spawn_app_with, sse_events, until_done};
-
-/// Twenty words: at 20 tokens/s the answer takes about a second.
-const LONG: &str = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty";
-
-fn slow_echo(c: &mut chorus::config::Config) {
-    c.providers.get_mut("echo").unwrap().tokens_per_s = Some(20.0);
-}
+use crate::helpers::{
+    LONG, envelope, eventually, slow_echo, spawn_app_with, sse_events, until_done,
+};
 
 async fn messages(app: &crate::helpers::TestApp, token: &str, conv: &str) -> Vec<Value> {
     let page: Value = app

@@ -290,3 +290,10 @@ impl TestApp {
         .await
     }
 }
+
+/// Twenty words: at 20 tokens/s the answer takes about a second.
+pub const LONG: &str = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty";
+
+pub fn slow_echo(c: &mut chorus::config::Config) {
+    c.providers.get_mut("echo").unwrap().tokens_per_s = Some(20.0);
+}

@@ -266,3 +266,32 @@ async fn presence_tells_a_room_who_joined_and_who_left() {
         vec![ada.user_id.clone()]
     );
 }
+
+#[tokio::test]
+async fn a_quiet_socket_passivates_its_actor_and_keeps_its_subscriptions() {
+    let app = spawn_app_with(|c| c.actors.idle_timeout_s = 1, axum::Router::new()).await;
+    let ada = app.sign_up("ada").await;
+    let mut quiet = app.ws(&ada.access).await;
+    quiet.subscribe("room:q").await;
+    let connection_actors = || async {
+        let metrics = app.get("/metrics").await.text().await.unwrap();
+        metrics
+            .lines()
+            .find(|l| l.starts_with("chorus_actors{kind=\"connection\"}"))
+            .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+    };
+    assert!(connection_actors().await.unwrap() >= 1.0);
+    crate::helpers::eventually("the connection actor to passivate", || async {
+        (connection_actors().await == Some(0.0)).then_some(())
+    })
+    .await;
+
+    // Its subscription outlives the actor; its next frame starts it again.
+    let mut other = app.ws(&ada.access).await;
+    other
+        .send(json!({"type": "message", "channel": "room:q", "data": "still here"}))
+        .await;
+    assert_eq!(quiet.next_of("channel_message").await["data"], "still here");
+    quiet.send(json!({"type": "ping", "ref": 1})).await;
+    assert_eq!(quiet.next_of("pong").await["ref"], 1);
+}

@@ -6,15 +6,10 @@ use chorus::state::AppState;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, eventually, spawn_app_with, sse_events, until_done};
+use crate::helpers::{
+    LONG, TestApp, eventually, slow_echo, spawn_app_with, sse_events, until_done,
+};
 use crate::ws_client::WsClient;
-
-/// Twenty words: at 20 tokens/s the answer takes about a second.
-const LONG: &str = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty";
-
-fn slow_echo(c: &mut chorus::config::Config) {
-    c.providers.get_mut("echo").unwrap().tokens_per_s = Some(20.0);
-}
 
 /// Reads `chat.*` messages until `chat.done` (or `chat.error`).
 async fn chat_events(ws: &mut WsClient) -> Vec<Value> {
@@ -190,4 +185,23 @@ async fn post_notify(app: &TestApp, user: &str) -> u64 {
         .await
         .unwrap();
     r["sent"].as_u64().unwrap()
+}
+
+#[tokio::test]
+async fn chats_over_ws_share_the_ai_rate_limit() {
+    let app = spawn_app_with(|c| c.rate_limits.ai = 1, axum::Router::new()).await;
+    let ada = app.sign_up("ada").await;
+    let first = app.conversation(&ada.access, json!({})).await;
+    let second = app.conversation(&ada.access, json!({})).await;
+    let mut ws = app.ws(&ada.access).await;
+    ws.send(json!({"type": "chat", "conversation_id": first, "content": "hi"}))
+        .await;
+    ws.next_of("chat.done").await;
+    ws.send(json!({"type": "chat", "conversation_id": second, "content": "hi", "ref": 2}))
+        .await;
+    let e = ws.next_of("error").await;
+    assert_eq!(
+        (e["code"].as_str(), e["ref"].as_i64()),
+        (Some("RATE_LIMIT_EXCEEDED"), Some(2))
+    );
 }

@@ -21,6 +21,7 @@ pub enum ConnMsg {
 }
 
 pub struct ConnectionActor {
+    pub(super) gate: Arc<std::sync::OnceLock<super::ChatGate>>,
     pub(super) live: Arc<Live>,
     pub(super) channels: Channels,
     pub(super) conversations: Conversations,
@@ -75,8 +76,12 @@ impl KeyedActor for ConnectionActor {
         Ok(())
     }
 
+    /// Passivation keeps the subscriptions; a closed socket leaves them.
     async fn stopping(&self, conn: &mut Arc<Conn>) {
-        leave_all(&self.channels, conn.outbox.conn, conn);
+        let id = conn.outbox.conn;
+        if !self.live.contains_key(&id) {
+            leave_all(&self.channels, id, conn);
+        }
     }
 }
 
@@ -129,6 +134,12 @@ impl ConnectionActor {
                 provider,
                 model,
             } => {
+                if let Some(Err(retry_after)) = self.gate.get().map(|gate| gate(conn.user.id)) {
+                    return Err((
+                        "RATE_LIMIT_EXCEEDED",
+                        format!("too many chats; retry in {retry_after} s"),
+                    ));
+                }
                 // Like 4.1: someone else's conversation does not exist.
                 self.conversations
                     .get(conn.user.id, conversation_id)

@@ -1,14 +1,17 @@
 //! One `ConnectionActor` per WebSocket (API.md 6). The edge's reader task
 //! hands it each frame; it owns the connection's subscriptions, answers
 //! through the connection's bounded outbox, and drives chat through the
-//! conversation actors. Nothing about a connection is persisted.
+//! conversation actors. Nothing about a connection is persisted: its state
+//! ([`Conn`]) stays in memory while the socket is open, and the actor
+//! passivates when the socket is quiet (an idle socket costs no actor) and
+//! starts again from that state with the next frame.
 
 mod actor;
 pub mod protocol;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use dashmap::DashMap;
@@ -44,6 +47,10 @@ impl Conn {
 
 type Live = DashMap<u64, Arc<Conn>>;
 
+/// The edge's rate limit for chats sent over a socket (class `ai`):
+/// `Err(seconds to wait)` when the user is over it.
+pub type ChatGate = Arc<dyn Fn(uuid::Uuid) -> Result<(), u64> + Send + Sync>;
+
 /// Opens, feeds and closes connections. Cheap to clone.
 #[derive(Clone)]
 pub struct Connections {
@@ -52,6 +59,7 @@ pub struct Connections {
     channels: Channels,
     next_id: Arc<AtomicU64>,
     config: ConnectionsConfig,
+    gate: Arc<OnceLock<ChatGate>>,
 }
 
 impl Connections {
@@ -59,12 +67,12 @@ impl Connections {
         channels: Channels,
         conversations: Conversations,
         config: ConnectionsConfig,
-        mut actors: SupervisorConfig,
+        actors: SupervisorConfig,
     ) -> Result<Self, CoreError> {
-        // A connection lives exactly as long as its socket.
-        actors.idle_timeout = None;
         let live = Arc::new(Live::new());
+        let gate = Arc::new(OnceLock::new());
         let behavior = ConnectionActor {
+            gate: gate.clone(),
             live: live.clone(),
             channels: channels.clone(),
             conversations,
@@ -76,12 +84,18 @@ impl Connections {
             channels,
             next_id: Arc::new(AtomicU64::new(0)),
             config,
+            gate,
         })
+    }
+
+    /// Sets the rate limit chats over a socket pass, once, at start-up.
+    pub fn set_chat_gate(&self, gate: ChatGate) {
+        let _ = self.gate.set(gate);
     }
 
     /// Registers a socket of `user`: answers its id and the queue its writer
     /// drains, which already holds the `connected` message.
-    pub async fn open(&self, user: Arc<User>) -> Result<(u64, OutboxRx), CoreError> {
+    pub fn open(&self, user: Arc<User>) -> (u64, OutboxRx) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         let (outbox, rx) = Outbox::new(id, self.config.outbound_queue);
         outbox.push(frames::connected(user.id, id));
@@ -93,14 +107,11 @@ impl Connections {
             outbox,
             subscriptions: Mutex::new(HashSet::new()),
         });
-        self.live.insert(id, conn.clone());
-        if let Err(e) = self.actors.get_or_start(&id).await {
-            self.live.remove(&id);
-            leave_all(&self.channels, id, &conn);
-            return Err(e);
-        }
+        // The actor starts with the first frame and passivates when the
+        // socket is quiet, like every actor: an idle socket costs no actor.
+        self.live.insert(id, conn);
         metrics::gauge!("chorus_ws_connections").increment(1.0);
-        Ok((id, rx))
+        (id, rx)
     }
 
     /// Hands one frame from the socket to the connection's actor.
