@@ -19,7 +19,7 @@ use axum::routing::post;
 use eventsource_stream::Eventsource;
 use futures::StreamExt;
 use hdrhistogram::Histogram;
-use serde_json::{Value, json};
+use serde_json::json;
 
 const MOCK_ANSWER: &str = concat!(
     "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"Hello\"}}]}\n\n",
@@ -37,21 +37,6 @@ async fn start_mock() -> String {
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     url
-}
-
-/// Creates a conversation; answers its id.
-async fn new_conversation(client: &reqwest::Client, api: &str, token: &str) -> String {
-    let r: Value = client
-        .post(format!("{api}/conversations"))
-        .bearer_auth(token)
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    r["id"].as_str().unwrap().to_string()
 }
 
 fn ms(us: u64) -> f64 {
@@ -149,7 +134,7 @@ async fn concurrent_streams(
     let ids: Vec<String> = futures::stream::iter(0..chats)
         .map(|_| {
             let (client, api, token) = (client.clone(), api.clone(), token.to_string());
-            async move { new_conversation(&client, &api, &token).await }
+            async move { load::new_conversation(&client, &api, &token).await }
         })
         .buffer_unordered(32)
         .collect()
@@ -258,7 +243,7 @@ async fn durable_appends(client: &reqwest::Client, base: &str, token: &str, secs
     let api = format!("{base}/api/v1");
     let mut convs = Vec::new();
     for _ in 0..64 {
-        convs.push(new_conversation(client, &api, token).await);
+        convs.push(load::new_conversation(client, &api, token).await);
     }
     let convs = Arc::new(convs);
     let (c, token) = (client.clone(), token.to_string());

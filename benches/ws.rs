@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::net::TcpSocket;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
@@ -217,19 +217,7 @@ async fn chats(client: &reqwest::Client, base: &str, addr: SocketAddr, token: &s
     let ids: Vec<String> = futures::stream::iter(0..n)
         .map(|_| {
             let (client, api, token) = (client.clone(), api.clone(), token.to_string());
-            async move {
-                let r: Value = client
-                    .post(format!("{api}/conversations"))
-                    .bearer_auth(token)
-                    .json(&json!({}))
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
-                r["id"].as_str().unwrap().to_string()
-            }
+            async move { load::new_conversation(&client, &api, &token).await }
         })
         .buffer_unordered(32)
         .collect()
@@ -308,9 +296,11 @@ fn main() {
         println!("ws bench: server pid {}", server.child.id());
         if parts.contains('a') {
             idle_memory(&server, addr, &token).await;
+            load::await_no_sockets(&client, &server.base).await;
         }
         if parts.contains('b') {
             fan_out(server.child.id(), addr, &token, secs).await;
+            load::await_no_sockets(&client, &server.base).await;
         }
         if parts.contains('c') {
             chats(&client, &server.base, addr, &token).await;

@@ -300,3 +300,37 @@ pub fn print_cpu(server: u32, before: ((f64, f64), (f64, f64)), secs: f64) {
         2.0 * secs
     );
 }
+
+/// Creates a conversation; answers its id.
+pub async fn new_conversation(client: &reqwest::Client, api: &str, token: &str) -> String {
+    let r: serde_json::Value = client
+        .post(format!("{api}/conversations"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    r["id"].as_str().unwrap().to_string()
+}
+
+/// Waits until the server reports no open WebSocket (the last phase's
+/// sockets are gone), for up to a minute.
+pub async fn await_no_sockets(client: &reqwest::Client, base: &str) {
+    for _ in 0..600 {
+        let metrics = client
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metrics.lines().any(|l| l == "chorus_ws_connections 0") {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
