@@ -175,6 +175,10 @@ pub fn core_config(config: &Config) -> CoreConfig {
             outbound_queue: config.ws.outbound_queue,
             max_subscriptions: config.ws.max_subscriptions,
         },
+        job_concurrency: match config.jobs.concurrency {
+            0 => 4 * std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        },
         accounts: AccountsConfig {
             access_ttl: Duration::from_secs(config.auth.access_ttl_s),
             refresh_ttl: Duration::from_secs(config.auth.refresh_ttl_s),

@@ -22,6 +22,7 @@ use utoipa::{Modify, OpenApi};
         (name = "ai", description = "Stateless completions, analysis templates, providers"),
         (name = "openai", description = "OpenAI-compatible surface for existing SDKs"),
         (name = "admin", description = "Administration (admin role)"),
+        (name = "jobs", description = "Durable background jobs with progress, events and logs"),
         (name = "realtime", description = "WebSocket: channels, presence, notifications and chat (API.md 6)"),
     )
 )]

@@ -11,6 +11,7 @@ use crate::connection::{Connections, ConnectionsConfig};
 use crate::conversations::Conversations;
 use crate::conversations::generate::ChatDeps;
 use crate::error::CoreError;
+use crate::jobs::Jobs;
 use crate::llm::{Llm, ProviderSpec};
 use crate::store::{Store, StoreConfig};
 use crate::supervisor::SupervisorConfig;
@@ -30,6 +31,8 @@ pub struct CoreConfig {
     pub context_messages: usize,
     pub channels: ChannelsConfig,
     pub connections: ConnectionsConfig,
+    /// Jobs running at once.
+    pub job_concurrency: usize,
 }
 
 /// The running core. Cheap to clone; every clone reaches the same actors.
@@ -44,6 +47,7 @@ pub struct Core {
     conversations: Conversations,
     channels: Channels,
     connections: Connections,
+    jobs: Jobs,
     started_at: Instant,
     actors: SupervisorConfig,
     /// Set when shutdown begins; readiness fails from then on.
@@ -100,7 +104,18 @@ impl Core {
             config.actors.clone(),
         )
         .await?;
+        let mut handlers = crate::jobs::Handlers::new();
+        handlers.insert("delay".into(), Arc::new(crate::jobs::Delay));
+        let (jobs, _ended) = Jobs::start(
+            store.clone(),
+            channels.clone(),
+            handlers,
+            config.job_concurrency,
+            config.actors.clone(),
+        )
+        .await?;
         Ok(Self {
+            jobs,
             channels,
             connections,
             catalog,
@@ -171,10 +186,14 @@ impl Core {
         self.started_at.elapsed()
     }
 
-    /// Jobs pending, scheduled or running. No job kind is registered yet
-    /// (the jobs issue adds the JobActor), so there are none.
+    /// Jobs pending, scheduled or running.
     pub fn active_jobs(&self) -> usize {
-        0
+        self.jobs.active()
+    }
+
+    /// Background jobs.
+    pub fn jobs(&self) -> &Jobs {
+        &self.jobs
     }
 
     /// A real write+read round trip through the store, and the actor system.
@@ -202,6 +221,7 @@ impl Core {
         // Running generations are cancelled and persist their partial answers.
         self.conversations.actors().shutdown(grace).await;
         self.accounts.sessions().shutdown(grace).await;
+        self.jobs.actors().shutdown(grace).await;
         self.store.close().await?;
         Ok(())
     }

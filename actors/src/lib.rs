@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod audit;
 pub mod error;
 pub mod generation;
+pub mod jobs;
 pub mod llm;
 pub mod model;
 pub mod session;

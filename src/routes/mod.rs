@@ -9,6 +9,7 @@ mod api_keys;
 mod auth;
 mod chat;
 mod conversations;
+mod jobs;
 mod openai;
 mod ops;
 mod personas;
@@ -50,6 +51,7 @@ fn api(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(users::router())
         .merge(api_keys::router())
         .merge(admin_users::router())
+        .merge(jobs::router())
         .route_layer(signed_in(RateClass::Default));
     let websocket = ws::router()
         .route_layer(signed_in(RateClass::Default))

@@ -13,6 +13,7 @@ mod conversations;
 mod errors;
 mod fake_llm;
 mod helpers;
+mod jobs;
 mod logs;
 mod oidc;
 mod openai;

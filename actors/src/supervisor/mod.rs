@@ -26,7 +26,7 @@ use ractor::{Actor, ActorRef, MessagingErr, RpcReplyPort};
 use tokio::sync::oneshot;
 
 use crate::error::CoreError;
-pub use child::{ChildMsg, Ctx};
+pub use child::{ChildMsg, Ctx, Mailbox};
 use parent::{Parent, ParentMsg};
 
 /// What a kind of keyed actor does. Implemented once per kind

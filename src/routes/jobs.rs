@@ -1,0 +1,321 @@
+//! Background jobs (API.md 5).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use chorus_actors::generation::GenEvent;
+use chorus_actors::jobs::{JobFilter, NewJob};
+use chorus_actors::model::{Job, JobEvent, JobLog, JobStatus};
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::auth::CurrentUser;
+use crate::error::ApiError;
+use crate::extract::{Json, Path, Query};
+use crate::pagination::{Page, bounds};
+use crate::state::AppState;
+use crate::time::rfc3339_ms;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(get_one, delete))
+        .routes(routes!(cancel))
+        .routes(routes!(retry))
+        .routes(routes!(events))
+        .routes(routes!(stream))
+        .routes(routes!(logs))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct JobBody {
+    /// `delay`, `chat`, `document.ingest` or `webhook.deliver`.
+    pub job_type: String,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub payload: Option<Value>,
+    /// 0-10, default 5; higher runs first.
+    pub priority: Option<u8>,
+    /// RFC 3339; a later time waits as `scheduled`.
+    pub scheduled_for: Option<String>,
+    pub idempotency_key: Option<String>,
+    /// 1-100, default 3.
+    pub max_attempts: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobView {
+    pub id: Uuid,
+    pub job_type: String,
+    /// pending, scheduled, running, completed, failed or cancelled.
+    pub status: &'static str,
+    pub priority: u8,
+    #[schema(value_type = Object)]
+    pub payload: Value,
+    pub progress_percent: u8,
+    #[schema(value_type = Object)]
+    pub result: Option<Value>,
+    pub error: Option<String>,
+    pub attempts: u32,
+    pub max_attempts: u32,
+    pub idempotency_key: Option<String>,
+    pub scheduled_for: Option<String>,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub completed_at: Option<String>,
+}
+
+impl From<Job> for JobView {
+    fn from(j: Job) -> Self {
+        Self {
+            id: j.id,
+            job_type: j.job_type,
+            status: j.status.as_str(),
+            priority: j.priority,
+            payload: serde_json::from_str(&j.payload_json).unwrap_or_default(),
+            progress_percent: j.progress_percent,
+            result: j.result_json.and_then(|r| serde_json::from_str(&r).ok()),
+            error: j.error,
+            attempts: j.attempts,
+            max_attempts: j.max_attempts,
+            idempotency_key: j.idempotency_key,
+            scheduled_for: j.scheduled_for.map(rfc3339_ms),
+            created_at: rfc3339_ms(j.created_at),
+            started_at: j.started_at.map(rfc3339_ms),
+            completed_at: j.completed_at.map(rfc3339_ms),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventView {
+    pub seq: u64,
+    /// created, started, progress, log, completed, failed, cancelled or retrying.
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[schema(value_type = Object)]
+    pub data: Value,
+    pub at: String,
+}
+
+impl From<JobEvent> for EventView {
+    fn from(e: JobEvent) -> Self {
+        Self {
+            seq: e.seq,
+            data: serde_json::from_str(&e.data_json).unwrap_or_default(),
+            kind: e.kind,
+            at: rfc3339_ms(e.at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LogView {
+    pub at: String,
+    pub level: String,
+    pub message: String,
+}
+
+impl From<JobLog> for LogView {
+    fn from(l: JobLog) -> Self {
+        Self {
+            at: rfc3339_ms(l.at),
+            level: l.level,
+            message: l.message,
+        }
+    }
+}
+
+/// Reads a job request; shared with ticket chat and documents.
+pub fn new_job(body: JobBody) -> Result<NewJob, ApiError> {
+    let scheduled_for = body
+        .scheduled_for
+        .map(|at| {
+            chrono::DateTime::parse_from_rfc3339(&at)
+                .map(|t| t.timestamp_millis())
+                .map_err(|_| ApiError::validation("scheduled_for", "an RFC 3339 time"))
+        })
+        .transpose()?;
+    if body
+        .idempotency_key
+        .as_ref()
+        .is_some_and(|k| k.is_empty() || k.len() > 255)
+    {
+        return Err(ApiError::validation("idempotency_key", "1-255 characters"));
+    }
+    Ok(NewJob {
+        job_type: body.job_type,
+        payload: body
+            .payload
+            .unwrap_or_else(|| Value::Object(Default::default())),
+        priority: body.priority.unwrap_or(5),
+        scheduled_for,
+        idempotency_key: body.idempotency_key,
+        max_attempts: body.max_attempts.unwrap_or(3),
+    })
+}
+
+/// Creates a job: 201, or 200 with the existing job for a repeated
+/// idempotency key with the same body (409 with a different one).
+#[utoipa::path(post, path = "/jobs", tag = "jobs", request_body = JobBody, security(("bearer" = []), ("cookie" = [])),
+    responses((status = 201, body = JobView), (status = 200, description = "the job an earlier request with this idempotency key created", body = JobView),
+              (status = 409, description = "idempotency key reused with a different body"), (status = 422, description = "unknown job_type or invalid field")))]
+async fn create(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Json(body): Json<JobBody>,
+) -> Result<(StatusCode, Json<JobView>), ApiError> {
+    let (job, created) = state.core.jobs().create(me.user.id, new_job(body)?).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(job.into())))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct JobQuery {
+    pub status: Option<String>,
+    pub job_type: Option<String>,
+    pub skip: Option<i64>,
+    pub limit: Option<i64>,
+}
+
+/// The caller's jobs, newest first.
+#[utoipa::path(get, path = "/jobs", tag = "jobs", params(JobQuery), security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = Page<JobView>)))]
+async fn list(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Query(q): Query<JobQuery>,
+) -> Result<Json<Page<JobView>>, ApiError> {
+    let (skip, limit) = bounds(q.skip, q.limit)?;
+    let status = q
+        .status
+        .map(|s| {
+            JobStatus::parse(&s).ok_or_else(|| {
+                ApiError::validation(
+                    "status",
+                    "pending, scheduled, running, completed, failed or cancelled",
+                )
+            })
+        })
+        .transpose()?;
+    let filter = JobFilter {
+        status,
+        job_type: q.job_type,
+    };
+    let (jobs, total) = state.core.jobs().list(me.user.id, &filter, skip, limit)?;
+    let items = jobs.into_iter().map(JobView::from).collect();
+    Ok(Json(Page::new(items, total, skip, limit)))
+}
+
+/// One job.
+#[utoipa::path(get, path = "/jobs/{id}", tag = "jobs", params(("id" = Uuid, Path)), security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = JobView), (status = 404, description = "no such job of yours")))]
+async fn get_one(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<Uuid>,
+) -> Result<Json<JobView>, ApiError> {
+    Ok(Json(state.core.jobs().get(me.user.id, id)?.into()))
+}
+
+/// Deletes a job (cancelling it first if it runs).
+#[utoipa::path(delete, path = "/jobs/{id}", tag = "jobs", params(("id" = Uuid, Path)), security(("bearer" = []), ("cookie" = [])),
+    responses((status = 204, description = "deleted"), (status = 404, description = "no such job of yours")))]
+async fn delete(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    state.core.jobs().delete(me.user.id, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Cancels a job; a running handler is told to stop.
+#[utoipa::path(post, path = "/jobs/{id}/cancel", tag = "jobs", params(("id" = Uuid, Path)), security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = JobView), (status = 409, description = "already completed, failed or cancelled")))]
+async fn cancel(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<Uuid>,
+) -> Result<Json<JobView>, ApiError> {
+    Ok(Json(state.core.jobs().cancel(me.user.id, id).await?.into()))
+}
+
+/// Puts a failed or cancelled job back to pending.
+#[utoipa::path(post, path = "/jobs/{id}/retry", tag = "jobs", params(("id" = Uuid, Path)), security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = JobView), (status = 409, description = "neither failed nor cancelled")))]
+async fn retry(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<Uuid>,
+) -> Result<Json<JobView>, ApiError> {
+    Ok(Json(state.core.jobs().retry(me.user.id, id).await?.into()))
+}
+
+/// A job's events, oldest first.
+#[utoipa::path(get, path = "/jobs/{id}/events", tag = "jobs", params(("id" = Uuid, Path)), security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = [EventView])))]
+async fn events(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Vec<EventView>>, ApiError> {
+    let events = state.core.jobs().events(me.user.id, id)?;
+    Ok(Json(events.into_iter().map(EventView::from).collect()))
+}
+
+/// A job's events as SSE (`event:` = type, `id:` = seq), from
+/// `Last-Event-ID` or the start, then live; ends after a terminal event.
+#[utoipa::path(get, path = "/jobs/{id}/events/stream", tag = "jobs", params(("id" = Uuid, Path)), security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, description = "text/event-stream")))]
+async fn stream(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<Uuid>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let after = crate::sse::last_event_id(&headers);
+    let events = state.core.jobs().listen(me.user.id, id, after)?;
+    Ok(crate::sse::respond(events.map(|e| GenEvent {
+        seq: e.seq,
+        name: event_name(&e.kind),
+        data: Arc::from(e.data_json.as_str()),
+    })))
+}
+
+/// The SSE event name of a job event kind.
+fn event_name(kind: &str) -> &'static str {
+    match kind {
+        "created" => "created",
+        "started" => "started",
+        "progress" => "progress",
+        "log" => "log",
+        "completed" => "completed",
+        "failed" => "failed",
+        "cancelled" => "cancelled",
+        _ => "retrying",
+    }
+}
+
+/// A job's log lines.
+#[utoipa::path(get, path = "/jobs/{id}/logs", tag = "jobs", params(("id" = Uuid, Path)), security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = [LogView])))]
+async fn logs(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Vec<LogView>>, ApiError> {
+    let logs = state.core.jobs().logs(me.user.id, id)?;
+    Ok(Json(logs.into_iter().map(LogView::from).collect()))
+}
