@@ -30,6 +30,7 @@ use axum::Router;
 use chorus_actors::accounts::AccountsConfig;
 use chorus_actors::channels::ChannelsConfig;
 use chorus_actors::connection::ConnectionsConfig;
+use chorus_actors::jobs::webhook::WebhookTarget;
 use chorus_actors::llm::{ProviderKind, ProviderSpec};
 use chorus_actors::store::StoreConfig;
 use chorus_actors::supervisor::SupervisorConfig;
@@ -178,6 +179,14 @@ pub fn core_config(config: &Config) -> CoreConfig {
         job_concurrency: match config.jobs.concurrency {
             0 => 4 * std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
+        },
+        webhooks: match (&config.webhooks.url, &config.webhooks.secret) {
+            (url, Some(secret)) if !url.is_empty() => Some(WebhookTarget {
+                url: url.clone(),
+                secret: secret.expose().to_string(),
+                events: config.webhooks.events.clone(),
+            }),
+            _ => None,
         },
         accounts: AccountsConfig {
             access_ttl: Duration::from_secs(config.auth.access_ttl_s),

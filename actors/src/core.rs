@@ -12,6 +12,7 @@ use crate::conversations::Conversations;
 use crate::conversations::generate::ChatDeps;
 use crate::error::CoreError;
 use crate::jobs::Jobs;
+use crate::jobs::webhook::WebhookTarget;
 use crate::llm::{Llm, ProviderSpec};
 use crate::store::{Store, StoreConfig};
 use crate::supervisor::SupervisorConfig;
@@ -33,6 +34,8 @@ pub struct CoreConfig {
     pub connections: ConnectionsConfig,
     /// Jobs running at once.
     pub job_concurrency: usize,
+    /// Where outgoing webhooks go, if anywhere.
+    pub webhooks: Option<WebhookTarget>,
 }
 
 /// The running core. Cheap to clone; every clone reaches the same actors.
@@ -106,7 +109,11 @@ impl Core {
         .await?;
         let mut handlers = crate::jobs::Handlers::new();
         handlers.insert("delay".into(), Arc::new(crate::jobs::Delay));
-        let (jobs, _ended) = Jobs::start(
+        if let Some(target) = &config.webhooks {
+            let deliver = crate::jobs::webhook::DeliverWebhook::new(target.clone())?;
+            handlers.insert("webhook.deliver".into(), Arc::new(deliver));
+        }
+        let (jobs, ended) = Jobs::start(
             store.clone(),
             channels.clone(),
             handlers,
@@ -114,6 +121,9 @@ impl Core {
             config.actors.clone(),
         )
         .await?;
+        if let Some(target) = config.webhooks {
+            spawn_job_webhooks(jobs.clone(), target, ended);
+        }
         Ok(Self {
             jobs,
             channels,
@@ -225,4 +235,48 @@ impl Core {
         self.store.close().await?;
         Ok(())
     }
+}
+
+/// Sends `job.completed` and `job.failed` to the webhook target as
+/// `webhook.deliver` jobs (never for webhook jobs themselves).
+fn spawn_job_webhooks(
+    jobs: Jobs,
+    target: WebhookTarget,
+    mut ended: tokio::sync::mpsc::UnboundedReceiver<crate::model::Job>,
+) {
+    tokio::spawn(async move {
+        while let Some(job) = ended.recv().await {
+            if job.job_type == "webhook.deliver" {
+                continue;
+            }
+            let event = match job.status {
+                crate::model::JobStatus::Completed => "job.completed",
+                _ => "job.failed",
+            };
+            if !target.wants(event) {
+                continue;
+            }
+            let data = serde_json::json!({
+                "job": {
+                    "id": job.id,
+                    "job_type": job.job_type,
+                    "status": job.status.as_str(),
+                    "result": job.result_json.and_then(|r| serde_json::from_str::<serde_json::Value>(&r).ok()),
+                    "error": job.error,
+                    "attempts": job.attempts,
+                }
+            });
+            let deliver = crate::jobs::NewJob {
+                job_type: "webhook.deliver".into(),
+                payload: serde_json::json!({ "event": event, "data": data }),
+                priority: 5,
+                scheduled_for: None,
+                idempotency_key: None,
+                max_attempts: 5,
+            };
+            if let Err(e) = jobs.create(job.user_id, deliver).await {
+                tracing::warn!(error = %e, "could not queue a webhook");
+            }
+        }
+    });
 }

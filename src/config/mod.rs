@@ -125,6 +125,17 @@ impl Config {
                 format!("not a log filter: {:?}", self.log.level),
             ));
         }
+        if !self.webhooks.url.is_empty() {
+            if reqwest::Url::parse(&self.webhooks.url).is_err() {
+                return Err(ConfigError::new("webhooks.url", "not a URL"));
+            }
+            if self.webhooks.secret.is_none() {
+                return Err(ConfigError::new(
+                    "webhooks.secret",
+                    "required when webhooks.url is set (CHORUS__WEBHOOKS__SECRET)",
+                ));
+            }
+        }
         if self.documents.chunk_overlap >= self.documents.chunk_chars {
             return Err(ConfigError::new(
                 "documents.chunk_overlap",
@@ -138,6 +149,12 @@ impl Config {
 /// Secrets may come from the environment only, so they never sit in a file
 /// that gets committed or copied into an image.
 fn reject_secrets_in_files(files: &Figment) -> Result<(), ConfigError> {
+    if files.contains("webhooks.secret") {
+        return Err(ConfigError::new(
+            "webhooks.secret",
+            "secrets come from the environment only (CHORUS__WEBHOOKS__SECRET)",
+        ));
+    }
     if files.contains("auth.jwt_secret") {
         return Err(ConfigError::new(
             "auth.jwt_secret",

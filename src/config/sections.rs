@@ -23,6 +23,7 @@ pub struct Config {
     pub quotas: QuotasConfig,
     pub ws: WsConfig,
     pub jobs: JobsConfig,
+    pub webhooks: WebhooksConfig,
     pub documents: DocumentsConfig,
     pub providers: BTreeMap<String, ProviderConfig>,
     /// Analysis templates of `POST /ai/process`, by `analysis_type`.
@@ -146,6 +147,18 @@ pub struct WsConfig {
     pub ping_interval_s: u64,
     pub pong_timeout_s: u64,
     pub max_subscriptions: usize,
+}
+
+/// Outgoing webhooks: signed JSON events POSTed to one URL.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhooksConfig {
+    /// Empty: no webhooks are sent.
+    #[serde(default)]
+    pub url: String,
+    /// Signs each event; from the environment only (CHORUS__WEBHOOKS__SECRET).
+    pub secret: Option<Secret>,
+    pub events: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -6,6 +6,7 @@ mod actor;
 pub mod handler;
 mod scheduler;
 mod tables;
+pub mod webhook;
 
 use std::sync::Arc;
 use std::time::Duration;
