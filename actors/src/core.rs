@@ -109,6 +109,11 @@ impl Core {
         .await?;
         let mut handlers = crate::jobs::Handlers::new();
         handlers.insert("delay".into(), Arc::new(crate::jobs::Delay));
+        let ticket = crate::jobs::ticket::TicketChat {
+            accounts: accounts.clone(),
+            conversations: conversations.clone(),
+        };
+        handlers.insert("chat".into(), Arc::new(ticket));
         if let Some(target) = &config.webhooks {
             let deliver = crate::jobs::webhook::DeliverWebhook::new(target.clone())?;
             handlers.insert("webhook.deliver".into(), Arc::new(deliver));

@@ -14,6 +14,7 @@ mod openai;
 mod ops;
 mod personas;
 mod tags;
+mod tickets;
 mod usage;
 pub mod users;
 mod ws;
@@ -39,6 +40,7 @@ fn api(state: &AppState) -> OpenApiRouter<AppState> {
     let public_auth = auth::public_router().route_layer(per_ip(RateClass::Auth));
     let calls_a_model = chat::ai_router()
         .merge(ai::ai_router())
+        .merge(tickets::ai_router())
         .route_layer(signed_in(RateClass::Ai));
     let everything_else = OpenApiRouter::new()
         .merge(auth::router())
@@ -52,6 +54,7 @@ fn api(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(api_keys::router())
         .merge(admin_users::router())
         .merge(jobs::router())
+        .merge(tickets::router())
         .route_layer(signed_in(RateClass::Default));
     let websocket = ws::router()
         .route_layer(signed_in(RateClass::Default))

@@ -360,3 +360,47 @@ async fn status_changes_reach_the_owners_sockets_as_job_update() {
         }
     }
 }
+
+#[tokio::test]
+async fn ticket_chat_runs_as_a_job_and_answers_on_its_ticket() {
+    let app = spawn_app().await;
+    let ada = app.sign_up("ada").await;
+    let bob = app.sign_up("bob").await;
+    let r = app
+        .post_json(
+            "/chat",
+            Some(&ada.access),
+            json!({"messages": [{"role": "user", "content": "hello ticket"}]}),
+        )
+        .await;
+    assert_eq!(r.status(), 202);
+    let ticket: Value = r.json().await.unwrap();
+    assert_eq!(ticket["status"], "pending");
+    let id = ticket["ticket_id"].as_str().unwrap();
+    let done = eventually("the ticket to complete", || async {
+        let t: Value = app
+            .get_as(&format!("/chat/{id}"), &ada.access)
+            .await
+            .json()
+            .await
+            .unwrap();
+        (t["status"] == "completed").then_some(t)
+    })
+    .await;
+    assert_eq!(done["result"]["content"], "hello ticket");
+    assert_eq!(done["result"]["usage"]["completion_tokens"], 2);
+    assert!(done["error"].is_null());
+
+    let r = app.get_as(&format!("/chat/{id}"), &bob.access).await;
+    assert_eq!(r.status(), 404);
+    let r = app
+        .post_json(
+            "/chat",
+            Some(&ada.access),
+            json!({"messages": [{"role": "robot", "content": "x"}]}),
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["error"]["details"]["field"], "messages");
+}

@@ -6,6 +6,7 @@ mod actor;
 pub mod handler;
 mod scheduler;
 mod tables;
+pub mod ticket;
 pub mod webhook;
 
 use std::sync::Arc;

@@ -1,0 +1,83 @@
+//! Ticket chat (API.md 4.2): `POST /chat` runs a stateless chat as a job of
+//! type `chat`; the ticket is the job, its result the answer.
+
+use futures::future::BoxFuture;
+use serde_json::{Value, json};
+
+use super::handler::{JobCtx, JobHandler};
+use crate::accounts::Accounts;
+use crate::conversations::Conversations;
+use crate::error::CoreError;
+use crate::llm::{ChatMessage, ChatRequest};
+
+pub struct TicketChat {
+    pub accounts: Accounts,
+    pub conversations: Conversations,
+}
+
+/// The messages of a ticket's payload.
+fn messages(payload: &Value) -> Result<Vec<ChatMessage>, CoreError> {
+    let invalid = || {
+        CoreError::validation(
+            "messages",
+            "1 or more {\"role\": system|user|assistant, \"content\"}",
+        )
+    };
+    let list = payload["messages"].as_array().ok_or_else(invalid)?;
+    if list.is_empty() {
+        return Err(invalid());
+    }
+    list.iter()
+        .map(|m| match (m["role"].as_str(), m["content"].as_str()) {
+            (Some(role @ ("system" | "user" | "assistant")), Some(content)) => Ok(ChatMessage {
+                role: role.to_string(),
+                content: content.to_string(),
+            }),
+            _ => Err(invalid()),
+        })
+        .collect()
+}
+
+impl JobHandler for TicketChat {
+    fn validate(&self, payload: &Value) -> Result<(), CoreError> {
+        messages(payload).map(|_| ())
+    }
+
+    fn run(&self, ctx: JobCtx) -> BoxFuture<'static, Result<Value, String>> {
+        let (accounts, conversations) = (self.accounts.clone(), self.conversations.clone());
+        Box::pin(async move {
+            let payload = &ctx.payload;
+            let params = &payload["params"];
+            let request = ChatRequest {
+                model: payload["model"].as_str().unwrap_or_default().to_string(),
+                messages: messages(payload).map_err(|e| e.to_string())?,
+                temperature: params["temperature"].as_f64().map(|t| t as f32),
+                max_tokens: params["max_tokens"].as_u64().map(|t| t as u32),
+                top_p: params["top_p"].as_f64().map(|t| t as f32),
+                stop: serde_json::from_value(params["stop"].clone()).unwrap_or_default(),
+            };
+            let user = accounts.user(ctx.user_id).map_err(|e| e.public_message())?;
+            let provider = payload["provider"].as_str();
+            let generation = conversations
+                .complete(user, provider, request, "completion")
+                .await
+                .map_err(|e| e.public_message())?;
+            let end = tokio::select! {
+                end = generation.finished() => end,
+                () = ctx.cancel.cancelled() => {
+                    generation.cancel.cancel();
+                    return Err("cancelled".into());
+                }
+            };
+            let end = end.ok_or("the generation ended without an answer")?;
+            let data: Value = serde_json::from_str(&end.data).unwrap_or_default();
+            if end.name == "error" {
+                return Err(data["message"]
+                    .as_str()
+                    .unwrap_or("the provider failed")
+                    .to_string());
+            }
+            Ok(json!({ "content": data["full_response"], "usage": data["usage"] }))
+        })
+    }
+}

@@ -1,0 +1,114 @@
+//! Ticket chat (API.md 4.2): a stateless chat that runs as a job; the
+//! client polls its ticket.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use chorus_actors::jobs::NewJob;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::auth::CurrentUser;
+use crate::error::ApiError;
+use crate::extract::{Json, Path};
+use crate::state::AppState;
+
+/// `POST /chat` calls a model (rate class `ai`); reading a ticket does not.
+pub fn ai_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(submit))
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(ticket))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TicketBody {
+    /// `[{"role": "system|user|assistant", "content"}]`, at least one.
+    #[schema(value_type = Vec<Object>)]
+    pub messages: Value,
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    /// `temperature`, `max_tokens`, `top_p`, `stop`.
+    #[schema(value_type = Object)]
+    pub params: Option<Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TicketView {
+    pub ticket_id: Uuid,
+    /// pending, running, completed, failed or cancelled.
+    pub status: &'static str,
+    /// `{"content", "usage"}` once completed.
+    #[schema(value_type = Object)]
+    pub result: Option<Value>,
+    pub error: Option<String>,
+}
+
+/// Queues a chat; answers its ticket at once (202).
+#[utoipa::path(post, path = "/chat", tag = "ai", request_body = TicketBody, security(("bearer" = []), ("cookie" = [])),
+    responses((status = 202, body = TicketView), (status = 422, description = "invalid messages")))]
+async fn submit(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Json(body): Json<TicketBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let new = NewJob {
+        job_type: "chat".into(),
+        payload: json!({
+            "messages": body.messages,
+            "provider": body.provider,
+            "model": body.model,
+            "params": body.params.unwrap_or_else(|| json!({})),
+        }),
+        priority: 5,
+        scheduled_for: None,
+        idempotency_key: None,
+        max_attempts: 1,
+    };
+    let (job, _) = state
+        .core
+        .jobs()
+        .create(me.user.id, new)
+        .await
+        .map_err(|e| match e {
+            // The ticket's fields, not the job's payload.
+            chorus_actors::CoreError::Validation { field, message } => {
+                ApiError::validation(field.trim_start_matches("payload.").to_string(), message)
+            }
+            other => other.into(),
+        })?;
+    let view = json!({ "ticket_id": job.id, "status": job.status.as_str() });
+    Ok((StatusCode::ACCEPTED, Json(view)))
+}
+
+/// A ticket's state, and its answer once completed.
+#[utoipa::path(get, path = "/chat/{ticket_id}", tag = "ai", params(("ticket_id" = Uuid, Path)), security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = TicketView), (status = 404, description = "no such ticket of yours")))]
+async fn ticket(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(ticket_id): Path<Uuid>,
+) -> Result<Json<TicketView>, ApiError> {
+    let job = state
+        .core
+        .jobs()
+        .get(me.user.id, ticket_id)
+        .ok()
+        .filter(|j| j.job_type == "chat")
+        .ok_or_else(|| ApiError::not_found("ticket", ticket_id))?;
+    // A ticket waiting on a retry is still pending to its client.
+    let status = match job.status.as_str() {
+        "scheduled" => "pending",
+        other => other,
+    };
+    Ok(Json(TicketView {
+        ticket_id,
+        status,
+        result: job.result_json.and_then(|r| serde_json::from_str(&r).ok()),
+        error: job.error,
+    }))
+}
