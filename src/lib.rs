@@ -30,6 +30,7 @@ use axum::Router;
 use chorus_actors::accounts::AccountsConfig;
 use chorus_actors::channels::ChannelsConfig;
 use chorus_actors::connection::ConnectionsConfig;
+use chorus_actors::documents::DocumentsConfig;
 use chorus_actors::jobs::webhook::WebhookTarget;
 use chorus_actors::llm::{ProviderKind, ProviderSpec};
 use chorus_actors::store::StoreConfig;
@@ -188,6 +189,12 @@ pub fn core_config(config: &Config) -> CoreConfig {
             }),
             _ => None,
         },
+        documents: DocumentsConfig {
+            chunk_chars: config.documents.chunk_chars,
+            chunk_overlap: config.documents.chunk_overlap,
+            index_dir: config.store.data_dir.join("search"),
+        },
+        context_chunks: config.chat.context_chunks,
         accounts: AccountsConfig {
             access_ttl: Duration::from_secs(config.auth.access_ttl_s),
             refresh_ttl: Duration::from_secs(config.auth.refresh_ttl_s),

@@ -23,6 +23,7 @@ use utoipa::{Modify, OpenApi};
         (name = "openai", description = "OpenAI-compatible surface for existing SDKs"),
         (name = "admin", description = "Administration (admin role)"),
         (name = "jobs", description = "Durable background jobs with progress, events and logs"),
+        (name = "documents", description = "Uploaded text: chunks, full-text search, retrieval for chat"),
         (name = "realtime", description = "WebSocket: channels, presence, notifications and chat (API.md 6)"),
     )
 )]

@@ -125,6 +125,7 @@ impl ConversationActor {
             .clone()
             .filter(|s| !s.is_empty())
             .or_else(|| persona.as_ref().and_then(|p| p.system_prompt.clone()));
+        let system = with_documents(deps, &conv, &start.params.content, system);
         let mut messages = Vec::with_capacity(history.len() + 2);
         if let Some(system) = system.filter(|s| !s.is_empty()) {
             messages.push(ChatMessage::new("system", system));
@@ -263,4 +264,47 @@ impl KeyedActor for ConversationActor {
             let _ = tokio::time::timeout(Duration::from_secs(5), running.task).await;
         }
     }
+}
+
+/// Adds the chunks of the conversation's `metadata.document_ids` that best
+/// match the user's message to the system prompt (retrieval-augmented chat).
+fn with_documents(
+    deps: &ChatDeps,
+    conv: &crate::model::Conversation,
+    content: &str,
+    system: Option<String>,
+) -> Option<String> {
+    let metadata: serde_json::Value = serde_json::from_str(&conv.metadata_json).unwrap_or_default();
+    let ids: Vec<Uuid> = metadata["document_ids"]
+        .as_array()
+        .map(|ids| {
+            ids.iter()
+                .filter_map(|id| id.as_str().and_then(|s| Uuid::parse_str(s).ok()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let chunks = match deps
+        .documents
+        .retrieve(conv.user_id, &ids, content, deps.context_chunks)
+    {
+        Ok(chunks) if !chunks.is_empty() => chunks,
+        Ok(_) => return system,
+        Err(e) => {
+            tracing::warn!(error = %e, "document retrieval failed; chatting without it");
+            return system;
+        }
+    };
+    let excerpts: Vec<String> = chunks
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("[{}] {c}", i + 1))
+        .collect();
+    let context = format!(
+        "Excerpts from the user's documents that may help answer:\n\n{}",
+        excerpts.join("\n\n")
+    );
+    Some(match system {
+        Some(system) => format!("{system}\n\n{context}"),
+        None => context,
+    })
 }

@@ -10,6 +10,7 @@ use crate::channels::{Channels, ChannelsConfig};
 use crate::connection::{Connections, ConnectionsConfig};
 use crate::conversations::Conversations;
 use crate::conversations::generate::ChatDeps;
+use crate::documents::{Documents, DocumentsConfig};
 use crate::error::CoreError;
 use crate::jobs::Jobs;
 use crate::jobs::webhook::WebhookTarget;
@@ -36,6 +37,9 @@ pub struct CoreConfig {
     pub job_concurrency: usize,
     /// Where outgoing webhooks go, if anywhere.
     pub webhooks: Option<WebhookTarget>,
+    pub documents: DocumentsConfig,
+    /// Document chunks retrieved into a chat's system prompt.
+    pub context_chunks: usize,
 }
 
 /// The running core. Cheap to clone; every clone reaches the same actors.
@@ -51,6 +55,7 @@ pub struct Core {
     channels: Channels,
     connections: Connections,
     jobs: Jobs,
+    documents: Documents,
     started_at: Instant,
     actors: SupervisorConfig,
     /// Set when shutdown begins; readiness fails from then on.
@@ -88,7 +93,10 @@ impl Core {
         let conv_tables = crate::conversations::ConvTables::open(&store)?;
         let catalog = crate::catalog::Catalog::open(store.clone(), conv_tables.clone())?;
         let channels = Channels::new(config.channels);
+        let documents = Documents::open(store.clone(), config.documents)?;
         let deps = ChatDeps {
+            documents: documents.clone(),
+            context_chunks: config.context_chunks,
             channels: channels.clone(),
             store: store.clone(),
             catalog: catalog.clone(),
@@ -114,6 +122,10 @@ impl Core {
             conversations: conversations.clone(),
         };
         handlers.insert("chat".into(), Arc::new(ticket));
+        handlers.insert(
+            "document.ingest".into(),
+            Arc::new(crate::documents::Ingest(documents.clone())),
+        );
         if let Some(target) = &config.webhooks {
             let deliver = crate::jobs::webhook::DeliverWebhook::new(target.clone())?;
             handlers.insert("webhook.deliver".into(), Arc::new(deliver));
@@ -130,6 +142,7 @@ impl Core {
             spawn_job_webhooks(jobs.clone(), target, ended);
         }
         Ok(Self {
+            documents,
             jobs,
             channels,
             connections,
@@ -209,6 +222,11 @@ impl Core {
     /// Background jobs.
     pub fn jobs(&self) -> &Jobs {
         &self.jobs
+    }
+
+    /// Documents and their search index.
+    pub fn documents(&self) -> &Documents {
+        &self.documents
     }
 
     /// A real write+read round trip through the store, and the actor system.

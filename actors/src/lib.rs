@@ -19,6 +19,7 @@ pub mod connection;
 pub mod conversation;
 pub mod conversations;
 mod core;
+pub mod documents;
 
 pub use crate::core::{Core, CoreConfig};
 pub use error::CoreError;

@@ -9,6 +9,7 @@ mod api_keys;
 mod auth;
 mod chat;
 mod conversations;
+mod documents;
 mod jobs;
 mod openai;
 mod ops;
@@ -54,6 +55,7 @@ fn api(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(api_keys::router())
         .merge(admin_users::router())
         .merge(jobs::router())
+        .merge(documents::router(state.config.limits.upload_bytes))
         .merge(tickets::router())
         .route_layer(signed_in(RateClass::Default));
     let websocket = ws::router()

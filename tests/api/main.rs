@@ -10,6 +10,7 @@ mod binary;
 mod catalog;
 mod chat;
 mod conversations;
+mod documents;
 mod errors;
 mod fake_llm;
 mod helpers;

@@ -25,6 +25,10 @@ pub struct ChatDeps {
     pub usage: Usage,
     /// Where generations are streamed to WebSocket listeners.
     pub channels: crate::channels::Channels,
+    /// Documents a conversation's `metadata.document_ids` retrieves from.
+    pub documents: crate::documents::Documents,
+    /// Chunks retrieved into the system prompt.
+    pub context_chunks: usize,
     /// How long a finished generation stays replayable.
     pub replay_window: Duration,
     /// Messages of history sent with each chat.

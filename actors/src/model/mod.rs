@@ -4,6 +4,7 @@
 mod api_key;
 mod audit;
 mod conversation;
+mod document;
 mod job;
 mod persona;
 mod session;
@@ -12,6 +13,7 @@ mod user;
 pub use api_key::ApiKey;
 pub use audit::AuditRecord;
 pub use conversation::{Conversation, Message, MessageStatus};
+pub use document::{Document, DocumentStatus};
 pub use job::{Job, JobEvent, JobLog, JobStatus};
 pub use persona::{Persona, Tag};
 pub use session::Session;

@@ -1,0 +1,312 @@
+//! Documents (API.md 7): uploaded text, split into chunks by a
+//! `document.ingest` job, indexed for full-text search (tantivy), and
+//! retrieved into the system prompt of conversations that name them.
+
+mod chunk;
+mod index;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+pub use chunk::chunk;
+use index::SearchIndex;
+
+use crate::error::CoreError;
+use crate::jobs::{JobCtx, JobHandler, Jobs, NewJob};
+use crate::model::{Document, DocumentStatus, Job, now_ms};
+use crate::store::{Store, Table};
+
+#[derive(Debug, Clone)]
+pub struct DocumentsConfig {
+    pub chunk_chars: usize,
+    pub chunk_overlap: usize,
+    /// Where the search index lives.
+    pub index_dir: PathBuf,
+}
+
+/// One search result.
+#[derive(Debug, Clone)]
+pub struct SearchHit {
+    pub document_id: Uuid,
+    pub chunk: u32,
+    pub text: String,
+    pub score: f32,
+}
+
+/// Every user's documents. Cheap to clone.
+#[derive(Clone)]
+pub struct Documents {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    docs: Table<Uuid, Document>,
+    /// (user id, document id v7) -> document id.
+    by_user: Table<(Uuid, Uuid), Uuid>,
+    /// The uploaded text, kept for (re-)ingestion.
+    texts: Table<Uuid, String>,
+    /// (document id, chunk index) -> chunk text.
+    chunks: Table<(Uuid, u32), String>,
+    index: SearchIndex,
+    config: DocumentsConfig,
+}
+
+impl Documents {
+    pub fn open(store: Store, config: DocumentsConfig) -> Result<Self, CoreError> {
+        Ok(Self {
+            inner: Arc::new(Inner {
+                docs: store.table("documents")?,
+                by_user: store.table("documents_by_user")?,
+                texts: store.table("document_texts")?,
+                chunks: store.table("document_chunks")?,
+                index: SearchIndex::open(&config.index_dir)?,
+                store,
+                config,
+            }),
+        })
+    }
+
+    /// Stores a document and queues its ingestion; answers both.
+    pub async fn submit(
+        &self,
+        jobs: &Jobs,
+        user_id: Uuid,
+        title: &str,
+        text: String,
+    ) -> Result<(Document, Job), CoreError> {
+        let title = title.trim();
+        if title.is_empty() || title.chars().count() > 255 {
+            return Err(CoreError::validation("title", "1-255 characters"));
+        }
+        let inner = &self.inner;
+        let mut doc = Document {
+            id: Uuid::now_v7(),
+            user_id,
+            title: title.to_string(),
+            status: DocumentStatus::Processing,
+            size_bytes: text.len() as u64,
+            chunk_count: 0,
+            error: None,
+            job_id: None,
+            created_at: now_ms(),
+        };
+        inner.texts.insert(&doc.id, &text)?;
+        inner.docs.insert(&doc.id, &doc)?;
+        inner.by_user.insert(&(user_id, doc.id), &doc.id)?;
+        let ingest = NewJob {
+            job_type: "document.ingest".into(),
+            payload: json!({ "document_id": doc.id }),
+            priority: 5,
+            scheduled_for: None,
+            idempotency_key: None,
+            max_attempts: 3,
+        };
+        // Creating the job commits the document with it.
+        let (job, _) = jobs.create(user_id, ingest).await?;
+        doc.job_id = Some(job.id);
+        inner.docs.insert(&doc.id, &doc)?;
+        Ok((doc, job))
+    }
+
+    pub fn get(&self, user_id: Uuid, id: Uuid) -> Result<Document, CoreError> {
+        match self.inner.docs.get(&id)? {
+            Some(doc) if doc.user_id == user_id => Ok(doc),
+            _ => Err(CoreError::not_found("document", id)),
+        }
+    }
+
+    /// A page of `user_id`'s documents, newest first, and how many there are.
+    pub fn list(
+        &self,
+        user_id: Uuid,
+        skip: usize,
+        limit: usize,
+    ) -> Result<(Vec<Document>, usize), CoreError> {
+        let ids: Vec<Uuid> = self
+            .inner
+            .by_user
+            .scan_prefix(&user_id)
+            .rev()
+            .map(|r| r.map(|(_, id)| id))
+            .collect::<Result<_, _>>()?;
+        let mut page = Vec::new();
+        for id in ids.iter().skip(skip).take(limit) {
+            if let Some(doc) = self.inner.docs.get(id)? {
+                page.push(doc);
+            }
+        }
+        Ok((page, ids.len()))
+    }
+
+    /// A page of a document's chunks, in order, and how many there are.
+    pub fn chunks(
+        &self,
+        user_id: Uuid,
+        id: Uuid,
+        skip: usize,
+        limit: usize,
+    ) -> Result<(Vec<(u32, String)>, usize), CoreError> {
+        let doc = self.get(user_id, id)?;
+        let page = self
+            .inner
+            .chunks
+            .scan_prefix(&id)
+            .skip(skip)
+            .take(limit)
+            .enumerate()
+            .map(|(i, r)| r.map(|(_, text)| ((skip + i) as u32, text)))
+            .collect::<Result<_, _>>()?;
+        Ok((page, doc.chunk_count as usize))
+    }
+
+    /// Deletes a document, its chunks and its index entries.
+    pub async fn delete(&self, user_id: Uuid, id: Uuid) -> Result<(), CoreError> {
+        let doc = self.get(user_id, id)?;
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || -> Result<(), CoreError> {
+            inner.index.remove(doc.id)?;
+            inner.chunks.remove_prefix(&doc.id)?;
+            inner.texts.remove(&doc.id)?;
+            inner.by_user.remove(&(doc.user_id, doc.id))?;
+            inner.docs.remove(&doc.id)?;
+            Ok(())
+        })
+        .await
+        .map_err(|e| CoreError::Internal(format!("delete task: {e}")))??;
+        self.inner.store.commit().await?;
+        Ok(())
+    }
+
+    /// The best chunks for `q` over `user_id`'s documents.
+    pub fn search(
+        &self,
+        user_id: Uuid,
+        q: &str,
+        limit: usize,
+    ) -> Result<Vec<SearchHit>, CoreError> {
+        self.hits(user_id, q, None, limit)
+    }
+
+    /// The best `k` chunk texts for `q` within `documents` (retrieval for chat).
+    pub fn retrieve(
+        &self,
+        user_id: Uuid,
+        documents: &[Uuid],
+        q: &str,
+        k: usize,
+    ) -> Result<Vec<String>, CoreError> {
+        if documents.is_empty() || k == 0 {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .hits(user_id, q, Some(documents), k)?
+            .into_iter()
+            .map(|h| h.text)
+            .collect())
+    }
+
+    fn hits(
+        &self,
+        user_id: Uuid,
+        q: &str,
+        within: Option<&[Uuid]>,
+        limit: usize,
+    ) -> Result<Vec<SearchHit>, CoreError> {
+        let hits = self.inner.index.search(user_id, q, within, limit)?;
+        let mut out = Vec::with_capacity(hits.len());
+        for hit in hits {
+            if let Some(text) = self.inner.chunks.get(&(hit.document_id, hit.chunk))? {
+                out.push(SearchHit {
+                    document_id: hit.document_id,
+                    chunk: hit.chunk,
+                    text,
+                    score: hit.score,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Chunks and indexes one document (blocking work; the ingest job's body).
+    fn ingest(&self, id: Uuid) -> Result<Value, String> {
+        let inner = &self.inner;
+        let failed = |e: CoreError| e.public_message();
+        let mut doc = inner
+            .docs
+            .get(&id)
+            .map_err(|e| failed(e.into()))?
+            .ok_or("the document was deleted")?;
+        let text = inner
+            .texts
+            .get(&id)
+            .map_err(|e| failed(e.into()))?
+            .unwrap_or_default();
+        let chunks = chunk(&text, inner.config.chunk_chars, inner.config.chunk_overlap);
+        let result = (|| -> Result<(), CoreError> {
+            inner.chunks.remove_prefix(&id)?;
+            for (i, c) in chunks.iter().enumerate() {
+                inner.chunks.insert(&(id, i as u32), c)?;
+            }
+            inner.index.put(doc.user_id, id, &chunks)
+        })();
+        match result {
+            Ok(()) => {
+                doc.status = DocumentStatus::Ready;
+                doc.chunk_count = chunks.len() as u32;
+                doc.error = None;
+            }
+            Err(e) => {
+                tracing::error!(document = %id, error = %e, "ingestion failed");
+                doc.status = DocumentStatus::Failed;
+                doc.error = Some(e.public_message());
+            }
+        }
+        inner.docs.insert(&id, &doc).map_err(|e| failed(e.into()))?;
+        match doc.status {
+            DocumentStatus::Ready => Ok(json!({ "document_id": id, "chunk_count": chunks.len() })),
+            _ => Err(doc.error.unwrap_or_default()),
+        }
+    }
+}
+
+/// The `document.ingest` job type: `{"document_id"}`.
+pub struct Ingest(pub Documents);
+
+impl JobHandler for Ingest {
+    fn validate(&self, payload: &Value) -> Result<(), CoreError> {
+        payload["document_id"]
+            .as_str()
+            .and_then(|s| Uuid::parse_str(s).ok())
+            .map(|_| ())
+            .ok_or_else(|| CoreError::validation("payload.document_id", "a document id"))
+    }
+
+    fn run(&self, ctx: JobCtx) -> BoxFuture<'static, Result<Value, String>> {
+        let documents = self.0.clone();
+        Box::pin(async move {
+            let id = ctx.payload["document_id"]
+                .as_str()
+                .and_then(|s| Uuid::parse_str(s).ok())
+                .ok_or("no document_id")?;
+            // Only the owner's documents.
+            documents
+                .get(ctx.user_id, id)
+                .map_err(|e| e.public_message())?;
+            let store = documents.inner.store.clone();
+            let result = tokio::task::spawn_blocking(move || documents.ingest(id))
+                .await
+                .map_err(|_| "the ingestion crashed".to_string())?;
+            store
+                .commit()
+                .await
+                .map_err(|e| CoreError::from(e).public_message())?;
+            ctx.progress(100);
+            result
+        })
+    }
+}

@@ -1,0 +1,237 @@
+//! Documents (API.md 7): upload, ingestion status, chunks and search.
+
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
+use axum::http::{HeaderMap, StatusCode, header::CONTENT_TYPE};
+use chorus_actors::model::Document;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::router::UtoipaMethodRouterExt;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::conversations::PageQuery;
+use crate::auth::CurrentUser;
+use crate::error::{ApiError, ErrorCode};
+use crate::extract::{Json, Path, Query};
+use crate::pagination::{Page, bounds};
+use crate::state::AppState;
+use crate::time::rfc3339_ms;
+
+/// Uploads may be up to `upload_bytes`; every other route keeps the JSON limit.
+pub fn router(upload_bytes: usize) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(upload).layer(DefaultBodyLimit::max(upload_bytes)))
+        .routes(routes!(list))
+        .routes(routes!(search))
+        .routes(routes!(get_one, delete))
+        .routes(routes!(chunks))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TextDocument {
+    /// 1-255 characters.
+    pub title: String,
+    pub text: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DocumentView {
+    pub id: Uuid,
+    pub title: String,
+    /// processing, ready or failed.
+    pub status: &'static str,
+    pub size_bytes: u64,
+    pub chunk_count: u32,
+    pub error: Option<String>,
+    /// The `document.ingest` job.
+    pub job_id: Option<Uuid>,
+    pub created_at: String,
+}
+
+impl From<Document> for DocumentView {
+    fn from(d: Document) -> Self {
+        Self {
+            id: d.id,
+            title: d.title,
+            status: d.status.as_str(),
+            size_bytes: d.size_bytes,
+            chunk_count: d.chunk_count,
+            error: d.error,
+            job_id: d.job_id,
+            created_at: rfc3339_ms(d.created_at),
+        }
+    }
+}
+
+fn unsupported(message: &'static str) -> ApiError {
+    ApiError::new(ErrorCode::UnsupportedMediaType, message)
+}
+
+/// Reads the `file` field of a multipart upload: its title and UTF-8 text.
+async fn read_file(mut form: Multipart) -> Result<(String, String), ApiError> {
+    let bad = |e: axum::extract::multipart::MultipartError| {
+        ApiError::from_code(ErrorCode::from_status(e.status()))
+    };
+    while let Some(field) = form.next_field().await.map_err(bad)? {
+        if field.name() != Some("file") {
+            continue;
+        }
+        let name = field.file_name().unwrap_or("document.txt").to_string();
+        let lower = name.to_lowercase();
+        if !(lower.ends_with(".txt") || lower.ends_with(".md")) {
+            return Err(unsupported("only .txt and .md files"));
+        }
+        let bytes = field.bytes().await.map_err(bad)?;
+        let text = String::from_utf8(bytes.to_vec())
+            .map_err(|_| unsupported("the file is not UTF-8 text"))?;
+        return Ok((name, text));
+    }
+    Err(ApiError::validation("file", "a multipart field named file"))
+}
+
+/// Uploads a document: multipart with a `file` (.txt or .md, UTF-8) or JSON
+/// `{"title","text"}`. Answers 202 while it is chunked and indexed.
+#[utoipa::path(post, path = "/documents", tag = "documents", request_body = TextDocument, security(("bearer" = []), ("cookie" = [])),
+    responses((status = 202, description = "{document_id, job_id, status: processing}"),
+              (status = 413, description = "over limits.upload_bytes"), (status = 415, description = "not .txt/.md or not UTF-8")))]
+async fn upload(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    headers: HeaderMap,
+    req: Request,
+) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
+    let content_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let (title, text) = if content_type.starts_with("multipart/form-data") {
+        let form = Multipart::from_request(req, &state)
+            .await
+            .map_err(|_| ApiError::new(ErrorCode::BadRequest, "malformed multipart body"))?;
+        read_file(form).await?
+    } else {
+        let Json(body) = Json::<TextDocument>::from_request(req, &state).await?;
+        (body.title, body.text)
+    };
+    let core = &state.core;
+    let (doc, job) = core
+        .documents()
+        .submit(core.jobs(), me.user.id, &title, text)
+        .await?;
+    let body = json!({ "document_id": doc.id, "job_id": job.id, "status": doc.status.as_str() });
+    Ok((StatusCode::ACCEPTED, axum::Json(body)))
+}
+
+/// The caller's documents, newest first.
+#[utoipa::path(get, path = "/documents", tag = "documents", params(PageQuery), security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = Page<DocumentView>)))]
+async fn list(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Query(q): Query<PageQuery>,
+) -> Result<Json<Page<DocumentView>>, ApiError> {
+    let (skip, limit) = bounds(q.skip, q.limit)?;
+    let (docs, total) = state.core.documents().list(me.user.id, skip, limit)?;
+    let items = docs.into_iter().map(DocumentView::from).collect();
+    Ok(Json(Page::new(items, total, skip, limit)))
+}
+
+/// One document.
+#[utoipa::path(get, path = "/documents/{id}", tag = "documents", params(("id" = Uuid, Path)), security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = DocumentView), (status = 404, description = "no such document of yours")))]
+async fn get_one(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<Uuid>,
+) -> Result<Json<DocumentView>, ApiError> {
+    Ok(Json(state.core.documents().get(me.user.id, id)?.into()))
+}
+
+/// Deletes a document, its chunks and its search entries.
+#[utoipa::path(delete, path = "/documents/{id}", tag = "documents", params(("id" = Uuid, Path)), security(("bearer" = []), ("cookie" = [])),
+    responses((status = 204, description = "deleted"), (status = 404, description = "no such document of yours")))]
+async fn delete(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    state.core.documents().delete(me.user.id, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChunkView {
+    pub chunk_id: String,
+    pub index: u32,
+    pub text: String,
+}
+
+/// A document's chunks, in order.
+#[utoipa::path(get, path = "/documents/{id}/chunks", tag = "documents", params(("id" = Uuid, Path), PageQuery), security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = Page<ChunkView>)))]
+async fn chunks(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<Uuid>,
+    Query(q): Query<PageQuery>,
+) -> Result<Json<Page<ChunkView>>, ApiError> {
+    let (skip, limit) = bounds(q.skip, q.limit)?;
+    let (page, total) = state.core.documents().chunks(me.user.id, id, skip, limit)?;
+    let items = page
+        .into_iter()
+        .map(|(index, text)| ChunkView {
+            chunk_id: format!("{id}:{index}"),
+            index,
+            text,
+        })
+        .collect();
+    Ok(Json(Page::new(items, total, skip, limit)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct SearchQuery {
+    pub q: String,
+    /// 1-100, default 10.
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchHitView {
+    pub document_id: Uuid,
+    pub chunk_id: String,
+    pub text: String,
+    pub score: f32,
+}
+
+/// Full-text search over the caller's documents, best first.
+#[utoipa::path(get, path = "/documents/search", tag = "documents", params(SearchQuery), security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = [SearchHitView])))]
+async fn search(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Query(q): Query<SearchQuery>,
+) -> Result<Json<Vec<SearchHitView>>, ApiError> {
+    let limit = q.limit.unwrap_or(10);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::validation("limit", "must be 1-100"));
+    }
+    if q.q.trim().is_empty() {
+        return Err(ApiError::validation("q", "a search text"));
+    }
+    let hits = state
+        .core
+        .documents()
+        .search(me.user.id, &q.q, limit as usize)?;
+    Ok(Json(
+        hits.into_iter()
+            .map(|h| SearchHitView {
+                chunk_id: format!("{}:{}", h.document_id, h.chunk),
+                document_id: h.document_id,
+                text: h.text,
+                score: h.score,
+            })
+            .collect(),
+    ))
+}
