@@ -111,8 +111,10 @@ impl KeyedActor for JobActor {
             JobMsg::Finished(outcome) => {
                 // After a cancel the slot was already given back.
                 if state.running.take().is_some() && job.status == JobStatus::Running {
-                    self.finish(job, outcome).await?;
+                    // The handler is done: its slot is free while the
+                    // outcome is made durable.
                     self.deps.scheduler.done();
+                    self.finish(job, outcome).await?;
                 }
             }
             JobMsg::Cancel(reply) => {
@@ -173,7 +175,6 @@ impl JobActor {
         job.started_at = Some(now_ms());
         job.progress_percent = 0;
         self.record(job, "started", json!({ "attempt": job.attempts }))?;
-        self.deps.store.commit().await?;
         let cancel = CancellationToken::new();
         *running = Some(cancel.clone());
         let run = JobCtx {
@@ -184,7 +185,14 @@ impl JobActor {
             mailbox: ctx.mailbox(),
         };
         let mailbox = ctx.mailbox();
+        let store = self.deps.store.clone();
         tokio::spawn(async move {
+            // The attempt is durable before it runs (a restart counts it),
+            // and the actor's mailbox stays free while that is flushed.
+            if let Err(e) = store.commit().await {
+                mailbox.send(JobMsg::Finished(Err(CoreError::from(e).public_message())));
+                return;
+            }
             // A handler that panics is a failed attempt, not a stuck job.
             let outcome = match tokio::spawn(handler.run(run)).await {
                 Ok(outcome) => outcome,
