@@ -260,8 +260,9 @@ impl Core {
     }
 }
 
-/// Sends `job.completed` and `job.failed` to the webhook target as
-/// `webhook.deliver` jobs (never for webhook jobs themselves).
+/// Sends `job.completed`, `job.failed` and `document.ready` (an ingestion
+/// that completed) to the webhook target as `webhook.deliver` jobs (never
+/// for webhook jobs themselves).
 fn spawn_job_webhooks(
     jobs: Jobs,
     target: WebhookTarget,
@@ -272,9 +273,11 @@ fn spawn_job_webhooks(
             if job.job_type == "webhook.deliver" {
                 continue;
             }
-            let event = match job.status {
-                crate::model::JobStatus::Completed => "job.completed",
-                _ => "job.failed",
+            let completed = job.status == crate::model::JobStatus::Completed;
+            let event = match (completed, job.job_type.as_str()) {
+                (true, "document.ingest") => "document.ready",
+                (true, _) => "job.completed",
+                (false, _) => "job.failed",
             };
             if !target.wants(event) {
                 continue;
