@@ -44,6 +44,7 @@ fn ms(us: u64) -> f64 {
 }
 
 async fn gateway_overhead(
+    pid: u32,
     client: &reqwest::Client,
     base: &str,
     mock: &str,
@@ -57,6 +58,7 @@ async fn gateway_overhead(
         let mut direct = Histogram::<u64>::new(3).unwrap();
         let mut gateway = Histogram::<u64>::new(3).unwrap();
         let mut errors = 0;
+        let mut server_cpu = 0.0;
         for _round in 0..3 {
             let (c, url) = (client.clone(), format!("{mock}/chat/completions"));
             let d = load::open_loop(rate, secs, move || {
@@ -75,6 +77,7 @@ async fn gateway_overhead(
                 format!("{base}/v1/chat/completions"),
                 token.to_string(),
             );
+            let cpu = load::cpu_secs(pid);
             let g = load::open_loop(rate, secs, move || {
                 let (c, url, token) = (c.clone(), url.clone(), token.clone());
                 async move {
@@ -86,6 +89,8 @@ async fn gateway_overhead(
                 }
             })
             .await;
+            let after = load::cpu_secs(pid);
+            server_cpu += (after.0 - cpu.0) + (after.1 - cpu.1);
             direct.add(&d.latency).unwrap();
             gateway.add(&g.latency).unwrap();
             errors += d.errors + g.errors;
@@ -107,6 +112,11 @@ async fn gateway_overhead(
             ms(g50.saturating_sub(d50)),
             ms(g99.saturating_sub(d99)),
             errors
+        );
+        println!(
+            "          chorus CPU per request {:.0} us (user + system, {:.0}% of one core at this rate)",
+            server_cpu * 1e6 / gateway.len() as f64,
+            server_cpu * 100.0 / (3.0 * secs.as_secs_f64())
         );
         if rate == 1000 {
             let over = ms(g99.saturating_sub(d99));
@@ -144,6 +154,10 @@ async fn concurrent_streams(
     let completed = Arc::new(AtomicU64::new(0));
     let peak_rss = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
+    let cpu_before = (
+        load::cpu_secs(server.child.id()),
+        load::cpu_secs(std::process::id()),
+    );
     let tasks: Vec<_> = ids
         .into_iter()
         .map(|id| {
@@ -214,6 +228,11 @@ async fn concurrent_streams(
         let _ = t.await;
     }
     sampler.abort();
+    load::print_cpu(
+        server.child.id(),
+        cpu_before,
+        started.elapsed().as_secs_f64(),
+    );
     let lag = lag.lock().unwrap();
     let done = completed.load(Ordering::Relaxed);
     println!(
@@ -239,7 +258,13 @@ async fn concurrent_streams(
     );
 }
 
-async fn durable_appends(client: &reqwest::Client, base: &str, token: &str, secs: Duration) {
+async fn durable_appends(
+    pid: u32,
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    secs: Duration,
+) {
     let api = format!("{base}/api/v1");
     let mut convs = Vec::new();
     for _ in 0..64 {
@@ -247,6 +272,8 @@ async fn durable_appends(client: &reqwest::Client, base: &str, token: &str, secs
     }
     let convs = Arc::new(convs);
     let (c, token) = (client.clone(), token.to_string());
+    let cpu_before = (load::cpu_secs(pid), load::cpu_secs(std::process::id()));
+    let started = Instant::now();
     let report = load::closed_loop(64, secs, move |i| {
         let (c, url, token) = (c.clone(), format!("{api}/conversations/{}/messages", convs[i]), token.clone());
         async move {
@@ -256,6 +283,7 @@ async fn durable_appends(client: &reqwest::Client, base: &str, token: &str, secs
     })
     .await;
     println!("(c) {}", report.line("durable POST .../messages x64"));
+    load::print_cpu(pid, cpu_before, started.elapsed().as_secs_f64());
     println!(
         "    target >= 8,400 req/s: {}",
         if report.per_sec >= 8400.0 {
@@ -297,7 +325,15 @@ fn main() {
             secs.as_secs()
         );
         if parts.contains('a') {
-            gateway_overhead(&client, &server.base, &mock, &token, secs).await;
+            gateway_overhead(
+                server.child.id(),
+                &client,
+                &server.base,
+                &mock,
+                &token,
+                secs,
+            )
+            .await;
         }
         if parts.contains('b') {
             let chats = std::env::var("CHORUS_BENCH_CHATS")
@@ -307,7 +343,7 @@ fn main() {
             concurrent_streams(&client, &server, &token, chats).await;
         }
         if parts.contains('c') {
-            durable_appends(&client, &server.base, &token, secs).await;
+            durable_appends(server.child.id(), &client, &server.base, &token, secs).await;
         }
     });
 }
