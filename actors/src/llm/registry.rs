@@ -317,11 +317,26 @@ fn require_done(stream: DeltaStream) -> DeltaStream {
     Box::pin(futures::stream::unfold(Some(stream), |state| async move {
         let mut stream = state?;
         match stream.next().await {
+            Some(Ok(done @ Delta::Done { .. })) => {
+                drain(stream);
+                Some((Ok(done), None))
+            }
             Some(item) => {
-                let end = matches!(item, Ok(Delta::Done { .. }) | Err(_));
+                let end = item.is_err();
                 Some((item, if end { None } else { Some(stream) }))
             }
             None => Some((Err(LlmError::Protocol), None)),
         }
     }))
+}
+
+/// Reads what follows the terminal event (the end of the HTTP body) off the
+/// answer's path, so the connection goes back to the pool instead of being
+/// closed: a new TCP connection per request costs more than the rest of a
+/// gateway call.
+fn drain(mut stream: DeltaStream) {
+    tokio::spawn(async move {
+        let rest = async { while stream.next().await.is_some() {} };
+        let _ = tokio::time::timeout(Duration::from_secs(1), rest).await;
+    });
 }
