@@ -133,7 +133,7 @@ impl From<JobLog> for LogView {
     }
 }
 
-/// Reads a job request; shared with ticket chat and documents.
+/// Reads a job request: defaults, and the fields the core does not check.
 pub fn new_job(body: JobBody) -> Result<NewJob, ApiError> {
     let scheduled_for = body
         .scheduled_for

@@ -39,12 +39,7 @@ impl TestApp {
 
     async fn document_ready(&self, token: &str, id: &str) -> Value {
         eventually("the document to be ready", || async {
-            let doc: Value = self
-                .get_as(&format!("/documents/{id}"), token)
-                .await
-                .json()
-                .await
-                .unwrap();
+            let doc: Value = self.get_json(&format!("/documents/{id}"), token).await;
             (doc["status"] == "ready").then_some(doc)
         })
         .await
@@ -87,20 +82,12 @@ async fn an_uploaded_document_is_chunked_indexed_and_found_by_its_owner_only() {
     )
     .await;
 
-    let doc: Value = app
-        .get_as(&format!("/documents/{id}"), &ada.access)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = app.get_json(&format!("/documents/{id}"), &ada.access).await;
     assert!(doc["chunk_count"].as_u64().unwrap() > 1, "{doc}");
     assert!(doc["size_bytes"].as_u64().unwrap() > 1000);
     let chunks: Value = app
-        .get_as(&format!("/documents/{id}/chunks?limit=100"), &ada.access)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("/documents/{id}/chunks?limit=100"), &ada.access)
+        .await;
     assert_eq!(chunks["total"], doc["chunk_count"]);
     assert!(
         chunks["items"].as_array().unwrap().iter().all(|c| c["text"]
@@ -112,28 +99,22 @@ async fn an_uploaded_document_is_chunked_indexed_and_found_by_its_owner_only() {
     );
 
     let hits: Value = app
-        .get_as(
+        .get_json(
             "/documents/search?q=cobalt%20blue%20door%20lighthouse",
             &ada.access,
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     let first = &hits[0];
     assert_eq!(first["document_id"], id.as_str());
     assert!(first["text"].as_str().unwrap().contains(SECRET), "{first}");
     assert!(first["score"].as_f64().unwrap() > 0.0);
 
     let theirs: Value = app
-        .get_as(
+        .get_json(
             "/documents/search?q=cobalt%20blue%20door%20lighthouse",
             &bob.access,
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(theirs, json!([]));
     let r = app.get_as(&format!("/documents/{id}"), &bob.access).await;
     assert_eq!(r.status(), 404);
@@ -148,11 +129,8 @@ async fn an_uploaded_document_is_chunked_indexed_and_found_by_its_owner_only() {
         .await;
     assert_eq!(r.status(), 204);
     let hits: Value = app
-        .get_as("/documents/search?q=cobalt", &ada.access)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json("/documents/search?q=cobalt", &ada.access)
+        .await;
     assert!(
         hits.as_array()
             .unwrap()

@@ -155,6 +155,13 @@ impl TestApp {
             .await
     }
 
+    /// GET `/api/v1{path}` as `token`, asserting 200; the JSON body.
+    pub async fn get_json(&self, path: &str, token: &str) -> serde_json::Value {
+        let r = self.get_as(path, token).await;
+        assert_eq!(r.status(), 200, "GET {path}");
+        r.json().await.unwrap()
+    }
+
     /// Registers `name` (email `name@example.com`, password `password-{name}`).
     pub async fn register(&self, name: &str) -> serde_json::Value {
         let r = self

@@ -16,9 +16,7 @@ impl TestApp {
     }
 
     pub async fn get_job(&self, token: &str, id: &str) -> Value {
-        let r = self.get_as(&format!("/jobs/{id}"), token).await;
-        assert_eq!(r.status(), 200);
-        r.json().await.unwrap()
+        self.get_json(&format!("/jobs/{id}"), token).await
     }
 
     /// Waits until job `id` has status `status`; answers it.
@@ -62,11 +60,8 @@ async fn a_delay_job_runs_reports_progress_and_completes() {
     assert!(done["started_at"].is_string() && done["completed_at"].is_string());
 
     let events: Value = app
-        .get_as(&format!("/jobs/{id}/events"), &ada.access)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("/jobs/{id}/events"), &ada.access)
+        .await;
     assert_eq!(
         kinds(&events),
         [
@@ -87,19 +82,9 @@ async fn a_delay_job_runs_reports_progress_and_completes() {
         .collect();
     assert_eq!(seqs, (1..=7).collect::<Vec<_>>());
 
-    let page: Value = app
-        .get_as("/jobs?status=completed", &ada.access)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let page: Value = app.get_json("/jobs?status=completed", &ada.access).await;
     assert_eq!(page["total"], 1);
-    let page: Value = app
-        .get_as("/jobs?status=failed", &ada.access)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let page: Value = app.get_json("/jobs?status=failed", &ada.access).await;
     assert_eq!(page["total"], 0);
 }
 
@@ -232,21 +217,13 @@ async fn a_failing_job_is_retried_with_backoff_until_max_attempts() {
     assert_eq!(failed["attempts"], 2);
     assert!(failed["error"].as_str().unwrap().contains("fail"));
     let events: Value = app
-        .get_as(&format!("/jobs/{id}/events"), &ada.access)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("/jobs/{id}/events"), &ada.access)
+        .await;
     let kinds = kinds(&events);
     assert_eq!(kinds.iter().filter(|k| *k == "started").count(), 2);
     assert!(kinds.contains(&"retrying".to_string()));
     assert_eq!(kinds.last().unwrap(), "failed");
-    let logs: Value = app
-        .get_as(&format!("/jobs/{id}/logs"), &ada.access)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let logs: Value = app.get_json(&format!("/jobs/{id}/logs"), &ada.access).await;
     assert_eq!(logs.as_array().unwrap().len(), 2);
     assert_eq!(logs[0]["level"], "error");
 }
@@ -378,12 +355,7 @@ async fn ticket_chat_runs_as_a_job_and_answers_on_its_ticket() {
     assert_eq!(ticket["status"], "pending");
     let id = ticket["ticket_id"].as_str().unwrap();
     let done = eventually("the ticket to complete", || async {
-        let t: Value = app
-            .get_as(&format!("/chat/{id}"), &ada.access)
-            .await
-            .json()
-            .await
-            .unwrap();
+        let t: Value = app.get_json(&format!("/chat/{id}"), &ada.access).await;
         (t["status"] == "completed").then_some(t)
     })
     .await;

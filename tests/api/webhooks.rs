@@ -79,11 +79,8 @@ async fn a_finished_job_is_sent_signed_and_retried_after_a_failure() {
     assert!((0..60).contains(&age));
 
     let page: Value = app
-        .get_as("/jobs?job_type=webhook.deliver", &ada.access)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json("/jobs?job_type=webhook.deliver", &ada.access)
+        .await;
     let delivery = &page["items"][0];
     let delivery = app
         .job_until(&ada.access, delivery["id"].as_str().unwrap(), "completed")

@@ -66,11 +66,8 @@ async fn chat_over_ws_streams_to_the_sender_and_an_sse_listener_alike() {
     assert_eq!(sse_done["message_id"], done["message_id"]);
 
     let page: Value = app
-        .get_as(&format!("/conversations/{conv}/messages"), &ada.access)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("/conversations/{conv}/messages"), &ada.access)
+        .await;
     assert_eq!(page["items"].as_array().unwrap().len(), 2);
 }
 

@@ -204,11 +204,6 @@ impl Channels {
         });
     }
 
-    /// Number of connections subscribed to `name`.
-    pub fn subscriber_count(&self, name: &str) -> usize {
-        self.get(name).map_or(0, |c| c.lock().subscribers.len())
-    }
-
     fn get(&self, name: &str) -> Option<Arc<Channel>> {
         self.inner.map.get(name).map(|c| c.value().clone())
     }

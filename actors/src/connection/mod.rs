@@ -133,15 +133,6 @@ impl Connections {
         }
     }
 
-    /// Number of open connections.
-    pub fn len(&self) -> usize {
-        self.live.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.live.is_empty()
-    }
-
     /// Asks every socket to close with 1001, then stops the actors.
     pub async fn shutdown(&self, grace: Duration) {
         for conn in self.live.iter() {

@@ -163,10 +163,11 @@ impl Jobs {
         let job = {
             let key = new.idempotency_key.clone().map(|k| (user_id, k));
             let _guard = key.as_ref().map(|k| self.locks.lock(k));
+            let hash = body_hash(&new);
             if let Some(key) = &key
                 && let Some(seen) = tables.idempotency.get(key)?
             {
-                if seen.body_hash != body_hash(&new) {
+                if seen.body_hash != hash {
                     return Err(CoreError::Conflict(
                         "idempotency key reused with a different body".into(),
                     ));
@@ -179,7 +180,7 @@ impl Jobs {
             if let Some(key) = &key {
                 let record = Idempotent {
                     job_id: job.id,
-                    body_hash: body_hash(&new),
+                    body_hash: hash,
                 };
                 tables.idempotency.insert(key, &record)?;
             }
