@@ -192,6 +192,7 @@ async fn chunks(
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct SearchQuery {
+    /// Plain text, 1-256 characters; any of its words may match.
     pub q: String,
     /// 1-100, default 10.
     pub limit: Option<i64>,
@@ -217,13 +218,11 @@ async fn search(
     if !(1..=100).contains(&limit) {
         return Err(ApiError::validation("limit", "must be 1-100"));
     }
-    if q.q.trim().is_empty() {
-        return Err(ApiError::validation("q", "a search text"));
-    }
     let hits = state
         .core
         .documents()
-        .search(me.user.id, &q.q, limit as usize)?;
+        .search(me.user.id, &q.q, limit as usize)
+        .await?;
     Ok(Json(
         hits.into_iter()
             .map(|h| SearchHitView {

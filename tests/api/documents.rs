@@ -21,7 +21,7 @@ fn long_text(needle: &str) -> String {
 
 impl TestApp {
     /// Uploads `text` as JSON; waits until the document is ready; answers its id.
-    async fn document(&self, token: &str, title: &str, text: &str) -> String {
+    pub(crate) async fn document(&self, token: &str, title: &str, text: &str) -> String {
         let r = self
             .post_json(
                 "/documents",
@@ -37,7 +37,7 @@ impl TestApp {
         id
     }
 
-    async fn document_ready(&self, token: &str, id: &str) -> Value {
+    pub(crate) async fn document_ready(&self, token: &str, id: &str) -> Value {
         eventually("the document to be ready", || async {
             let doc: Value = self.get_json(&format!("/documents/{id}"), token).await;
             (doc["status"] == "ready").then_some(doc)
@@ -45,7 +45,12 @@ impl TestApp {
         .await
     }
 
-    async fn upload(&self, token: &str, filename: &str, content: &[u8]) -> reqwest::Response {
+    pub(crate) async fn upload(
+        &self,
+        token: &str,
+        filename: &str,
+        content: &[u8],
+    ) -> reqwest::Response {
         let boundary = "chorusboundary7d3f";
         let mut body = format!(
             "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\nContent-Type: text/plain\r\n\r\n"

@@ -6,8 +6,9 @@ use std::sync::Mutex;
 
 use tantivy::collector::TopDocs;
 use tantivy::directory::MmapDirectory;
-use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, TermQuery};
+use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
 use tantivy::schema::{Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TEXT, Value};
+use tantivy::tokenizer::TokenStream;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term, doc};
 use uuid::Uuid;
 
@@ -20,6 +21,9 @@ pub struct Hit {
     pub chunk: u32,
     pub score: f32,
 }
+
+/// Distinct terms of one query that are searched for; the rest are ignored.
+pub const MAX_TERMS: usize = 64;
 
 pub struct SearchIndex {
     index: Index,
@@ -92,7 +96,11 @@ impl SearchIndex {
     }
 
     /// The best `limit` chunks for `q` among `user`'s documents (only those
-    /// in `within`, when given).
+    /// in `within`, when given). `q` is plain text: it is split into terms by
+    /// the field's own tokenizer and any of them may match. There is no
+    /// query grammar (no fields, ranges, phrases or nesting), so no text can
+    /// make the query deep or expensive; at most [`MAX_TERMS`] distinct terms
+    /// are used. Blocking: call from a blocking thread.
     pub fn search(
         &self,
         user: Uuid,
@@ -100,23 +108,31 @@ impl SearchIndex {
         within: Option<&[Uuid]>,
         limit: usize,
     ) -> Result<Vec<Hit>, CoreError> {
-        let parser = QueryParser::for_index(&self.index, vec![self.text]);
-        // Lenient: a user's query text is never a syntax error.
-        let (text_query, _) = parser.parse_query_lenient(q);
-        let term = |field, value: String| -> Box<dyn Query> {
+        let terms = self.terms(q)?;
+        if terms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let term = |field, value: &str| -> Box<dyn Query> {
             Box::new(TermQuery::new(
-                Term::from_field_text(field, &value),
-                IndexRecordOption::Basic,
+                Term::from_field_text(field, value),
+                IndexRecordOption::WithFreqs,
             ))
         };
+        let any_term: Vec<(Occur, Box<dyn Query>)> = terms
+            .iter()
+            .map(|t| (Occur::Should, term(self.text, t)))
+            .collect();
         let mut clauses = vec![
-            (Occur::Must, text_query),
-            (Occur::Must, term(self.user, user.to_string())),
+            (
+                Occur::Must,
+                Box::new(BooleanQuery::new(any_term)) as Box<dyn Query>,
+            ),
+            (Occur::Must, term(self.user, &user.to_string())),
         ];
         if let Some(ids) = within {
             let any: Vec<(Occur, Box<dyn Query>)> = ids
                 .iter()
-                .map(|id| (Occur::Should, term(self.document, id.to_string())))
+                .map(|id| (Occur::Should, term(self.document, &id.to_string())))
                 .collect();
             clauses.push((Occur::Must, Box::new(BooleanQuery::new(any))));
         }
@@ -142,5 +158,23 @@ impl SearchIndex {
             }
         }
         Ok(hits)
+    }
+
+    /// The distinct terms of `q` as the text field indexes them, in order
+    /// of first appearance, at most [`MAX_TERMS`].
+    fn terms(&self, q: &str) -> Result<Vec<String>, CoreError> {
+        let mut analyzer = self
+            .index
+            .tokenizer_for_field(self.text)
+            .map_err(internal)?;
+        let mut stream = analyzer.token_stream(q);
+        let mut terms: Vec<String> = Vec::new();
+        while terms.len() < MAX_TERMS && stream.advance() {
+            let text = &stream.token().text;
+            if !terms.iter().any(|t| t == text) {
+                terms.push(text.clone());
+            }
+        }
+        Ok(terms)
     }
 }

@@ -18,7 +18,7 @@ use index::SearchIndex;
 use crate::error::CoreError;
 use crate::jobs::{JobCtx, JobHandler, Jobs, NewJob};
 use crate::model::{Document, DocumentStatus, Job, now_ms};
-use crate::store::{Store, Table};
+use crate::store::{KeyLocks, Store, Table};
 
 #[derive(Debug, Clone)]
 pub struct DocumentsConfig {
@@ -27,6 +27,9 @@ pub struct DocumentsConfig {
     /// Where the search index lives.
     pub index_dir: PathBuf,
 }
+
+/// The longest search text accepted.
+pub const MAX_QUERY_CHARS: usize = 256;
 
 /// One search result.
 #[derive(Debug, Clone)]
@@ -54,6 +57,9 @@ struct Inner {
     chunks: Table<(Uuid, u32), String>,
     index: SearchIndex,
     config: DocumentsConfig,
+    /// Serializes an ingestion's writes with a delete of the same document,
+    /// so a delete during ingestion is never undone by it.
+    locks: KeyLocks,
 }
 
 impl Documents {
@@ -67,6 +73,7 @@ impl Documents {
                 index: SearchIndex::open(&config.index_dir)?,
                 store,
                 config,
+                locks: KeyLocks::default(),
             }),
         })
     }
@@ -169,6 +176,7 @@ impl Documents {
         let doc = self.get(user_id, id)?;
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || -> Result<(), CoreError> {
+            let _held = inner.locks.lock(&doc.id);
             inner.index.remove(doc.id)?;
             inner.chunks.remove_prefix(&doc.id)?;
             inner.texts.remove(&doc.id)?;
@@ -182,14 +190,28 @@ impl Documents {
         Ok(())
     }
 
-    /// The best chunks for `q` over `user_id`'s documents.
-    pub fn search(
+    /// The best chunks for `q` (plain text, at most [`MAX_QUERY_CHARS`]
+    /// characters) over `user_id`'s documents. Runs on the blocking pool.
+    pub async fn search(
         &self,
         user_id: Uuid,
         q: &str,
         limit: usize,
     ) -> Result<Vec<SearchHit>, CoreError> {
-        self.hits(user_id, q, None, limit)
+        if q.trim().is_empty() {
+            return Err(CoreError::validation("q", "a search text"));
+        }
+        if q.chars().count() > MAX_QUERY_CHARS {
+            return Err(CoreError::validation(
+                "q",
+                format!("at most {MAX_QUERY_CHARS} characters"),
+            ));
+        }
+        let documents = self.clone();
+        let q = q.to_string();
+        tokio::task::spawn_blocking(move || documents.hits(user_id, &q, None, limit))
+            .await
+            .map_err(|e| CoreError::Internal(format!("search task: {e}")))?
     }
 
     /// The best `k` chunk texts for `q` within `documents` (retrieval for chat).
@@ -247,6 +269,12 @@ impl Documents {
             .map_err(|e| failed(e.into()))?
             .unwrap_or_default();
         let chunks = chunk(&text, inner.config.chunk_chars, inner.config.chunk_overlap);
+        // From here on a delete waits for us, and we for a delete: a
+        // document deleted while it was being chunked stays deleted.
+        let _held = inner.locks.lock(&id);
+        if inner.docs.get(&id).map_err(|e| failed(e.into()))?.is_none() {
+            return Err("the document was deleted".into());
+        }
         let result = (|| -> Result<(), CoreError> {
             inner.chunks.remove_prefix(&id)?;
             for (i, c) in chunks.iter().enumerate() {

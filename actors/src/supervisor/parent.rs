@@ -16,10 +16,14 @@ use crate::error::CoreError;
 
 type StartReply<A> = RpcReplyPort<Result<ActorRef<ChildMsg<<A as KeyedActor>::Msg>>, CoreError>>;
 
+type ChildRef<A> = ActorRef<ChildMsg<<A as KeyedActor>::Msg>>;
+
 pub(super) enum ParentMsg<A: KeyedActor> {
     Start(A::Key, StartReply<A>),
     /// A child has been idle long enough to passivate.
     Idle(A::Key, ActorId),
+    /// A child's start (its `load`) ended, in a task of its own.
+    Started(A::Key, Result<ChildRef<A>, CoreError>),
 }
 
 pub(super) struct Parent<A: KeyedActor> {
@@ -36,6 +40,9 @@ pub(super) struct ParentState<A: KeyedActor> {
     /// Keys whose child is draining to passivate, with the starts that wait
     /// for it to stop (so two actors never run for one key).
     draining: HashMap<A::Key, Vec<StartReply<A>>>,
+    /// Keys whose child is loading, with the starts that wait for it. The
+    /// load runs outside this actor, so one slow load delays only its own key.
+    starting: HashMap<A::Key, Vec<StartReply<A>>>,
 }
 
 impl<A: KeyedActor> Parent<A> {
@@ -61,23 +68,85 @@ impl<A: KeyedActor> Parent<A> {
         self.recent_failures(state, key) > self.config.max_restarts as usize
     }
 
-    async fn spawn_child(
+    /// Starts `key`'s child in a task of its own; `waiting` (and any start
+    /// of the key that comes meanwhile) is answered when its load has ended.
+    fn begin_start(
         &self,
         myself: &ActorRef<ParentMsg<A>>,
         state: &mut ParentState<A>,
         key: A::Key,
-    ) -> Result<ActorRef<ChildMsg<A::Msg>>, CoreError> {
+        waiting: Vec<StartReply<A>>,
+    ) {
+        state
+            .starting
+            .entry(key.clone())
+            .or_default()
+            .extend(waiting);
         let child = Child {
             behavior: self.behavior.clone(),
             idle_timeout: self.config.idle_timeout,
         };
-        let (actor, _) = Actor::spawn_linked(None, child, key.clone(), myself.get_cell())
-            .await
-            .map_err(|e| startup_error::<A>(e))?;
-        state.keys.insert(actor.get_id(), key.clone());
-        self.registry.insert(key, actor.clone());
-        self.report_size();
-        Ok(actor)
+        let parent = myself.clone();
+        tokio::spawn(async move {
+            let started = Actor::spawn_linked(None, child, key.clone(), parent.get_cell())
+                .await
+                .map(|(actor, _)| actor)
+                .map_err(|e| startup_error::<A>(e));
+            if let Err(ractor::MessagingErr::SendErr(ParentMsg::Started(_, Ok(orphan)))) =
+                parent.send_message(ParentMsg::Started(key, started))
+            {
+                // The parent stopped meanwhile (shutdown): so does the child.
+                orphan.stop(Some("shutdown".into()));
+            }
+        });
+    }
+
+    /// Registers a child whose load has ended and answers who waited for it.
+    fn started(
+        &self,
+        myself: &ActorRef<ParentMsg<A>>,
+        state: &mut ParentState<A>,
+        key: A::Key,
+        result: Result<ChildRef<A>, CoreError>,
+    ) {
+        let waiting = state.starting.remove(&key).unwrap_or_default();
+        let result = match result {
+            Ok(actor) if is_running(&actor) => {
+                state.keys.insert(actor.get_id(), key.clone());
+                self.registry.insert(key, actor.clone());
+                self.report_size();
+                Ok(actor)
+            }
+            Ok(_) => {
+                // It failed before we heard of its start: a failure like any.
+                self.note_failure(state, &key);
+                if !self.is_down(state, &key) {
+                    return self.begin_start(myself, state, key, waiting);
+                }
+                Err(self.down_error())
+            }
+            Err(e) => {
+                if waiting.is_empty() {
+                    tracing::error!(kind = A::KIND, ?key, error = %e, "restart failed");
+                }
+                Err(e)
+            }
+        };
+        for reply in waiting {
+            let _ = reply.send(result.clone());
+        }
+    }
+
+    fn note_failure(&self, state: &mut ParentState<A>, key: &A::Key) {
+        state
+            .failures
+            .entry(key.clone())
+            .or_default()
+            .push_back(Instant::now());
+    }
+
+    fn down_error(&self) -> CoreError {
+        CoreError::Unavailable(format!("{} is down after repeated failures", A::KIND))
     }
 
     /// Drops the registry entry of a child that ended, if it is still that child's.
@@ -96,7 +165,7 @@ impl<A: KeyedActor> Parent<A> {
 
 impl<A: KeyedActor> Parent<A> {
     /// Starts a fresh child for the starts that waited on a draining one.
-    async fn answer_waiting(
+    fn answer_waiting(
         &self,
         myself: &ActorRef<ParentMsg<A>>,
         state: &mut ParentState<A>,
@@ -105,12 +174,8 @@ impl<A: KeyedActor> Parent<A> {
         let Some(waiting) = state.draining.remove(&key) else {
             return;
         };
-        if waiting.is_empty() {
-            return;
-        }
-        let result = self.spawn_child(myself, state, key).await;
-        for reply in waiting {
-            let _ = reply.send(result.clone());
+        if !waiting.is_empty() {
+            self.begin_start(myself, state, key, waiting);
         }
     }
 }
@@ -142,6 +207,7 @@ impl<A: KeyedActor> Actor for Parent<A> {
             keys: HashMap::new(),
             failures: HashMap::new(),
             draining: HashMap::new(),
+            starting: HashMap::new(),
         })
     }
 
@@ -153,6 +219,10 @@ impl<A: KeyedActor> Actor for Parent<A> {
     ) -> Result<(), ActorProcessingErr> {
         let (key, reply) = match msg {
             ParentMsg::Start(key, reply) => (key, reply),
+            ParentMsg::Started(key, result) => {
+                self.started(&myself, state, key, result);
+                return Ok(());
+            }
             ParentMsg::Idle(key, id) => {
                 let current = self.registry.get(&key).map(|r| r.value().clone());
                 if let Some(actor) = current.filter(|a| a.get_id() == id) {
@@ -167,20 +237,24 @@ impl<A: KeyedActor> Actor for Parent<A> {
                 return Ok(());
             }
         };
-        if let Some(waiting) = state.draining.get_mut(&key) {
+        if let Some(waiting) = state
+            .draining
+            .get_mut(&key)
+            .or_else(|| state.starting.get_mut(&key))
+        {
             waiting.push(reply);
             return Ok(());
         }
-        let result = match self.registry.get(&key).map(|r| r.value().clone()) {
-            Some(actor) if is_running(&actor) => Ok(actor),
-            _ if self.is_down(state, &key) => Err(CoreError::Unavailable(format!(
-                "{} is down after repeated failures",
-                A::KIND
-            ))),
-            _ => self.spawn_child(&myself, state, key).await,
-        };
-        // The caller may have timed out and left; that is its business.
-        let _ = reply.send(result);
+        match self.registry.get(&key).map(|r| r.value().clone()) {
+            Some(actor) if is_running(&actor) => {
+                // The caller may have timed out and left; that is its business.
+                let _ = reply.send(Ok(actor));
+            }
+            _ if self.is_down(state, &key) => {
+                let _ = reply.send(Err(self.down_error()));
+            }
+            _ => self.begin_start(&myself, state, key, vec![reply]),
+        }
         Ok(())
     }
 
@@ -193,7 +267,7 @@ impl<A: KeyedActor> Actor for Parent<A> {
         match event {
             SupervisionEvent::ActorTerminated(cell, _, _) => {
                 if let Some(key) = self.forget(state, &cell) {
-                    self.answer_waiting(&myself, state, key).await;
+                    self.answer_waiting(&myself, state, key);
                 }
             }
             SupervisionEvent::ActorFailed(cell, err) => {
@@ -202,22 +276,18 @@ impl<A: KeyedActor> Actor for Parent<A> {
                 };
                 if state.draining.contains_key(&key) {
                     // It failed while draining: the waiting starts get a fresh child.
-                    self.answer_waiting(&myself, state, key).await;
+                    self.answer_waiting(&myself, state, key);
                     return Ok(());
                 }
-                state
-                    .failures
-                    .entry(key.clone())
-                    .or_default()
-                    .push_back(Instant::now());
+                self.note_failure(state, &key);
                 if self.is_down(state, &key) {
                     tracing::error!(kind = A::KIND, ?key, error = %err, "actor failed too often; it stays down");
                     return Ok(());
                 }
                 tracing::warn!(kind = A::KIND, ?key, error = %err, "actor failed; restarting it");
                 metrics::counter!("chorus_actor_restarts_total", "kind" => A::KIND).increment(1);
-                if let Err(e) = self.spawn_child(&myself, state, key).await {
-                    tracing::error!(kind = A::KIND, error = %e, "restart failed");
+                if !state.starting.contains_key(&key) {
+                    self.begin_start(&myself, state, key, Vec::new());
                 }
             }
             _ => {}

@@ -10,6 +10,8 @@ use crate::store::{Durability, Store, StoreConfig, Table};
 struct Counter {
     store: Store,
     counts: Table<str, u64>,
+    /// Loads of keys starting with "slow" begun so far; each takes 2 s.
+    slow_loads: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 enum CounterMsg {
@@ -27,6 +29,14 @@ impl KeyedActor for Counter {
     const KIND: &'static str = "test_counter";
 
     async fn load(&self, key: &String) -> Result<u64, CoreError> {
+        if key.starts_with("slow") {
+            self.slow_loads
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+        if key.starts_with("missing") {
+            return Err(CoreError::not_found("counter", key));
+        }
         Ok(self.counts.get(key)?.unwrap_or(0))
     }
 
@@ -51,6 +61,7 @@ impl KeyedActor for Counter {
 struct Fixture {
     _dir: tempfile::TempDir,
     sup: Supervisor<Counter>,
+    slow_loads: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 async fn fixture(max_restarts: u32, idle: Option<Duration>) -> Fixture {
@@ -69,10 +80,18 @@ async fn fixture(max_restarts: u32, idle: Option<Duration>) -> Fixture {
         idle_timeout: idle,
         call_timeout: Duration::from_secs(5),
     };
-    let sup = Supervisor::start(Counter { store, counts }, config)
-        .await
-        .unwrap();
-    Fixture { _dir: dir, sup }
+    let slow_loads = std::sync::Arc::default();
+    let counter = Counter {
+        store,
+        counts,
+        slow_loads: std::sync::Arc::clone(&slow_loads),
+    };
+    let sup = Supervisor::start(counter, config).await.unwrap();
+    Fixture {
+        _dir: dir,
+        sup,
+        slow_loads,
+    }
 }
 
 async fn incr(sup: &Supervisor<Counter>, key: &str) -> u64 {
@@ -225,4 +244,47 @@ async fn a_message_queued_behind_the_idle_check_is_still_answered() {
         2,
         "the queued call was dropped by passivation"
     );
+}
+
+#[tokio::test]
+async fn a_slow_load_does_not_delay_the_start_of_another_key() {
+    let f = fixture(5, None).await;
+    let slow = tokio::spawn({
+        let sup = f.sup.clone();
+        async move { sup.call(&"slow".to_string(), CounterMsg::Get).await }
+    });
+    eventually("the slow load to begin", async || {
+        f.slow_loads.load(std::sync::atomic::Ordering::SeqCst) == 1
+    })
+    .await;
+
+    // The bound: a second key's first answer within 50 ms.
+    let started = std::time::Instant::now();
+    assert_eq!(incr(&f.sup, "fast").await, 1);
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_millis(50),
+        "a 2 s load elsewhere held this start for {took:?}"
+    );
+
+    // Meanwhile more callers of the slow key share its one start.
+    let again = f.sup.call(&"slow".to_string(), CounterMsg::Get).await;
+    assert_eq!(again.unwrap(), 0);
+    assert_eq!(slow.await.unwrap().unwrap(), 0);
+    assert_eq!(f.slow_loads.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_load_that_fails_reports_its_own_error_to_every_waiting_caller() {
+    let f = fixture(5, None).await;
+    let callers = (0..4).map(|_| {
+        let sup = f.sup.clone();
+        tokio::spawn(async move { sup.get_or_start(&"missing".to_string()).await })
+    });
+    for r in futures::future::join_all(callers).await {
+        let r = r.unwrap();
+        assert!(matches!(r, Err(CoreError::NotFound { .. })), "{r:?}");
+    }
+    assert!(f.sup.is_empty());
+    assert_eq!(incr(&f.sup, "fine").await, 1);
 }
