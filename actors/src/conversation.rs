@@ -189,7 +189,6 @@ impl KeyedActor for ConversationActor {
         if !self.deps.tables.conversations.contains(id)? {
             return Err(CoreError::not_found("conversation", id));
         }
-        self.deps.tables.repair_count(*id)?;
         Ok(ConversationState {
             running: None,
             last: None,

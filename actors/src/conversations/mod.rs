@@ -68,6 +68,11 @@ impl Conversations {
         actors: SupervisorConfig,
     ) -> Result<Self, CoreError> {
         let tables = deps.tables.clone();
+        if store.opened_after_crash() {
+            // A crash between a message and its count leaves the count stale.
+            let seen = tables.repair_all_counts()?;
+            tracing::info!(conversations = seen, "checked message counts after a crash");
+        }
         let usage = deps.usage.clone();
         let deps = Arc::new(deps);
         let actors = Supervisor::start(ConversationActor::new(deps.clone()), actors).await?;

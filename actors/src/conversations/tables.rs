@@ -97,6 +97,20 @@ impl ConvTables {
         Ok(())
     }
 
+    /// Repairs the count of every conversation; run once at start after a
+    /// crash (see [`Store::opened_after_crash`]), never per activation.
+    pub fn repair_all_counts(&self) -> Result<usize, StoreError> {
+        let mut seen = 0;
+        for entry in self.conversations.iter() {
+            let (key, _) = entry?;
+            let id =
+                Uuid::from_slice(&key).map_err(|_| StoreError::Codec("conversation id".into()))?;
+            self.repair_count(id)?;
+            seen += 1;
+        }
+        Ok(seen)
+    }
+
     /// The last `n` messages of a conversation, oldest first.
     pub fn recent_messages(
         &self,
@@ -112,5 +126,73 @@ impl ConvTables {
             .collect::<Result<_, _>>()?;
         out.reverse();
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::now_ms;
+    use crate::store::{Durability, StoreConfig};
+
+    #[tokio::test]
+    async fn counts_left_stale_by_a_crash_are_repaired_in_one_pass() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&StoreConfig {
+            path: dir.path().to_path_buf(),
+            durability: Durability::Sync,
+            cache_capacity: 8 << 20,
+            flush_every_ms: 500,
+        })
+        .unwrap();
+        let tables = ConvTables::open(&store).unwrap();
+        let user = Uuid::now_v7();
+        let mut ids = Vec::new();
+        for stale in [0u64, 5] {
+            let conv = Conversation {
+                id: Uuid::now_v7(),
+                user_id: user,
+                title: "t".into(),
+                persona_id: None,
+                provider: None,
+                model: None,
+                system_prompt: None,
+                metadata_json: "{}".into(),
+                tag_ids: Vec::new(),
+                message_count: stale,
+                created_at: now_ms(),
+                updated_at: now_ms(),
+            };
+            tables.conversations.insert(&conv.id, &conv).unwrap();
+            for _ in 0..2 {
+                let message = Message {
+                    id: Uuid::now_v7(),
+                    conversation_id: conv.id,
+                    role: "user".into(),
+                    content: "hi".into(),
+                    metadata_json: "{}".into(),
+                    usage: None,
+                    status: crate::model::MessageStatus::Complete,
+                    created_at: now_ms(),
+                };
+                tables
+                    .messages
+                    .insert(&(conv.id, message.id), &message)
+                    .unwrap();
+            }
+            ids.push(conv.id);
+        }
+        assert_eq!(tables.repair_all_counts().unwrap(), 2);
+        for id in ids {
+            assert_eq!(
+                tables
+                    .conversations
+                    .get(&id)
+                    .unwrap()
+                    .unwrap()
+                    .message_count,
+                2
+            );
+        }
     }
 }

@@ -95,7 +95,12 @@ struct Inner {
     durability: Durability,
     commits: GroupCommit,
     path: PathBuf,
+    /// The previous run ended without [`Store::close`] (a crash or a kill).
+    crashed: bool,
 }
+
+/// The `meta` key present while a process has the store open.
+const OPEN_MARKER: &str = "open";
 
 impl Store {
     /// Opens (or creates) the store and checks its schema version. Must be
@@ -112,15 +117,21 @@ impl Store {
             .cache_capacity(config.cache_capacity)
             .flush_every_ms(flush_every)
             .open()?;
+        let meta = db.open_tree("meta")?;
         let store = Self {
             inner: Arc::new(Inner {
                 commits: GroupCommit::start(db.clone()),
                 db,
                 durability: config.durability,
                 path: config.path.clone(),
+                crashed: meta.get(OPEN_MARKER)?.is_some(),
             }),
         };
         store.check_schema()?;
+        // Removed again by `close`: found at the next start, it means this
+        // run did not end cleanly.
+        meta.insert(OPEN_MARKER, &[])?;
+        store.inner.db.flush()?;
         Ok(store)
     }
 
@@ -230,7 +241,14 @@ impl Store {
     /// Goes through the flusher whatever the durability, so that no second
     /// flush ever runs beside it.
     pub async fn close(&self) -> Result<(), StoreError> {
+        self.inner.db.open_tree("meta")?.remove(OPEN_MARKER)?;
         self.inner.commits.wait_durable().await
+    }
+
+    /// Whether the previous run ended without closing the store (a crash or
+    /// a kill): records written in several steps may need a repair.
+    pub fn opened_after_crash(&self) -> bool {
+        self.inner.crashed
     }
 }
 

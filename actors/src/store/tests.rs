@@ -118,3 +118,26 @@ async fn the_ready_probe_round_trips() {
     store.probe().await.unwrap();
     store.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_store_left_open_by_a_crash_is_known_as_such_at_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(&config(dir.path(), Durability::Sync)).unwrap();
+        assert!(
+            !store.opened_after_crash(),
+            "a new store had no previous run"
+        );
+        // Dropped without close: what a kill leaves behind.
+    }
+    {
+        let store = wait_open(dir.path()).await;
+        assert!(store.opened_after_crash());
+        store.close().await.unwrap();
+    }
+    let store = wait_open(dir.path()).await;
+    assert!(
+        !store.opened_after_crash(),
+        "a clean close was taken for a crash"
+    );
+}
