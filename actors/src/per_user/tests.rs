@@ -1,3 +1,6 @@
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
 use super::*;
 use crate::store::{Durability, StoreConfig};
 
@@ -12,15 +15,21 @@ fn open(dir: &std::path::Path) -> Store {
 }
 
 /// One create as the services do it: lock, check, write record and count.
+/// `on_recount` runs after a first count was taken from the index.
 fn create(
     store: &Store,
     count: &UserCount,
     index: &Table<(Uuid, Uuid), ()>,
     user: Uuid,
     max: u64,
+    on_recount: &(dyn Fn() + Sync),
 ) -> Result<(), CoreError> {
     let _guard = count.lock(user);
-    let n = count.check(user, max, || index_len(index, user))?;
+    let n = count.check(user, max, || {
+        let n = index_len(index, user)?;
+        on_recount();
+        Ok(n)
+    })?;
     store.transaction_unflushed(&[index, count.table()], |tx| {
         tx.insert(index, &(user, Uuid::now_v7()), &())?;
         count.set_in(tx, user, n + 1)
@@ -35,9 +44,20 @@ async fn threads_creating_at_once_never_pass_the_cap() {
     let count = UserCount::open(&store, Counted::Tags).unwrap();
     let index: Table<(Uuid, Uuid), ()> = store.table("things_by_user").unwrap();
     let user = Uuid::now_v7();
+    // Each thread waits (a bounded time) inside the first count until all
+    // sixteen are there: without the user's lock they would all read 0 and
+    // all create; with it, the first gives up waiting and the others queue.
+    let arrived = AtomicUsize::new(0);
+    let gather = || {
+        arrived.fetch_add(1, Ordering::SeqCst);
+        let give_up = Instant::now() + Duration::from_millis(200);
+        while arrived.load(Ordering::SeqCst) < 16 && Instant::now() < give_up {
+            std::thread::yield_now();
+        }
+    };
     let made: usize = std::thread::scope(|s| {
         let handles: Vec<_> = (0..16)
-            .map(|_| s.spawn(|| create(&store, &count, &index, user, 5).is_ok()))
+            .map(|_| s.spawn(|| create(&store, &count, &index, user, 5, &gather).is_ok()))
             .collect();
         handles
             .into_iter()
@@ -47,7 +67,7 @@ async fn threads_creating_at_once_never_pass_the_cap() {
     assert_eq!(made, 5);
     assert_eq!(index_len(&index, user).unwrap(), 5);
     assert_eq!(count.stored(user).unwrap(), Some(5));
-    match create(&store, &count, &index, user, 5) {
+    match create(&store, &count, &index, user, 5, &|| {}) {
         Err(CoreError::LimitReached { resource, limit }) => {
             assert_eq!((resource, limit), ("tags", 5));
         }
@@ -65,9 +85,9 @@ async fn records_made_before_counts_existed_are_counted_from_their_index() {
     for _ in 0..3 {
         index.insert(&(user, Uuid::now_v7()), &()).unwrap();
     }
-    assert!(create(&store, &count, &index, user, 3).is_err());
+    assert!(create(&store, &count, &index, user, 3, &|| {}).is_err());
     assert_eq!(count.stored(user).unwrap(), Some(3));
-    assert!(create(&store, &count, &index, user, 4).is_ok());
+    assert!(create(&store, &count, &index, user, 4, &|| {}).is_ok());
     assert_eq!(count.stored(user).unwrap(), Some(4));
 }
 
