@@ -160,26 +160,19 @@ async fn an_over_long_prompt_metadata_or_name_is_422_naming_the_field() {
     assert_eq!(stored["system_prompt"], Value::Null);
 }
 
-/// Each counted resource: where it is made, a body for the n-th one, and
-/// the path that deletes one by id.
-fn resources() -> Vec<(&'static str, fn(usize) -> Value, &'static str)> {
+/// Each counted resource: where it is made (and `{path}/{id}` deletes
+/// one), and a body for the n-th one.
+type Resource = (&'static str, fn(usize) -> Value);
+
+fn resources() -> Vec<Resource> {
     vec![
-        ("/conversations", |_| json!({}), "/conversations"),
-        (
-            "/personas",
-            |i| json!({"name": format!("p{i}")}),
-            "/personas",
-        ),
-        ("/tags", |i| json!({"name": format!("t{i}")}), "/tags"),
-        (
-            "/api-keys",
-            |i| json!({"name": format!("k{i}")}),
-            "/api-keys",
-        ),
+        ("/conversations", |_| json!({})),
+        ("/personas", |i| json!({"name": format!("p{i}")})),
+        ("/tags", |i| json!({"name": format!("t{i}")})),
+        ("/api-keys", |i| json!({"name": format!("k{i}")})),
         (
             "/documents",
             |i| json!({"title": format!("d{i}"), "text": "words"}),
-            "/documents",
         ),
     ]
 }
@@ -198,7 +191,7 @@ async fn one_record_past_the_configured_count_is_429_until_one_is_deleted() {
     let app = spawn_app_with(small_counts, Router::new()).await;
     let ada = app.sign_up("ada").await.access;
     let bob = app.sign_up("bob").await.access;
-    for (path, body, delete_base) in resources() {
+    for (path, body) in resources() {
         let mut ids = Vec::new();
         for i in 0..3 {
             ids.push(create(&app, &ada, path, body(i)).await);
@@ -214,12 +207,12 @@ async fn one_record_past_the_configured_count_is_429_until_one_is_deleted() {
         let gone = app
             .send(
                 Method::DELETE,
-                &format!("{delete_base}/{}", ids[0]),
+                &format!("{path}/{}", ids[0]),
                 Some(&ada),
                 None,
             )
             .await;
-        assert_eq!(gone.status(), 204, "DELETE {delete_base}");
+        assert_eq!(gone.status(), 204, "DELETE {path}");
         create(&app, &ada, path, body(4)).await;
         let r = app.post_json(path, Some(&ada), body(5)).await;
         assert_eq!(r.status(), 429, "POST {path} past the count again");
@@ -230,7 +223,7 @@ async fn one_record_past_the_configured_count_is_429_until_one_is_deleted() {
 async fn concurrent_creates_cannot_pass_the_configured_count() {
     let app = spawn_app_with(small_counts, Router::new()).await;
     let token = app.sign_up("ada").await.access;
-    for (path, body, _) in resources() {
+    for (path, body) in resources() {
         let attempts = (0..12).map(|i| app.post_json(path, Some(&token), body(i)));
         let statuses: Vec<u16> = futures::future::join_all(attempts)
             .await

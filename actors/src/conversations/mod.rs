@@ -95,10 +95,10 @@ impl Conversations {
         let title = new.title.unwrap_or_else(|| "New conversation".into());
         limits::name("title", &title)?;
         check_settings(
-            &new.provider,
-            &new.model,
-            &new.system_prompt,
-            &new.metadata_json,
+            new.provider.as_deref(),
+            new.model.as_deref(),
+            new.system_prompt.as_deref(),
+            new.metadata_json.as_deref(),
         )?;
         let now = now_ms();
         let conv = Conversation {
@@ -187,10 +187,10 @@ impl Conversations {
             limits::name("title", title)?;
         }
         check_settings(
-            &patch.provider.clone().flatten(),
-            &patch.model.clone().flatten(),
-            &patch.system_prompt.clone().flatten(),
-            &patch.metadata_json,
+            patch.provider.as_ref().and_then(Option::as_deref),
+            patch.model.as_ref().and_then(Option::as_deref),
+            patch.system_prompt.as_ref().and_then(Option::as_deref),
+            patch.metadata_json.as_deref(),
         )?;
         let t = &self.tables;
         let guard = t.lock(&id);
@@ -380,14 +380,14 @@ impl Conversations {
 
 /// The stored settings of a conversation within their caps.
 fn check_settings(
-    provider: &Option<String>,
-    model: &Option<String>,
-    system_prompt: &Option<String>,
-    metadata_json: &Option<String>,
+    provider: Option<&str>,
+    model: Option<&str>,
+    system_prompt: Option<&str>,
+    metadata_json: Option<&str>,
 ) -> Result<(), CoreError> {
-    limits::chars("provider", provider.as_deref(), limits::NAME_CHARS)?;
-    limits::chars("model", model.as_deref(), limits::NAME_CHARS)?;
-    limits::prompt("system_prompt", system_prompt.as_deref())?;
+    limits::chars("provider", provider, limits::NAME_CHARS)?;
+    limits::chars("model", model, limits::NAME_CHARS)?;
+    limits::prompt("system_prompt", system_prompt)?;
     match metadata_json {
         Some(json) => limits::metadata("metadata", json),
         None => Ok(()),
