@@ -66,6 +66,8 @@ pub struct UserCount {
 }
 
 impl UserCount {
+    /// Open one per kind and share its clones: the locks are the handle's
+    /// own, so a second handle of the same kind would not exclude the first.
     pub fn open(store: &Store, kind: Counted) -> Result<Self, StoreError> {
         Ok(Self {
             table: store.table("user_counts")?,
