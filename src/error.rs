@@ -37,7 +37,7 @@ pub enum ErrorCode {
     RateLimitExceeded,
     /// 429: a generation is already running in the conversation.
     ConversationBusy,
-    /// 429: monthly token allowance used up.
+    /// 429: monthly token allowance used up, or a per-user count reached.
     QuotaExceeded,
     /// 500: a bug; the message never carries internals.
     Internal,
@@ -240,6 +240,10 @@ impl From<CoreError> for ApiError {
                     HeaderValue::from_static("1"),
                 ),
             CoreError::QuotaExceeded => ApiError::from_code(ErrorCode::QuotaExceeded),
+            CoreError::LimitReached { resource, limit } => {
+                ApiError::new(ErrorCode::QuotaExceeded, e.to_string())
+                    .with_details(json!({ "resource": resource, "limit": limit }))
+            }
             CoreError::Llm(e) => ApiError::from_llm(&e),
             CoreError::Unavailable(what) | CoreError::Timeout(what) => {
                 tracing::warn!(%what, "core unavailable");

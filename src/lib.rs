@@ -148,7 +148,9 @@ impl Application {
 /// The core's configuration, derived from the server's.
 pub fn core_config(config: &Config) -> CoreConfig {
     let actors = &config.actors;
+    let limits = config.limits.counts();
     CoreConfig {
+        limits,
         store: StoreConfig {
             path: config.store.data_dir.clone(),
             durability: config.store.durability,
@@ -193,12 +195,14 @@ pub fn core_config(config: &Config) -> CoreConfig {
             chunk_chars: config.documents.chunk_chars,
             chunk_overlap: config.documents.chunk_overlap,
             index_dir: config.store.data_dir.join("search"),
+            max_per_user: limits.documents,
         },
         context_chunks: config.chat.context_chunks,
         accounts: AccountsConfig {
             access_ttl: Duration::from_secs(config.auth.access_ttl_s),
             refresh_ttl: Duration::from_secs(config.auth.refresh_ttl_s),
             default_allowance: config.quotas.monthly_token_allowance,
+            max_api_keys: limits.api_keys,
         },
     }
 }

@@ -16,18 +16,8 @@ pub struct Page<T> {
 }
 
 impl<T> Page<T> {
-    /// The page `skip..skip + limit` of `all`, each item made into a `T`.
-    pub fn of<U: Into<T>>(all: Vec<U>, skip: usize, limit: usize) -> Self {
-        let total = all.len();
-        let items = all
-            .into_iter()
-            .skip(skip)
-            .take(limit)
-            .map(Into::into)
-            .collect();
-        Self::new(items, total, skip, limit)
-    }
-
+    /// A page the core cut out of the list (it decodes only the page's
+    /// records), with the list's `total`.
     pub fn new(items: Vec<T>, total: usize, skip: usize, limit: usize) -> Self {
         Self {
             items,

@@ -1,11 +1,13 @@
 //! Personas and tags: small per-user records. Another user's is `NotFound`;
-//! tag names are unique per user.
+//! tag names are unique per user. Each user may keep a configured number of
+//! each (`limits.max_personas_per_user`, `limits.max_tags_per_user`).
 
 use uuid::Uuid;
 
 use crate::conversations::ConvTables;
 use crate::error::CoreError;
-use crate::model::{Persona, Tag, now_ms};
+use crate::model::{CountLimits, Persona, Tag, limits, now_ms};
+use crate::per_user::{Counted, UserCount, index_len, index_page};
 use crate::store::{Store, StoreError, Table, Tx};
 
 #[derive(Clone)]
@@ -18,24 +20,43 @@ pub struct Catalog {
     tags_by_user: Table<(Uuid, Uuid), ()>,
     /// (user, lower-cased name) -> tag id: the uniqueness index.
     tag_names: Table<(Uuid, String), Uuid>,
+    /// How many personas each user has, against `caps.personas`.
+    persona_count: UserCount,
+    /// How many tags each user has, against `caps.tags`.
+    tag_count: UserCount,
+    caps: CountLimits,
     conversations: ConvTables,
 }
 
-fn ids(index: &Table<(Uuid, Uuid), ()>, user: Uuid) -> Result<Vec<Uuid>, CoreError> {
-    crate::accounts::Tables::ids_of(index, user)
+/// The stored fields of a persona within their caps; 422 naming the first that is not.
+fn check_persona(p: &Persona) -> Result<(), CoreError> {
+    limits::name("name", &p.name)?;
+    limits::chars("description", p.description.as_deref(), limits::TEXT_CHARS)?;
+    limits::prompt("system_prompt", p.system_prompt.as_deref())?;
+    limits::chars("avatar", p.avatar.as_deref(), limits::URL_CHARS)?;
+    limits::names("tags", &p.tags)?;
+    limits::chars(
+        "sample_greeting",
+        p.sample_greeting.as_deref(),
+        limits::TEXT_CHARS,
+    )
 }
 
-fn check_len(field: &'static str, value: &str, max: usize) -> Result<(), CoreError> {
-    let n = value.chars().count();
-    if n == 0 || n > max {
-        return Err(CoreError::validation(field, format!("1-{max} characters")));
-    }
-    Ok(())
+fn check_tag(t: &Tag) -> Result<(), CoreError> {
+    limits::name("name", &t.name)?;
+    limits::chars("color", t.color.as_deref(), limits::NAME_CHARS)
 }
 
 impl Catalog {
-    pub fn open(store: Store, conversations: ConvTables) -> Result<Self, CoreError> {
+    pub fn open(
+        store: Store,
+        conversations: ConvTables,
+        caps: CountLimits,
+    ) -> Result<Self, CoreError> {
         Ok(Self {
+            persona_count: UserCount::open(&store, Counted::Personas)?,
+            tag_count: UserCount::open(&store, Counted::Tags)?,
+            caps,
             personas: store.table("personas")?,
             personas_by_user: store.table("personas_by_user")?,
             tags: store.table("tags")?,
@@ -46,23 +67,44 @@ impl Catalog {
         })
     }
 
-    /// Creates or replaces a persona (`persona.id` new for a create).
+    /// Creates or replaces a persona (`persona.id` new for a create); a
+    /// create past the user's cap is `LimitReached`.
     pub async fn save_persona(&self, mut persona: Persona) -> Result<Persona, CoreError> {
-        check_len("name", &persona.name, 100)?;
-        if let Some(existing) = self.personas.get(&persona.id)? {
-            if existing.user_id != persona.user_id {
-                return Err(CoreError::not_found("persona", persona.id));
-            }
-            persona.created_at = existing.created_at;
+        check_persona(&persona)?;
+        let user = persona.user_id;
+        {
+            let _guard = self.persona_count.lock(user);
+            let count = match self.personas.get(&persona.id)? {
+                Some(existing) if existing.user_id != user => {
+                    return Err(CoreError::not_found("persona", persona.id));
+                }
+                Some(existing) => {
+                    persona.created_at = existing.created_at;
+                    None
+                }
+                None => Some(self.persona_count.check(user, self.caps.personas, || {
+                    index_len(&self.personas_by_user, user)
+                })?),
+            };
+            persona.updated_at = now_ms();
+            let p = &persona;
+            self.store.transaction_unflushed(
+                &[
+                    &self.personas,
+                    &self.personas_by_user,
+                    self.persona_count.table(),
+                ],
+                |tx| {
+                    tx.insert(&self.personas, &p.id, p)?;
+                    tx.insert(&self.personas_by_user, &(user, p.id), &())?;
+                    match count {
+                        Some(n) => self.persona_count.set_in(tx, user, n + 1),
+                        None => Ok(()),
+                    }
+                },
+            )?;
         }
-        persona.updated_at = now_ms();
-        let p = persona.clone();
-        self.store
-            .transaction(&[&self.personas, &self.personas_by_user], |tx| {
-                tx.insert(&self.personas, &p.id, &p)?;
-                tx.insert(&self.personas_by_user, &(p.user_id, p.id), &())
-            })
-            .await?;
+        self.store.commit().await?;
         Ok(persona)
     }
 
@@ -73,58 +115,106 @@ impl Catalog {
             .ok_or_else(|| CoreError::not_found("persona", id))
     }
 
-    /// The user's personas, newest first.
+    /// Every one of the user's personas, newest first (at most the cap).
     pub fn personas(&self, user: Uuid) -> Result<Vec<Persona>, CoreError> {
-        let mut out = Vec::new();
-        for id in ids(&self.personas_by_user, user)?.into_iter().rev() {
+        Ok(self.personas_page(user, 0, usize::MAX)?.0)
+    }
+
+    /// A page of the user's personas, newest first, and how many there are.
+    /// Only the page's records are read.
+    pub fn personas_page(
+        &self,
+        user: Uuid,
+        skip: usize,
+        limit: usize,
+    ) -> Result<(Vec<Persona>, usize), CoreError> {
+        let (ids, total) = index_page(&self.personas_by_user, user, skip, limit, true)?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
             if let Some(p) = self.personas.get(&id)? {
                 out.push(p);
             }
         }
-        Ok(out)
+        Ok((out, total))
     }
 
     pub async fn delete_persona(&self, user: Uuid, id: Uuid) -> Result<(), CoreError> {
         self.persona(user, id)?;
-        self.store
-            .transaction(&[&self.personas, &self.personas_by_user], |tx| {
-                tx.remove(&self.personas, &id)?;
-                tx.remove(&self.personas_by_user, &(user, id))
-            })
-            .await?;
+        {
+            let _guard = self.persona_count.lock(user);
+            self.store.transaction_unflushed(
+                &[
+                    &self.personas,
+                    &self.personas_by_user,
+                    self.persona_count.table(),
+                ],
+                |tx| {
+                    if tx.get(&self.personas, &id)?.is_none() {
+                        return Ok(());
+                    }
+                    tx.remove(&self.personas, &id)?;
+                    tx.remove(&self.personas_by_user, &(user, id))?;
+                    self.persona_count.decrement_in(tx, user)
+                },
+            )?;
+        }
+        self.store.commit().await?;
         Ok(())
     }
 
-    /// Creates or renames a tag; 409 if the user has another tag of that name.
+    /// Creates or renames a tag; 409 if the user has another tag of that
+    /// name, `LimitReached` for a create past the user's cap.
     pub async fn save_tag(&self, mut tag: Tag) -> Result<Tag, CoreError> {
-        check_len("name", &tag.name, 50)?;
-        let old = self.tags.get(&tag.id)?;
-        if let Some(existing) = &old {
-            if existing.user_id != tag.user_id {
-                return Err(CoreError::not_found("tag", tag.id));
-            }
-            tag.created_at = existing.created_at;
-        }
-        let t = tag.clone();
-        let key = (t.user_id, t.name.to_lowercase());
-        self.store
-            .transaction(&[&self.tags, &self.tags_by_user, &self.tag_names], |tx| {
-                match tx.get(&self.tag_names, &key)? {
-                    Some(other) if other != t.id => {
-                        return Tx::abort(StoreError::Conflict(
-                            "a tag with this name exists".into(),
-                        ));
+        check_tag(&tag)?;
+        let user = tag.user_id;
+        {
+            let _guard = self.tag_count.lock(user);
+            let old = self.tags.get(&tag.id)?;
+            let count = match &old {
+                Some(existing) if existing.user_id != user => {
+                    return Err(CoreError::not_found("tag", tag.id));
+                }
+                Some(existing) => {
+                    tag.created_at = existing.created_at;
+                    None
+                }
+                None => Some(
+                    self.tag_count
+                        .check(user, self.caps.tags, || index_len(&self.tags_by_user, user))?,
+                ),
+            };
+            let t = &tag;
+            let key = (user, t.name.to_lowercase());
+            self.store.transaction_unflushed(
+                &[
+                    &self.tags,
+                    &self.tags_by_user,
+                    &self.tag_names,
+                    self.tag_count.table(),
+                ],
+                |tx| {
+                    match tx.get(&self.tag_names, &key)? {
+                        Some(other) if other != t.id => {
+                            return Tx::abort(StoreError::Conflict(
+                                "a tag with this name exists".into(),
+                            ));
+                        }
+                        _ => {}
                     }
-                    _ => {}
-                }
-                if let Some(old) = &old {
-                    tx.remove(&self.tag_names, &(old.user_id, old.name.to_lowercase()))?;
-                }
-                tx.insert(&self.tag_names, &key, &t.id)?;
-                tx.insert(&self.tags, &t.id, &t)?;
-                tx.insert(&self.tags_by_user, &(t.user_id, t.id), &())
-            })
-            .await?;
+                    if let Some(old) = &old {
+                        tx.remove(&self.tag_names, &(user, old.name.to_lowercase()))?;
+                    }
+                    tx.insert(&self.tag_names, &key, &t.id)?;
+                    tx.insert(&self.tags, &t.id, t)?;
+                    tx.insert(&self.tags_by_user, &(user, t.id), &())?;
+                    match count {
+                        Some(n) => self.tag_count.set_in(tx, user, n + 1),
+                        None => Ok(()),
+                    }
+                },
+            )?;
+        }
+        self.store.commit().await?;
         Ok(tag)
     }
 
@@ -135,24 +225,47 @@ impl Catalog {
             .ok_or_else(|| CoreError::not_found("tag", id))
     }
 
-    /// The user's tags, oldest first.
-    pub fn tags(&self, user: Uuid) -> Result<Vec<Tag>, CoreError> {
-        ids(&self.tags_by_user, user)?
-            .into_iter()
-            .filter_map(|id| self.tags.get(&id).transpose())
-            .map(|r| r.map_err(CoreError::from))
-            .collect()
+    /// A page of the user's tags, oldest first, and how many there are.
+    /// Only the page's records are read.
+    pub fn tags_page(
+        &self,
+        user: Uuid,
+        skip: usize,
+        limit: usize,
+    ) -> Result<(Vec<Tag>, usize), CoreError> {
+        let (ids, total) = index_page(&self.tags_by_user, user, skip, limit, false)?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(t) = self.tags.get(&id)? {
+                out.push(t);
+            }
+        }
+        Ok((out, total))
     }
 
     pub async fn delete_tag(&self, user: Uuid, id: Uuid) -> Result<(), CoreError> {
-        let tag = self.tag(user, id)?;
-        self.store
-            .transaction(&[&self.tags, &self.tags_by_user, &self.tag_names], |tx| {
-                tx.remove(&self.tags, &id)?;
-                tx.remove(&self.tags_by_user, &(user, id))?;
-                tx.remove(&self.tag_names, &(user, tag.name.to_lowercase()))
-            })
-            .await?;
+        self.tag(user, id)?;
+        {
+            let _guard = self.tag_count.lock(user);
+            self.store.transaction_unflushed(
+                &[
+                    &self.tags,
+                    &self.tags_by_user,
+                    &self.tag_names,
+                    self.tag_count.table(),
+                ],
+                |tx| {
+                    let Some(tag) = tx.get(&self.tags, &id)? else {
+                        return Ok(());
+                    };
+                    tx.remove(&self.tags, &id)?;
+                    tx.remove(&self.tags_by_user, &(user, id))?;
+                    tx.remove(&self.tag_names, &(user, tag.name.to_lowercase()))?;
+                    self.tag_count.decrement_in(tx, user)
+                },
+            )?;
+        }
+        self.store.commit().await?;
         Ok(())
     }
 

@@ -40,6 +40,9 @@ pub struct CoreConfig {
     pub documents: DocumentsConfig,
     /// Document chunks retrieved into a chat's system prompt.
     pub context_chunks: usize,
+    /// Records one user may keep, per kind (`[limits]`). API keys and
+    /// documents read theirs from `accounts` and `documents`.
+    pub limits: crate::model::CountLimits,
 }
 
 /// The running core. Cheap to clone; every clone reaches the same actors.
@@ -90,8 +93,10 @@ impl Core {
         .await?;
         let usage = Usage::open(store.clone())?;
         let llm = Llm::new(config.providers, &config.default_provider).map_err(CoreError::Llm)?;
-        let conv_tables = crate::conversations::ConvTables::open(&store)?;
-        let catalog = crate::catalog::Catalog::open(store.clone(), conv_tables.clone())?;
+        let conv_tables =
+            crate::conversations::ConvTables::open(&store, config.limits.conversations)?;
+        let catalog =
+            crate::catalog::Catalog::open(store.clone(), conv_tables.clone(), config.limits)?;
         let channels = Channels::new(config.channels);
         let documents = Documents::open(store.clone(), config.documents)?;
         let deps = ChatDeps {

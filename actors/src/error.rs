@@ -36,6 +36,9 @@ pub enum CoreError {
     /// The monthly token allowance is used up.
     #[error("monthly token allowance used up")]
     QuotaExceeded,
+    /// The user already has as many records of a kind as they may keep.
+    #[error("at most {limit} {resource} per user")]
+    LimitReached { resource: &'static str, limit: u64 },
     /// The model provider failed (or is not configured).
     #[error("{0}")]
     Llm(crate::llm::LlmError),
@@ -87,7 +90,7 @@ impl CoreError {
             CoreError::Unauthenticated { .. } => "AUTHENTICATION_ERROR",
             CoreError::Forbidden(_) => "AUTHORIZATION_ERROR",
             CoreError::Busy(_) => "CONVERSATION_BUSY",
-            CoreError::QuotaExceeded => "QUOTA_EXCEEDED",
+            CoreError::QuotaExceeded | CoreError::LimitReached { .. } => "QUOTA_EXCEEDED",
             CoreError::Llm(LlmError::UnknownProvider(_)) => "SERVICE_UNAVAILABLE",
             CoreError::Llm(_) => "EXTERNAL_SERVICE_ERROR",
             CoreError::Store(_) | CoreError::Internal(_) => "INTERNAL_ERROR",

@@ -80,6 +80,25 @@ pub struct LogConfig {
 pub struct LimitsConfig {
     pub json_body_bytes: usize,
     pub upload_bytes: usize,
+    /// Records one user may keep, per kind; one more is 429 QUOTA_EXCEEDED.
+    pub max_conversations_per_user: u64,
+    pub max_personas_per_user: u64,
+    pub max_tags_per_user: u64,
+    pub max_api_keys_per_user: u64,
+    pub max_documents_per_user: u64,
+}
+
+impl LimitsConfig {
+    /// The per-user counts, as the core takes them.
+    pub fn counts(&self) -> chorus_actors::model::CountLimits {
+        chorus_actors::model::CountLimits {
+            conversations: self.max_conversations_per_user,
+            personas: self.max_personas_per_user,
+            tags: self.max_tags_per_user,
+            api_keys: self.max_api_keys_per_user,
+            documents: self.max_documents_per_user,
+        }
+    }
 }
 
 /// Requests per minute per key (`contact`: per hour).

@@ -24,7 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewKeyBody {
-    /// 1-100 characters, to tell keys apart.
+    /// 1-255 characters, to tell keys apart.
     pub name: String,
     /// RFC 3339; the key stops working then. Omit for a key that does not expire.
     pub expires_at: Option<DateTime<Utc>>,
@@ -59,7 +59,8 @@ impl KeyView {
 /// Makes an API key. The key is in this answer only; chorus keeps a hash.
 #[utoipa::path(post, path = "/api-keys", tag = "api-keys", request_body = NewKeyBody,
     security(("bearer" = []), ("cookie" = [])),
-    responses((status = 201, body = KeyView), (status = 422, description = "bad name or expiry")))]
+    responses((status = 201, body = KeyView), (status = 422, description = "bad name or expiry"),
+        (status = 429, description = "limits.max_api_keys_per_user reached")))]
 async fn create_key(
     State(state): State<AppState>,
     me: CurrentUser,

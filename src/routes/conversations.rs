@@ -117,11 +117,16 @@ fn metadata_text(metadata: Option<Value>) -> Result<Option<String>, ApiError> {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewConversationBody {
+    /// 1-255 characters.
     pub title: Option<String>,
     pub persona_id: Option<Uuid>,
+    /// At most 255 characters.
     pub provider: Option<String>,
+    /// At most 255 characters.
     pub model: Option<String>,
+    /// At most 32 KiB.
     pub system_prompt: Option<String>,
+    /// A JSON object of at most 16 KiB serialized.
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
 }
@@ -129,7 +134,8 @@ pub struct NewConversationBody {
 /// Starts a conversation.
 #[utoipa::path(post, path = "/conversations", tag = "conversations", request_body = NewConversationBody,
     security(("bearer" = []), ("cookie" = [])),
-    responses((status = 201, body = ConversationView), (status = 422, description = "invalid field")))]
+    responses((status = 201, body = ConversationView), (status = 422, description = "invalid field"),
+        (status = 429, description = "limits.max_conversations_per_user reached")))]
 async fn create(
     State(state): State<AppState>,
     me: CurrentUser,

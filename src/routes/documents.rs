@@ -79,6 +79,7 @@ async fn read_file(mut form: Multipart) -> Result<(String, String), ApiError> {
             continue;
         }
         let name = field.file_name().unwrap_or("document.txt").to_string();
+        chorus_actors::model::limits::name("file", &name)?;
         let lower = name.to_lowercase();
         if !(lower.ends_with(".txt") || lower.ends_with(".md")) {
             return Err(unsupported("only .txt and .md files"));

@@ -34,15 +34,20 @@ pub struct ModelSettings {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PersonaBody {
-    /// 1-100 characters.
+    /// 1-255 characters.
     pub name: String,
+    /// At most 2000 characters.
     pub description: Option<String>,
+    /// At most 32 KiB.
     pub system_prompt: Option<String>,
     #[serde(default)]
     pub model_settings: ModelSettings,
+    /// At most 2048 characters.
     pub avatar: Option<String>,
+    /// At most 50 names of 1-255 characters.
     #[serde(default)]
     pub tags: Vec<String>,
+    /// At most 2000 characters.
     pub sample_greeting: Option<String>,
     pub is_active: Option<bool>,
 }
@@ -104,7 +109,8 @@ fn persona(id: Uuid, user_id: Uuid, body: PersonaBody) -> Persona {
 
 /// Creates a persona.
 #[utoipa::path(post, path = "/personas", tag = "personas", request_body = PersonaBody, security(("bearer" = []), ("cookie" = [])),
-    responses((status = 201, body = PersonaView), (status = 422, description = "invalid field")))]
+    responses((status = 201, body = PersonaView), (status = 422, description = "invalid field"),
+        (status = 429, description = "limits.max_personas_per_user reached")))]
 async fn create(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -127,8 +133,16 @@ async fn list(
     Query(q): Query<PageQuery>,
 ) -> Result<Json<Page<PersonaView>>, ApiError> {
     let (skip, limit) = bounds(q.skip, q.limit)?;
-    let all = state.core.catalog().personas(me.user.id)?;
-    Ok(Json(Page::of(all, skip, limit)))
+    let (items, total) = state
+        .core
+        .catalog()
+        .personas_page(me.user.id, skip, limit)?;
+    Ok(Json(Page::new(
+        items.into_iter().map(Into::into).collect(),
+        total,
+        skip,
+        limit,
+    )))
 }
 
 /// The distinct tags of the caller's personas.

@@ -29,8 +29,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct TagBody {
-    /// 1-50 characters, unique among your tags.
+    /// 1-255 characters, unique among your tags.
     pub name: String,
+    /// At most 255 characters.
     pub color: Option<String>,
 }
 
@@ -55,7 +56,8 @@ impl From<Tag> for TagView {
 
 /// Creates a tag; 409 if you have one of that name.
 #[utoipa::path(post, path = "/tags", tag = "tags", request_body = TagBody, security(("bearer" = []), ("cookie" = [])),
-    responses((status = 201, body = TagView), (status = 409, description = "name taken")))]
+    responses((status = 201, body = TagView), (status = 409, description = "name taken"),
+        (status = 429, description = "limits.max_tags_per_user reached")))]
 async fn create(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -83,8 +85,13 @@ async fn list(
     Query(q): Query<PageQuery>,
 ) -> Result<Json<Page<TagView>>, ApiError> {
     let (skip, limit) = bounds(q.skip, q.limit)?;
-    let all = state.core.catalog().tags(me.user.id)?;
-    Ok(Json(Page::of(all, skip, limit)))
+    let (items, total) = state.core.catalog().tags_page(me.user.id, skip, limit)?;
+    Ok(Json(Page::new(
+        items.into_iter().map(Into::into).collect(),
+        total,
+        skip,
+        limit,
+    )))
 }
 
 /// One tag.

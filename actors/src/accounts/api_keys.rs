@@ -5,9 +5,10 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use super::{Accounts, Tables, secrets};
+use super::{Accounts, secrets};
 use crate::error::CoreError;
-use crate::model::{ApiKey, User, now_ms};
+use crate::model::{ApiKey, User, limits, now_ms};
+use crate::per_user::{index_len, index_page};
 
 /// A freshly made key: the record and, this once, the key itself. No
 /// `Debug`: it holds the key.
@@ -25,9 +26,7 @@ impl Accounts {
         expires_at: Option<i64>,
     ) -> Result<NewApiKey, CoreError> {
         let name = name.trim();
-        if name.is_empty() || name.chars().count() > 100 {
-            return Err(CoreError::validation("name", "1-100 characters"));
-        }
+        limits::name("name", name)?;
         let now = now_ms();
         if expires_at.is_some_and(|t| t <= now) {
             return Err(CoreError::validation("expires_at", "must be in the future"));
@@ -43,27 +42,38 @@ impl Accounts {
             expires_at,
         };
         let t = &self.tables;
-        self.store
-            .transaction(
-                &[&t.api_keys, &t.api_keys_by_hash, &t.api_keys_by_user],
+        let count = &t.api_key_count;
+        {
+            let _guard = count.lock(user_id);
+            let n = count.check(user_id, self.config.max_api_keys, || {
+                index_len(&t.api_keys_by_user, user_id)
+            })?;
+            self.store.transaction_unflushed(
+                &[
+                    &t.api_keys,
+                    &t.api_keys_by_hash,
+                    &t.api_keys_by_user,
+                    count.table(),
+                ],
                 |tx| {
                     tx.insert(&t.api_keys, &record.id, &record)?;
                     tx.insert(&t.api_keys_by_hash, record.hash.as_slice(), &record.id)?;
-                    tx.insert(&t.api_keys_by_user, &(user_id, record.id), &())
+                    tx.insert(&t.api_keys_by_user, &(user_id, record.id), &())?;
+                    count.set_in(tx, user_id, n + 1)
                 },
-            )
-            .await?;
+            )?;
+        }
+        self.store.commit().await?;
         Ok(NewApiKey { record, key })
     }
 
-    /// `user_id`'s keys, newest first.
+    /// `user_id`'s keys, newest first (at most the cap).
     pub fn api_keys(&self, user_id: Uuid) -> Result<Vec<ApiKey>, CoreError> {
-        let mut keys: Vec<ApiKey> = Tables::ids_of(&self.tables.api_keys_by_user, user_id)?
-            .into_iter()
-            .filter_map(|id| self.tables.api_keys.get(&id).transpose())
-            .collect::<Result<_, _>>()?;
-        keys.reverse();
-        Ok(keys)
+        let (ids, _) = index_page(&self.tables.api_keys_by_user, user_id, 0, usize::MAX, true)?;
+        ids.iter()
+            .filter_map(|id| self.tables.api_keys.get(id).transpose())
+            .map(|r| r.map_err(CoreError::from))
+            .collect()
     }
 
     /// Deletes one of `user_id`'s keys; it is refused from this moment on.
@@ -75,16 +85,28 @@ impl Accounts {
             .filter(|k| k.user_id == user_id)
             .ok_or_else(|| CoreError::not_found("api_key", id))?;
         let t = &self.tables;
-        self.store
-            .transaction(
-                &[&t.api_keys, &t.api_keys_by_hash, &t.api_keys_by_user],
+        let count = &t.api_key_count;
+        {
+            let _guard = count.lock(user_id);
+            self.store.transaction_unflushed(
+                &[
+                    &t.api_keys,
+                    &t.api_keys_by_hash,
+                    &t.api_keys_by_user,
+                    count.table(),
+                ],
                 |tx| {
+                    if tx.get(&t.api_keys, &id)?.is_none() {
+                        return Ok(());
+                    }
                     tx.remove(&t.api_keys, &id)?;
                     tx.remove(&t.api_keys_by_hash, record.hash.as_slice())?;
-                    tx.remove(&t.api_keys_by_user, &(user_id, id))
+                    tx.remove(&t.api_keys_by_user, &(user_id, id))?;
+                    count.decrement_in(tx, user_id)
                 },
-            )
-            .await?;
+            )?;
+        }
+        self.store.commit().await?;
         Ok(())
     }
 

@@ -57,6 +57,8 @@ pub struct AccountsConfig {
     pub refresh_ttl: Duration,
     /// Monthly token allowance of new users; `None` = unlimited.
     pub default_allowance: Option<u64>,
+    /// API keys one user may hold (`limits.max_api_keys_per_user`).
+    pub max_api_keys: u64,
 }
 
 /// The fields of a new account. No `Debug`: it holds a password.

@@ -4,6 +4,7 @@ use uuid::Uuid;
 
 use crate::error::CoreError;
 use crate::model::{ApiKey, Session, User};
+use crate::per_user::{Counted, UserCount};
 use crate::store::{Store, StoreError, Table, Tx, TxResult};
 
 #[derive(Clone)]
@@ -25,6 +26,8 @@ pub struct Tables {
     pub api_keys_by_hash: Table<[u8], Uuid>,
     /// (user id, key id).
     pub api_keys_by_user: Table<(Uuid, Uuid), ()>,
+    /// How many API keys each user holds, against the cap.
+    pub api_key_count: UserCount,
 }
 
 impl Tables {
@@ -40,6 +43,7 @@ impl Tables {
             api_keys: store.table("api_keys")?,
             api_keys_by_hash: store.table("api_keys_by_hash")?,
             api_keys_by_user: store.table("api_keys_by_user")?,
+            api_key_count: UserCount::open(store, Counted::ApiKeys)?,
         })
     }
 

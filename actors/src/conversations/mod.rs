@@ -15,7 +15,7 @@ pub use tables::ConvTables;
 use crate::conversation::{ConversationActor, ConversationMsg};
 use crate::error::CoreError;
 use crate::generation::Generation;
-use crate::model::{Conversation, Message, MessageStatus, User, now_ms};
+use crate::model::{Conversation, Message, MessageStatus, User, limits, now_ms};
 use crate::store::{Store, StoreKey};
 use crate::supervisor::{Supervisor, SupervisorConfig};
 use crate::usage::Usage;
@@ -59,8 +59,6 @@ pub struct Conversations {
     usage: Usage,
 }
 
-const MAX_CONTENT: usize = 100_000;
-
 impl Conversations {
     pub async fn start(
         store: Store,
@@ -100,7 +98,13 @@ impl Conversations {
         new: NewConversation,
     ) -> Result<Conversation, CoreError> {
         let title = new.title.unwrap_or_else(|| "New conversation".into());
-        check_title(&title)?;
+        limits::name("title", &title)?;
+        check_settings(
+            new.provider.as_deref(),
+            new.model.as_deref(),
+            new.system_prompt.as_deref(),
+            new.metadata_json.as_deref(),
+        )?;
         let now = now_ms();
         let conv = Conversation {
             id: Uuid::now_v7(),
@@ -116,13 +120,7 @@ impl Conversations {
             created_at: now,
             updated_at: now,
         };
-        let t = &self.tables;
-        self.store
-            .transaction(&[&t.conversations, &t.by_user], |tx| {
-                tx.insert(&t.by_user, &(conv.user_id, conv.updated_at, conv.id), &())?;
-                tx.insert(&t.conversations, &conv.id, &conv)
-            })
-            .await?;
+        self.tables.insert_new(&self.store, &conv).await?;
         Ok(conv)
     }
 
@@ -143,6 +141,12 @@ impl Conversations {
         skip: usize,
         limit: usize,
     ) -> Result<(Vec<Conversation>, usize), CoreError> {
+        if filter.search.as_deref().is_none_or(str::is_empty)
+            && filter.tag_id.is_none()
+            && filter.persona_id.is_none()
+        {
+            return self.tables.recent_page(user_id, skip, limit);
+        }
         let needle = filter
             .search
             .as_deref()
@@ -185,8 +189,14 @@ impl Conversations {
     ) -> Result<Conversation, CoreError> {
         self.get(user_id, id)?;
         if let Some(title) = &patch.title {
-            check_title(title)?;
+            limits::name("title", title)?;
         }
+        check_settings(
+            patch.provider.as_ref().and_then(Option::as_deref),
+            patch.model.as_ref().and_then(Option::as_deref),
+            patch.system_prompt.as_ref().and_then(Option::as_deref),
+            patch.metadata_json.as_deref(),
+        )?;
         let t = &self.tables;
         let guard = t.lock(&id);
         let updated = self
@@ -230,22 +240,7 @@ impl Conversations {
             // A generation running in it stops (and its answer goes nowhere).
             let _ = self.actors.call(&id, ConversationMsg::Cancel).await;
         }
-        let t = &self.tables;
-        {
-            let _guard = t.lock(&id);
-            // Messages first: a crash half-way leaves a conversation whose
-            // count is repaired, never messages nobody can reach.
-            t.messages.remove_prefix(&id)?;
-            let updated_at = t
-                .conversations
-                .get(&id)?
-                .map_or(conv.updated_at, |c| c.updated_at);
-            self.store
-                .transaction_unflushed(&[&t.conversations, &t.by_user], |tx| {
-                    tx.remove(&t.conversations, &id)?;
-                    tx.remove(&t.by_user, &(conv.user_id, updated_at, id))
-                })?;
-        }
+        self.tables.remove(&self.store, conv.user_id, id)?;
         self.store.commit().await?;
         Ok(())
     }
@@ -259,14 +254,7 @@ impl Conversations {
         limit: usize,
     ) -> Result<(Vec<Message>, usize), CoreError> {
         let conv = self.get(user_id, id)?;
-        let items = self
-            .tables
-            .messages
-            .scan_prefix(&id)
-            .skip(skip)
-            .take(limit)
-            .map(|r| r.map(|(_, m)| m))
-            .collect::<Result<_, _>>()?;
+        let items = self.tables.messages_page(id, skip, limit)?;
         Ok((items, conv.message_count as usize))
     }
 
@@ -296,6 +284,7 @@ impl Conversations {
             ));
         }
         check_content(&content)?;
+        limits::metadata("metadata", &metadata_json)?;
         let message = Message {
             id: Uuid::now_v7(),
             conversation_id: id,
@@ -394,17 +383,29 @@ impl Conversations {
     }
 }
 
-fn check_title(title: &str) -> Result<(), CoreError> {
-    if title.trim().is_empty() || title.chars().count() > 255 {
-        return Err(CoreError::validation("title", "1-255 characters"));
+/// The stored settings of a conversation within their caps.
+fn check_settings(
+    provider: Option<&str>,
+    model: Option<&str>,
+    system_prompt: Option<&str>,
+    metadata_json: Option<&str>,
+) -> Result<(), CoreError> {
+    limits::chars("provider", provider, limits::NAME_CHARS)?;
+    limits::chars("model", model, limits::NAME_CHARS)?;
+    limits::prompt("system_prompt", system_prompt)?;
+    match metadata_json {
+        Some(json) => limits::metadata("metadata", json),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 fn check_content(content: &str) -> Result<(), CoreError> {
     let n = content.chars().count();
-    if n == 0 || n > MAX_CONTENT {
-        return Err(CoreError::validation("content", "1-100000 characters"));
+    if n == 0 || n > limits::MESSAGE_CHARS {
+        return Err(CoreError::validation(
+            "content",
+            format!("1-{} characters", limits::MESSAGE_CHARS),
+        ));
     }
     Ok(())
 }

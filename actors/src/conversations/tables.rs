@@ -1,9 +1,13 @@
 //! The store tables of conversations and messages.
 
+use std::collections::HashSet;
+
 use uuid::Uuid;
 
+use crate::error::CoreError;
 use crate::model::{Conversation, Message};
-use crate::store::{KeyLocks, Store, StoreError, Table, Tx, TxResult};
+use crate::per_user::{Counted, UserCount, id_at};
+use crate::store::{KeyLocks, Store, StoreError, StoreKey, Table, Tx, TxResult};
 
 #[derive(Clone)]
 pub struct ConvTables {
@@ -14,16 +18,113 @@ pub struct ConvTables {
     pub by_user: Table<(Uuid, i64, Uuid), ()>,
     /// (conversation id, message id v7): a conversation's messages are one ordered range.
     pub messages: Table<(Uuid, Uuid), Message>,
+    /// How many conversations each user has, against `max_per_user`.
+    count: UserCount,
+    /// `limits.max_conversations_per_user`.
+    max_per_user: u64,
 }
 
 impl ConvTables {
-    pub fn open(store: &Store) -> Result<Self, StoreError> {
+    pub fn open(store: &Store, max_per_user: u64) -> Result<Self, StoreError> {
         Ok(Self {
+            count: UserCount::open(store, Counted::Conversations)?,
+            max_per_user,
             locks: Default::default(),
             conversations: store.table("conversations")?,
             by_user: store.table("conversations_by_user")?,
             messages: store.table("messages")?,
         })
+    }
+
+    /// Stores a new conversation durably, or `LimitReached` if its user
+    /// already has as many as they may keep.
+    pub async fn insert_new(&self, store: &Store, conv: &Conversation) -> Result<(), CoreError> {
+        let user = conv.user_id;
+        {
+            let _guard = self.count.lock(user);
+            let n = self
+                .count
+                .check(user, self.max_per_user, || self.distinct_ids(user))?;
+            store.transaction_unflushed(
+                &[&self.conversations, &self.by_user, self.count.table()],
+                |tx| {
+                    tx.insert(&self.by_user, &(user, conv.updated_at, conv.id), &())?;
+                    tx.insert(&self.conversations, &conv.id, conv)?;
+                    self.count.set_in(tx, user, n + 1)
+                },
+            )?;
+        }
+        store.commit().await?;
+        Ok(())
+    }
+
+    /// Removes conversation `id` of `user` and its messages (durable with
+    /// the next commit), counting it out once however many deletes race.
+    pub fn remove(&self, store: &Store, user: Uuid, id: Uuid) -> Result<(), CoreError> {
+        let _guard = self.locks.lock(&id);
+        // Messages first: a crash half-way leaves a conversation whose
+        // count is repaired, never messages nobody can reach.
+        self.messages.remove_prefix(&id)?;
+        let _count_guard = self.count.lock(user);
+        store.transaction_unflushed(
+            &[&self.conversations, &self.by_user, self.count.table()],
+            |tx| {
+                let Some(conv) = tx.get(&self.conversations, &id)? else {
+                    return Ok(());
+                };
+                tx.remove(&self.conversations, &id)?;
+                tx.remove(&self.by_user, &(user, conv.updated_at, id))?;
+                self.count.decrement_in(tx, user)
+            },
+        )?;
+        Ok(())
+    }
+
+    /// How many conversations `user` has, from the recency index: keys only,
+    /// each conversation once (a crash can leave a second, stale entry).
+    fn distinct_ids(&self, user: Uuid) -> Result<u64, CoreError> {
+        let mut seen = HashSet::new();
+        for key in self.by_user.keys_with_prefix(&user) {
+            seen.insert(id_at(&key?, 24)?);
+        }
+        Ok(seen.len() as u64)
+    }
+
+    /// A page of `user`'s conversations, most recently updated first, and
+    /// how many there are. Decodes the page's records only: the entries
+    /// before it and the total come from the index keys.
+    pub fn recent_page(
+        &self,
+        user: Uuid,
+        skip: usize,
+        limit: usize,
+    ) -> Result<(Vec<Conversation>, usize), CoreError> {
+        let mut seen = HashSet::new();
+        let mut items = Vec::new();
+        for key in self.by_user.keys_with_prefix(&user).rev() {
+            let key = key?;
+            let id = id_at(&key, 24)?;
+            if seen.contains(&id) {
+                continue;
+            }
+            if seen.len() >= skip && items.len() < limit {
+                let Some(conv) = self.conversations.get(&id)? else {
+                    continue;
+                };
+                // An entry left behind by a crash mid-append: the record knows better.
+                if key.get(16..24) != Some(conv.updated_at.to_key().as_slice()) {
+                    continue;
+                }
+                items.push(conv);
+            }
+            seen.insert(id);
+        }
+        // The stored count is exact; the index may hold a phantom left by a crash.
+        let total = match self.count.stored(user)? {
+            Some(n) => n as usize,
+            None => seen.len(),
+        };
+        Ok((items, total))
     }
 
     /// Writes `conv` with a new `updated_at`, moving its recency index entry.
@@ -111,6 +212,29 @@ impl ConvTables {
         Ok(seen)
     }
 
+    /// Messages `skip..skip + limit` of a conversation, oldest first. The
+    /// messages before the page are passed by key, never decoded.
+    pub fn messages_page(
+        &self,
+        conversation: Uuid,
+        skip: usize,
+        limit: usize,
+    ) -> Result<Vec<Message>, CoreError> {
+        let mut out = Vec::with_capacity(limit.min(100));
+        for key in self
+            .messages
+            .keys_with_prefix(&conversation)
+            .skip(skip)
+            .take(limit)
+        {
+            let id = id_at(&key?, 16)?;
+            if let Some(m) = self.messages.get(&(conversation, id))? {
+                out.push(m);
+            }
+        }
+        Ok(out)
+    }
+
     /// The last `n` messages of a conversation, oldest first.
     pub fn recent_messages(
         &self,
@@ -145,7 +269,7 @@ mod tests {
             flush_every_ms: 500,
         })
         .unwrap();
-        let tables = ConvTables::open(&store).unwrap();
+        let tables = ConvTables::open(&store, 100).unwrap();
         let user = Uuid::now_v7();
         let mut ids = Vec::new();
         for stale in [0u64, 5] {

@@ -17,7 +17,8 @@ use index::SearchIndex;
 
 use crate::error::CoreError;
 use crate::jobs::{JobCtx, JobHandler, Jobs, NewJob};
-use crate::model::{Document, DocumentStatus, Job, now_ms};
+use crate::model::{Document, DocumentStatus, Job, limits, now_ms};
+use crate::per_user::{Counted, UserCount, index_len, index_page};
 use crate::store::{KeyLocks, Store, Table};
 
 #[derive(Debug, Clone)]
@@ -26,6 +27,8 @@ pub struct DocumentsConfig {
     pub chunk_overlap: usize,
     /// Where the search index lives.
     pub index_dir: PathBuf,
+    /// Documents one user may keep (`limits.max_documents_per_user`).
+    pub max_per_user: u64,
 }
 
 /// The longest search text accepted.
@@ -55,6 +58,8 @@ struct Inner {
     texts: Table<Uuid, String>,
     /// (document id, chunk index) -> chunk text.
     chunks: Table<(Uuid, u32), String>,
+    /// How many documents each user has, against `config.max_per_user`.
+    count: UserCount,
     index: SearchIndex,
     config: DocumentsConfig,
     /// Serializes an ingestion's writes with a delete of the same document,
@@ -70,6 +75,7 @@ impl Documents {
                 by_user: store.table("documents_by_user")?,
                 texts: store.table("document_texts")?,
                 chunks: store.table("document_chunks")?,
+                count: UserCount::open(&store, Counted::Documents)?,
                 index: SearchIndex::open(&config.index_dir)?,
                 store,
                 config,
@@ -87,9 +93,7 @@ impl Documents {
         text: String,
     ) -> Result<(Document, Job), CoreError> {
         let title = title.trim();
-        if title.is_empty() || title.chars().count() > 255 {
-            return Err(CoreError::validation("title", "1-255 characters"));
-        }
+        limits::name("title", title)?;
         let inner = &self.inner;
         let mut doc = Document {
             id: Uuid::now_v7(),
@@ -103,8 +107,20 @@ impl Documents {
             created_at: now_ms(),
         };
         inner.texts.insert(&doc.id, &text)?;
-        inner.docs.insert(&doc.id, &doc)?;
-        inner.by_user.insert(&(user_id, doc.id), &doc.id)?;
+        {
+            let _guard = inner.count.lock(user_id);
+            let n = inner.count.check(user_id, inner.config.max_per_user, || {
+                index_len(&inner.by_user, user_id)
+            })?;
+            inner.store.transaction_unflushed(
+                &[&inner.docs, &inner.by_user, inner.count.table()],
+                |tx| {
+                    tx.insert(&inner.docs, &doc.id, &doc)?;
+                    tx.insert(&inner.by_user, &(user_id, doc.id), &doc.id)?;
+                    inner.count.set_in(tx, user_id, n + 1)
+                },
+            )?;
+        }
         let ingest = NewJob {
             job_type: "document.ingest".into(),
             payload: json!({ "document_id": doc.id }),
@@ -134,20 +150,14 @@ impl Documents {
         skip: usize,
         limit: usize,
     ) -> Result<(Vec<Document>, usize), CoreError> {
-        let ids: Vec<Uuid> = self
-            .inner
-            .by_user
-            .scan_prefix(&user_id)
-            .rev()
-            .map(|r| r.map(|(_, id)| id))
-            .collect::<Result<_, _>>()?;
+        let (ids, total) = index_page(&self.inner.by_user, user_id, skip, limit, true)?;
         let mut page = Vec::new();
-        for id in ids.iter().skip(skip).take(limit) {
+        for id in &ids {
             if let Some(doc) = self.inner.docs.get(id)? {
                 page.push(doc);
             }
         }
-        Ok((page, ids.len()))
+        Ok((page, total))
     }
 
     /// A page of a document's chunks, in order, and how many there are.
@@ -180,8 +190,19 @@ impl Documents {
             inner.index.remove(doc.id)?;
             inner.chunks.remove_prefix(&doc.id)?;
             inner.texts.remove(&doc.id)?;
-            inner.by_user.remove(&(doc.user_id, doc.id))?;
-            inner.docs.remove(&doc.id)?;
+            let (user, id) = (doc.user_id, doc.id);
+            let _guard = inner.count.lock(user);
+            inner.store.transaction_unflushed(
+                &[&inner.docs, &inner.by_user, inner.count.table()],
+                |tx| {
+                    if tx.get(&inner.docs, &id)?.is_none() {
+                        return Ok(());
+                    }
+                    tx.remove(&inner.by_user, &(user, id))?;
+                    tx.remove(&inner.docs, &id)?;
+                    inner.count.decrement_in(tx, user)
+                },
+            )?;
             Ok(())
         })
         .await

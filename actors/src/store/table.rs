@@ -66,6 +66,18 @@ impl<K: StoreKey + ?Sized, V: Serialize + DeserializeOwned> Table<K, V> {
         self.tree.scan_prefix(prefix.to_key()).map(decode_pair)
     }
 
+    /// The keys that start with `prefix`, in key order, without decoding
+    /// any record: what counts and pages walk past.
+    pub fn keys_with_prefix<P: StoreKey + ?Sized>(
+        &self,
+        prefix: &P,
+    ) -> impl DoubleEndedIterator<Item = Result<Vec<u8>, StoreError>> + use<K, V, P> {
+        self.tree
+            .scan_prefix(prefix.to_key())
+            .keys()
+            .map(|k| Ok(k?.to_vec()))
+    }
+
     /// Removes every record whose key starts with `prefix`; returns how many.
     pub fn remove_prefix<P: StoreKey + ?Sized>(&self, prefix: &P) -> Result<usize, StoreError> {
         let mut batch = sled::Batch::default();
