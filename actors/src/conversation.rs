@@ -12,10 +12,10 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::conversations::generate::{self, ChatDeps, ChatStart};
+use crate::conversations::prompt;
 use crate::error::CoreError;
 use crate::generation::Generation;
-use crate::llm::{ChatMessage, ChatRequest};
-use crate::model::{Message, MessageStatus, now_ms};
+use crate::model::{Conversation, Message, MessageStatus, Persona, now_ms};
 use crate::supervisor::{Ctx, KeyedActor};
 
 pub enum ConversationMsg {
@@ -84,6 +84,8 @@ impl ConversationActor {
         }
     }
 
+    /// Checks the model, reserves quota, persists the user's message and
+    /// starts the generation task. Nothing is stored for a refused chat.
     async fn start(&self, ctx: &Ctx<Self>, start: ChatStart) -> Result<Running, CoreError> {
         let deps = &self.deps;
         let conversation_id = *ctx.key();
@@ -94,13 +96,22 @@ impl ConversationActor {
             .ok_or_else(|| CoreError::not_found("conversation", conversation_id))?;
         let provider = start.params.provider.clone().or(conv.provider.clone());
         let model = start.params.model.clone().or(conv.model.clone());
-        let (provider, model) = deps
-            .llm
-            .resolve(provider.as_deref(), model.as_deref())
-            .map_err(CoreError::Llm)?;
+        let (provider, model) =
+            crate::conversations::resolve(&deps.llm, provider.as_deref(), model.as_deref())?;
         let history = deps
             .tables
             .recent_messages(conversation_id, deps.context_messages)?;
+        let persona = self.persona(&conv);
+        let mut request = prompt::request(
+            deps,
+            &conv,
+            &start.params,
+            persona.as_ref().ok().and_then(Option::as_ref),
+            &history,
+            model.clone(),
+        );
+        let reservation = deps.reserve(&start.user, &request)?;
+        reservation.clamp(&mut request);
 
         // The user's message is durable before the provider hears of it.
         let user_message = Message {
@@ -115,44 +126,6 @@ impl ConversationActor {
         };
         deps.tables.append(&deps.store, &user_message).await?;
 
-        // A persona gives the system prompt and model settings unless the
-        // conversation or the request sets its own.
-        let persona = conv
-            .persona_id
-            .and_then(|p| deps.catalog.persona(conv.user_id, p).ok());
-        let system = conv
-            .system_prompt
-            .clone()
-            .filter(|s| !s.is_empty())
-            .or_else(|| persona.as_ref().and_then(|p| p.system_prompt.clone()));
-        let system = with_documents(deps, &conv, &start.params.content, system);
-        let mut messages = Vec::with_capacity(history.len() + 2);
-        if let Some(system) = system.filter(|s| !s.is_empty()) {
-            messages.push(ChatMessage::new("system", system));
-        }
-        // Empty answers (cancelled before their first token) would make
-        // some providers (Anthropic) refuse every later request.
-        messages.extend(
-            history
-                .iter()
-                .filter(|m| !m.content.is_empty())
-                .map(|m| ChatMessage::new(&m.role, m.content.clone())),
-        );
-        messages.push(ChatMessage::new("user", start.params.content.clone()));
-        let request = ChatRequest {
-            model: model.clone(),
-            messages,
-            temperature: start
-                .params
-                .temperature
-                .or(persona.as_ref().and_then(|p| p.temperature)),
-            max_tokens: start
-                .params
-                .max_tokens
-                .or(persona.as_ref().and_then(|p| p.max_tokens)),
-            top_p: start.params.top_p,
-            stop: start.params.stop.clone(),
-        };
         let generation = Generation::new(Uuid::now_v7(), user_message.id, Some(conversation_id));
         generation.push(
             "start",
@@ -165,17 +138,48 @@ impl ConversationActor {
             }),
         );
         let mailbox = ctx.mailbox();
-        let task = tokio::spawn(generate::run(
-            deps.clone(),
-            generation.clone(),
-            start.user.clone(),
-            provider,
-            request,
-            move |id| {
-                mailbox.send(ConversationMsg::Ended(id));
-            },
-        ));
+        let ended = move |id| {
+            mailbox.send(ConversationMsg::Ended(id));
+        };
+        let task = match persona {
+            Ok(_) => tokio::spawn(generate::run(
+                deps.clone(),
+                generation.clone(),
+                reservation,
+                provider,
+                request,
+                ended,
+            )),
+            // Never a chat without the prompt its persona gives: it fails.
+            Err(_) => {
+                let generation = generation.clone();
+                tokio::spawn(async move {
+                    drop(reservation);
+                    generate::fail_at_once(
+                        &generation,
+                        "the conversation's persona could not be read",
+                        ended,
+                    );
+                })
+            }
+        };
         Ok(Running { generation, task })
+    }
+
+    /// The conversation's persona: `None` if it has none or it was deleted;
+    /// an error (logged) if the store could not read it.
+    fn persona(&self, conv: &Conversation) -> Result<Option<Persona>, CoreError> {
+        let Some(id) = conv.persona_id else {
+            return Ok(None);
+        };
+        match self.deps.catalog.persona(conv.user_id, id) {
+            Ok(persona) => Ok(Some(persona)),
+            Err(CoreError::NotFound { .. }) => Ok(None),
+            Err(e) => {
+                tracing::error!(error = %e, conversation_id = %conv.id, persona_id = %id, "persona unreadable: the chat fails");
+                Err(e)
+            }
+        }
     }
 }
 
@@ -264,47 +268,4 @@ impl KeyedActor for ConversationActor {
             let _ = tokio::time::timeout(Duration::from_secs(5), running.task).await;
         }
     }
-}
-
-/// Adds the chunks of the conversation's `metadata.document_ids` that best
-/// match the user's message to the system prompt (retrieval-augmented chat).
-fn with_documents(
-    deps: &ChatDeps,
-    conv: &crate::model::Conversation,
-    content: &str,
-    system: Option<String>,
-) -> Option<String> {
-    let metadata: serde_json::Value = serde_json::from_str(&conv.metadata_json).unwrap_or_default();
-    let ids: Vec<Uuid> = metadata["document_ids"]
-        .as_array()
-        .map(|ids| {
-            ids.iter()
-                .filter_map(|id| id.as_str().and_then(|s| Uuid::parse_str(s).ok()))
-                .collect()
-        })
-        .unwrap_or_default();
-    let chunks = match deps
-        .documents
-        .retrieve(conv.user_id, &ids, content, deps.context_chunks)
-    {
-        Ok(chunks) if !chunks.is_empty() => chunks,
-        Ok(_) => return system,
-        Err(e) => {
-            tracing::warn!(error = %e, "document retrieval failed; chatting without it");
-            return system;
-        }
-    };
-    let excerpts: Vec<String> = chunks
-        .iter()
-        .enumerate()
-        .map(|(i, c)| format!("[{}] {c}", i + 1))
-        .collect();
-    let context = format!(
-        "Excerpts from the user's documents that may help answer:\n\n{}",
-        excerpts.join("\n\n")
-    );
-    Some(match system {
-        Some(system) => format!("{system}\n\n{context}"),
-        None => context,
-    })
 }

@@ -40,6 +40,9 @@ pub struct CoreConfig {
     pub documents: DocumentsConfig,
     /// Document chunks retrieved into a chat's system prompt.
     pub context_chunks: usize,
+    /// Completion tokens reserved against a user's allowance for a call
+    /// that sets no `max_tokens`.
+    pub default_reservation_tokens: u64,
 }
 
 /// The running core. Cheap to clone; every clone reaches the same actors.
@@ -105,6 +108,7 @@ impl Core {
             usage: usage.clone(),
             replay_window: config.replay_window,
             context_messages: config.context_messages,
+            default_reservation: config.default_reservation_tokens,
         };
         let conversations =
             Conversations::start(store.clone(), deps, config.actors.clone()).await?;
