@@ -101,31 +101,73 @@ impl ConversationActor {
         let history = deps
             .tables
             .recent_messages(conversation_id, deps.context_messages)?;
-        let persona = self.persona(&conv);
-        let mut request = prompt::request(
-            deps,
-            &conv,
-            &start.params,
-            persona.as_ref().ok().and_then(Option::as_ref),
-            &history,
-            model.clone(),
-        );
-        let reservation = deps.reserve(&start.user, &request)?;
-        reservation.clamp(&mut request);
+        // An unreadable persona leaves no request to make: the chat fails.
+        let call = match self.persona(&conv) {
+            Ok(persona) => {
+                let mut request = prompt::request(
+                    deps,
+                    &conv,
+                    &start.params,
+                    persona.as_ref(),
+                    &history,
+                    model.clone(),
+                );
+                let reservation = deps.reserve(&start.user, &request)?;
+                reservation.clamp(&mut request);
+                Some((request, reservation))
+            }
+            Err(_) => None,
+        };
+        let generation = self
+            .begin(conversation_id, &start.params.content, &provider, &model)
+            .await?;
+        let mailbox = ctx.mailbox();
+        let ended = move |id| {
+            mailbox.send(ConversationMsg::Ended(id));
+        };
+        let task = match call {
+            Some((request, reservation)) => tokio::spawn(generate::run(
+                deps.clone(),
+                generation.clone(),
+                reservation,
+                provider,
+                request,
+                ended,
+            )),
+            None => {
+                let generation = generation.clone();
+                tokio::spawn(async move {
+                    let message = "the conversation's persona could not be read";
+                    generate::fail_at_once(&generation, message, ended);
+                })
+            }
+        };
+        Ok(Running { generation, task })
+    }
 
-        // The user's message is durable before the provider hears of it.
+    /// Persists the user's message (durable before the provider hears of
+    /// it) and opens the generation with its `start` event.
+    async fn begin(
+        &self,
+        conversation_id: Uuid,
+        content: &str,
+        provider: &str,
+        model: &str,
+    ) -> Result<Arc<Generation>, CoreError> {
         let user_message = Message {
             id: Uuid::now_v7(),
             conversation_id,
             role: "user".into(),
-            content: start.params.content.clone(),
+            content: content.to_string(),
             metadata_json: "{}".into(),
             usage: None,
             status: MessageStatus::Complete,
             created_at: now_ms(),
         };
-        deps.tables.append(&deps.store, &user_message).await?;
-
+        self.deps
+            .tables
+            .append(&self.deps.store, &user_message)
+            .await?;
         let generation = Generation::new(Uuid::now_v7(), user_message.id, Some(conversation_id));
         generation.push(
             "start",
@@ -137,33 +179,7 @@ impl ConversationActor {
                 "model": model,
             }),
         );
-        let mailbox = ctx.mailbox();
-        let ended = move |id| {
-            mailbox.send(ConversationMsg::Ended(id));
-        };
-        let task = match persona {
-            Ok(_) => tokio::spawn(generate::run(
-                deps.clone(),
-                generation.clone(),
-                reservation,
-                provider,
-                request,
-                ended,
-            )),
-            // Never a chat without the prompt its persona gives: it fails.
-            Err(_) => {
-                let generation = generation.clone();
-                tokio::spawn(async move {
-                    drop(reservation);
-                    generate::fail_at_once(
-                        &generation,
-                        "the conversation's persona could not be read",
-                        ended,
-                    );
-                })
-            }
-        };
-        Ok(Running { generation, task })
+        Ok(generation)
     }
 
     /// The conversation's persona: `None` if it has none or it was deleted;
