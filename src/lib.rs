@@ -198,6 +198,7 @@ pub fn core_config(config: &Config) -> CoreConfig {
             max_per_user: limits.documents,
         },
         context_chunks: config.chat.context_chunks,
+        default_reservation_tokens: config.quotas.default_reservation_tokens,
         accounts: AccountsConfig {
             access_ttl: Duration::from_secs(config.auth.access_ttl_s),
             refresh_ttl: Duration::from_secs(config.auth.refresh_ttl_s),

@@ -12,10 +12,10 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::conversations::generate::{self, ChatDeps, ChatStart};
+use crate::conversations::prompt;
 use crate::error::CoreError;
 use crate::generation::Generation;
-use crate::llm::{ChatMessage, ChatRequest};
-use crate::model::{Message, MessageStatus, now_ms};
+use crate::model::{Conversation, Message, MessageStatus, Persona, now_ms};
 use crate::supervisor::{Ctx, KeyedActor};
 
 pub enum ConversationMsg {
@@ -84,6 +84,8 @@ impl ConversationActor {
         }
     }
 
+    /// Checks the model, reserves quota, persists the user's message and
+    /// starts the generation task. Nothing is stored for a refused chat.
     async fn start(&self, ctx: &Ctx<Self>, start: ChatStart) -> Result<Running, CoreError> {
         let deps = &self.deps;
         let conversation_id = *ctx.key();
@@ -94,65 +96,78 @@ impl ConversationActor {
             .ok_or_else(|| CoreError::not_found("conversation", conversation_id))?;
         let provider = start.params.provider.clone().or(conv.provider.clone());
         let model = start.params.model.clone().or(conv.model.clone());
-        let (provider, model) = deps
-            .llm
-            .resolve(provider.as_deref(), model.as_deref())
-            .map_err(CoreError::Llm)?;
+        let (provider, model) =
+            crate::conversations::resolve(&deps.llm, provider.as_deref(), model.as_deref())?;
         let history = deps
             .tables
             .recent_messages(conversation_id, deps.context_messages)?;
+        // An unreadable persona leaves no request to make: the chat fails.
+        let call = match self.persona(&conv) {
+            Ok(persona) => {
+                let mut request = prompt::request(
+                    deps,
+                    &conv,
+                    &start.params,
+                    persona.as_ref(),
+                    &history,
+                    model.clone(),
+                );
+                let reservation = deps.reserve(&start.user, &request)?;
+                reservation.clamp(&mut request);
+                Some((request, reservation))
+            }
+            Err(_) => None,
+        };
+        let generation = self
+            .begin(conversation_id, &start.params.content, &provider, &model)
+            .await?;
+        let mailbox = ctx.mailbox();
+        let ended = move |id| {
+            mailbox.send(ConversationMsg::Ended(id));
+        };
+        let task = match call {
+            Some((request, reservation)) => tokio::spawn(generate::run(
+                deps.clone(),
+                generation.clone(),
+                reservation,
+                provider,
+                request,
+                ended,
+            )),
+            None => {
+                let generation = generation.clone();
+                tokio::spawn(async move {
+                    let message = "the conversation's persona could not be read";
+                    generate::fail_at_once(&generation, message, ended);
+                })
+            }
+        };
+        Ok(Running { generation, task })
+    }
 
-        // The user's message is durable before the provider hears of it.
+    /// Persists the user's message (durable before the provider hears of
+    /// it) and opens the generation with its `start` event.
+    async fn begin(
+        &self,
+        conversation_id: Uuid,
+        content: &str,
+        provider: &str,
+        model: &str,
+    ) -> Result<Arc<Generation>, CoreError> {
         let user_message = Message {
             id: Uuid::now_v7(),
             conversation_id,
             role: "user".into(),
-            content: start.params.content.clone(),
+            content: content.to_string(),
             metadata_json: "{}".into(),
             usage: None,
             status: MessageStatus::Complete,
             created_at: now_ms(),
         };
-        deps.tables.append(&deps.store, &user_message).await?;
-
-        // A persona gives the system prompt and model settings unless the
-        // conversation or the request sets its own.
-        let persona = conv
-            .persona_id
-            .and_then(|p| deps.catalog.persona(conv.user_id, p).ok());
-        let system = conv
-            .system_prompt
-            .clone()
-            .filter(|s| !s.is_empty())
-            .or_else(|| persona.as_ref().and_then(|p| p.system_prompt.clone()));
-        let system = with_documents(deps, &conv, &start.params.content, system);
-        let mut messages = Vec::with_capacity(history.len() + 2);
-        if let Some(system) = system.filter(|s| !s.is_empty()) {
-            messages.push(ChatMessage::new("system", system));
-        }
-        // Empty answers (cancelled before their first token) would make
-        // some providers (Anthropic) refuse every later request.
-        messages.extend(
-            history
-                .iter()
-                .filter(|m| !m.content.is_empty())
-                .map(|m| ChatMessage::new(&m.role, m.content.clone())),
-        );
-        messages.push(ChatMessage::new("user", start.params.content.clone()));
-        let request = ChatRequest {
-            model: model.clone(),
-            messages,
-            temperature: start
-                .params
-                .temperature
-                .or(persona.as_ref().and_then(|p| p.temperature)),
-            max_tokens: start
-                .params
-                .max_tokens
-                .or(persona.as_ref().and_then(|p| p.max_tokens)),
-            top_p: start.params.top_p,
-            stop: start.params.stop.clone(),
-        };
+        self.deps
+            .tables
+            .append(&self.deps.store, &user_message)
+            .await?;
         let generation = Generation::new(Uuid::now_v7(), user_message.id, Some(conversation_id));
         generation.push(
             "start",
@@ -164,18 +179,23 @@ impl ConversationActor {
                 "model": model,
             }),
         );
-        let mailbox = ctx.mailbox();
-        let task = tokio::spawn(generate::run(
-            deps.clone(),
-            generation.clone(),
-            start.user.clone(),
-            provider,
-            request,
-            move |id| {
-                mailbox.send(ConversationMsg::Ended(id));
-            },
-        ));
-        Ok(Running { generation, task })
+        Ok(generation)
+    }
+
+    /// The conversation's persona: `None` if it has none or it was deleted;
+    /// an error (logged) if the store could not read it.
+    fn persona(&self, conv: &Conversation) -> Result<Option<Persona>, CoreError> {
+        let Some(id) = conv.persona_id else {
+            return Ok(None);
+        };
+        match self.deps.catalog.persona(conv.user_id, id) {
+            Ok(persona) => Ok(Some(persona)),
+            Err(CoreError::NotFound { .. }) => Ok(None),
+            Err(e) => {
+                tracing::error!(error = %e, conversation_id = %conv.id, persona_id = %id, "persona unreadable: the chat fails");
+                Err(e)
+            }
+        }
     }
 }
 
@@ -263,47 +283,4 @@ impl KeyedActor for ConversationActor {
             let _ = tokio::time::timeout(Duration::from_secs(5), running.task).await;
         }
     }
-}
-
-/// Adds the chunks of the conversation's `metadata.document_ids` that best
-/// match the user's message to the system prompt (retrieval-augmented chat).
-fn with_documents(
-    deps: &ChatDeps,
-    conv: &crate::model::Conversation,
-    content: &str,
-    system: Option<String>,
-) -> Option<String> {
-    let metadata: serde_json::Value = serde_json::from_str(&conv.metadata_json).unwrap_or_default();
-    let ids: Vec<Uuid> = metadata["document_ids"]
-        .as_array()
-        .map(|ids| {
-            ids.iter()
-                .filter_map(|id| id.as_str().and_then(|s| Uuid::parse_str(s).ok()))
-                .collect()
-        })
-        .unwrap_or_default();
-    let chunks = match deps
-        .documents
-        .retrieve(conv.user_id, &ids, content, deps.context_chunks)
-    {
-        Ok(chunks) if !chunks.is_empty() => chunks,
-        Ok(_) => return system,
-        Err(e) => {
-            tracing::warn!(error = %e, "document retrieval failed; chatting without it");
-            return system;
-        }
-    };
-    let excerpts: Vec<String> = chunks
-        .iter()
-        .enumerate()
-        .map(|(i, c)| format!("[{}] {c}", i + 1))
-        .collect();
-    let context = format!(
-        "Excerpts from the user's documents that may help answer:\n\n{}",
-        excerpts.join("\n\n")
-    );
-    Some(match system {
-        Some(system) => format!("{system}\n\n{context}"),
-        None => context,
-    })
 }

@@ -43,6 +43,9 @@ pub struct CoreConfig {
     /// Records one user may keep, per kind (`[limits]`). API keys and
     /// documents read theirs from `accounts` and `documents`.
     pub limits: crate::model::CountLimits,
+    /// Completion tokens reserved against a user's allowance for a call
+    /// that sets no `max_tokens`.
+    pub default_reservation_tokens: u64,
 }
 
 /// The running core. Cheap to clone; every clone reaches the same actors.
@@ -110,6 +113,7 @@ impl Core {
             usage: usage.clone(),
             replay_window: config.replay_window,
             context_messages: config.context_messages,
+            default_reservation: config.default_reservation_tokens,
         };
         let conversations =
             Conversations::start(store.clone(), deps, config.actors.clone()).await?;

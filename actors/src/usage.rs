@@ -3,6 +3,7 @@
 use std::time::Instant;
 
 use chrono::{Datelike, TimeZone, Utc};
+use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -10,6 +11,10 @@ use crate::error::CoreError;
 use crate::llm::TokenUsage;
 use crate::model::User;
 use crate::store::{KeyLocks, Store, StoreKey, Table};
+
+mod reservation;
+
+pub use reservation::Reservation;
 
 /// One user's totals for one month.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -90,8 +95,12 @@ impl UsageEntry {
 
 #[derive(Clone)]
 pub struct Usage {
-    /// Serializes one user's counter updates.
+    /// Serializes one user's counter updates and reservations, so a check
+    /// of what is left and the hold that follows are one step.
     locks: std::sync::Arc<KeyLocks>,
+    /// Tokens held by each user's calls in flight (see [`Reservation`]):
+    /// counted as spent until each call settles to its real usage.
+    reserved: std::sync::Arc<DashMap<Uuid, u64>>,
     monthly: Table<(Uuid, u32), MonthlyUsage>,
     /// (user, yyyymmdd) -> total tokens.
     daily: Table<(Uuid, u32), u64>,
@@ -132,6 +141,7 @@ impl Usage {
             by_model: store.table("usage_by_model")?,
             logs: store.table("query_logs")?,
             locks: Default::default(),
+            reserved: Default::default(),
         })
     }
 
@@ -140,6 +150,13 @@ impl Usage {
     /// is atomic at once and durable with the next commit: no answer waits
     /// for a flush of its usage counters.
     pub async fn record(&self, user_id: Uuid, entry: UsageEntry) {
+        self.settle(user_id, entry, 0);
+    }
+
+    /// [`Usage::record`], releasing `held` reserved tokens in the same step:
+    /// the call's tokens move from held to spent with no moment in between
+    /// in which another call could take them.
+    fn settle(&self, user_id: Uuid, entry: UsageEntry, held: u64) {
         let log = entry.log;
         let tokens = log.prompt_tokens + log.completion_tokens;
         let (month, _, _) = month_of(log.created_at);
@@ -167,7 +184,7 @@ impl Usage {
             ]
         )
         .increment(log.completion_tokens);
-        let result = self.add(user_id, month, day, &log, tokens);
+        let result = self.add(user_id, month, day, &log, tokens, held);
         if let Err(e) = result {
             tracing::error!(error = %e, "usage not recorded");
         }
@@ -183,8 +200,10 @@ impl Usage {
         day: u32,
         log: &QueryLog,
         tokens: u64,
+        held: u64,
     ) -> Result<(), CoreError> {
         let _guard = self.locks.lock(&user_id);
+        self.release_locked(user_id, held);
         let mut m = self.monthly.get(&(user_id, month))?.unwrap_or_default();
         m.ai_requests += 1;
         m.prompt_tokens += log.prompt_tokens;

@@ -148,12 +148,29 @@ pub struct ChatConfig {
     pub context_chunks: usize,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QuotasConfig {
     /// `None`: new users have no monthly limit.
     #[serde(default)]
     pub monthly_token_allowance: Option<u64>,
+    /// Completion tokens held against a user's allowance while a call
+    /// that sets no `max_tokens` runs; its `max_tokens` becomes this.
+    #[serde(default = "default_reservation_tokens")]
+    pub default_reservation_tokens: u64,
+}
+
+fn default_reservation_tokens() -> u64 {
+    4096
+}
+
+impl Default for QuotasConfig {
+    fn default() -> Self {
+        Self {
+            monthly_token_allowance: None,
+            default_reservation_tokens: default_reservation_tokens(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::chat::{early_failure, finished};
+use super::chat::{cancel_on_drop, early_failure, finished, holding};
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
 use crate::extract::{Json, Path};
@@ -105,6 +105,7 @@ pub async fn answer(
         .conversations()
         .complete(me.user.clone(), provider.as_deref(), request, "completion")
         .await?;
+    let client = cancel_on_drop(&generation);
     if let Some(error) = early_failure(generation.opened().await) {
         return Err(error);
     }
@@ -112,9 +113,10 @@ pub async fn answer(
         let events = generation
             .listen(0)
             .filter(|e| futures::future::ready(e.name != "start"));
-        return Ok(crate::sse::respond(events));
+        return Ok(crate::sse::respond(holding(events, client)));
     }
     let body = whole(&generation, started).await?;
+    drop(client);
     Ok(Json(CompletionAnswer {
         analysis_type,
         ..body

@@ -72,6 +72,7 @@ pub fn early_failure(opening: Opening) -> Option<ApiError> {
             let code = match (code, timeout) {
                 (_, true) => ErrorCode::GatewayTimeout,
                 ("SERVICE_UNAVAILABLE", _) => ErrorCode::ServiceUnavailable,
+                ("INTERNAL_ERROR", _) => ErrorCode::Internal,
                 _ => ErrorCode::ExternalService,
             };
             Some(
@@ -81,6 +82,31 @@ pub fn early_failure(opening: Opening) -> Option<ApiError> {
         }
         _ => None,
     }
+}
+
+/// Cancels a stateless generation when its client goes. Its answer has
+/// nobody else to go to (unlike a conversation's, which is persisted), so
+/// the generation stops and the upstream request with it. The handler holds
+/// the guard while the client waits, then hands it to the streamed answer
+/// ([`holding`]).
+pub fn cancel_on_drop(generation: &Generation) -> tokio_util::sync::DropGuard {
+    generation.cancel.clone().drop_guard()
+}
+
+/// `events`, holding `guard` until the stream is dropped: when the client
+/// disconnects, or after the last event.
+pub fn holding<S>(
+    events: S,
+    guard: tokio_util::sync::DropGuard,
+) -> impl futures::Stream<Item = S::Item> + Send + 'static
+where
+    S: futures::Stream + Send + 'static,
+{
+    use futures::StreamExt;
+    events.map(move |event| {
+        let _held = &guard;
+        event
+    })
 }
 
 /// Sends a message and generates the answer: SSE events `start`, `token`...,

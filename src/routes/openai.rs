@@ -15,7 +15,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::chat::{early_failure, finished};
+use super::chat::{cancel_on_drop, early_failure, finished, holding};
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
 use crate::extract::Json;
@@ -151,6 +151,7 @@ async fn chat_completions(
         .conversations()
         .complete(me.user.clone(), provider.as_deref(), request, "openai")
         .await?;
+    let client = cancel_on_drop(&generation);
     if let Some(error) = early_failure(generation.opened().await) {
         return Err(error);
     }
@@ -160,7 +161,7 @@ async fn chat_completions(
     if body.stream {
         let include_usage = body.stream_options.is_some_and(|o| o.include_usage);
         return Ok(stream(
-            generation.listen(0),
+            holding(generation.listen(0), client),
             id,
             created,
             model,
@@ -168,6 +169,7 @@ async fn chat_completions(
         ));
     }
     let data = finished(&generation).await?;
+    drop(client);
     Ok(Json(json!({
         "id": id, "object": "chat.completion", "created": created, "model": model,
         "choices": [{ "index": 0, "message": { "role": "assistant", "content": data["full_response"] }, "finish_reason": data["finish_reason"] }],

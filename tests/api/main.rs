@@ -15,6 +15,7 @@ mod errors;
 mod fake_llm;
 mod hardening_docs;
 mod hardening_limits;
+mod hardening_quota;
 mod helpers;
 mod jobs;
 mod jobs_restart;

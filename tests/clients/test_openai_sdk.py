@@ -55,3 +55,13 @@ def test_a_revoked_key_is_an_authentication_error(server, account, api_key):
     delete_key(account, api_key["id"])
     with pytest.raises(openai.AuthenticationError):
         sdk.chat.completions.create(model="echo-1", messages=[{"role": "user", "content": "x"}])
+
+
+def test_a_model_the_provider_does_not_list_is_refused(server, api_key):
+    sdk = client(server, api_key["key"])
+    with pytest.raises(openai.UnprocessableEntityError) as refused:
+        sdk.chat.completions.create(model="no-such-model", messages=[{"role": "user", "content": "x"}])
+    assert refused.value.status_code == 422
+    assert refused.value.param == "model"
+    with pytest.raises(openai.UnprocessableEntityError):
+        sdk.chat.completions.create(model="echo/no-such-model", messages=[{"role": "user", "content": "x"}])

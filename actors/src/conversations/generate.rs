@@ -9,11 +9,12 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::tables::ConvTables;
+use crate::error::CoreError;
 use crate::generation::{Generation, Opening, token_event};
 use crate::llm::{ChatRequest, Delta, Llm, LlmError, TokenUsage};
 use crate::model::{Message, MessageStatus, User, now_ms};
 use crate::store::Store;
-use crate::usage::{Usage, UsageEntry};
+use crate::usage::{Reservation, Usage, UsageEntry};
 
 /// What a generation needs from the core.
 pub struct ChatDeps {
@@ -33,6 +34,21 @@ pub struct ChatDeps {
     pub replay_window: Duration,
     /// Messages of history sent with each chat.
     pub context_messages: usize,
+    /// Completion tokens reserved for a call that sets no `max_tokens`
+    /// (`quotas.default_reservation_tokens`).
+    pub default_reservation: u64,
+}
+
+impl ChatDeps {
+    /// Reserves quota for `request`: the words of its prompt (an estimate
+    /// of its tokens) plus its `max_tokens`, or the configured default.
+    pub fn reserve(&self, user: &User, request: &ChatRequest) -> Result<Reservation, CoreError> {
+        let prompt = request.messages.iter().map(|m| words(&m.content)).sum();
+        let completion = request
+            .max_tokens
+            .map_or(self.default_reservation, u64::from);
+        self.usage.reserve(user, prompt, completion)
+    }
 }
 
 /// A chat request as the API receives it.
@@ -81,12 +97,13 @@ fn words(text: &str) -> u64 {
     text.split_whitespace().count() as u64
 }
 
-/// Runs one generation to its end. With no `conversation_id` on the
-/// generation (stateless completions) nothing but usage is stored.
+/// Runs one generation to its end and settles its reservation to what it
+/// used, however it ends. With no `conversation_id` on the generation
+/// (stateless completions) nothing but usage is stored.
 pub async fn run(
     deps: Arc<ChatDeps>,
     generation: Arc<Generation>,
-    user: Arc<User>,
+    reservation: Reservation,
     provider: String,
     request: ChatRequest,
     ended: impl FnOnce(Uuid) + Send + 'static,
@@ -121,13 +138,13 @@ pub async fn run(
             let entry = UsageEntry::new(
                 kind,
                 &provider,
-                &model,
+                &deps.llm.model_label(&provider, &model),
                 TokenUsage::default(),
                 started,
                 "failed",
                 &input_preview,
             );
-            deps.usage.record(user.id, entry).await;
+            reservation.settle(entry);
             // The terminal event first: from then on the lock counts as free.
             push_error(&generation, &e);
             generation.set_opening(failure(&e));
@@ -194,13 +211,13 @@ pub async fn run(
     let entry = UsageEntry::new(
         kind,
         &provider,
-        &model,
+        &deps.llm.model_label(&provider, &model),
         usage,
         started,
         status.as_str(),
         &input_preview,
     );
-    deps.usage.record(user.id, entry).await;
+    reservation.settle(entry);
 
     match outcome {
         // Never `done` for an answer that is not stored.
@@ -224,6 +241,21 @@ pub async fn run(
             );
         }
     }
+    ended(generation.message_id);
+}
+
+/// Ends a generation that failed before any provider call (its prompt
+/// could not be built): the `error` event, and an early failure for the
+/// request waiting on its opening.
+pub fn fail_at_once(generation: &Generation, message: &str, ended: impl FnOnce(Uuid)) {
+    let code = "INTERNAL_ERROR";
+    generation.push("error", json!({ "code": code, "message": message }));
+    generation.set_opening(Opening::Failed {
+        code,
+        message: message.to_string(),
+        upstream_status: None,
+        timeout: false,
+    });
     ended(generation.message_id);
 }
 

@@ -3,6 +3,7 @@
 //! generation lock. Another user's conversation is always `NotFound`.
 
 pub mod generate;
+pub(crate) mod prompt;
 mod tables;
 
 use std::sync::Arc;
@@ -15,10 +16,10 @@ pub use tables::ConvTables;
 use crate::conversation::{ConversationActor, ConversationMsg};
 use crate::error::CoreError;
 use crate::generation::Generation;
+use crate::llm::LlmError;
 use crate::model::{Conversation, Message, MessageStatus, User, limits, now_ms};
 use crate::store::{Store, StoreKey};
 use crate::supervisor::{Supervisor, SupervisorConfig};
-use crate::usage::Usage;
 
 /// The fields of a new conversation.
 #[derive(Debug, Clone, Default)]
@@ -56,7 +57,6 @@ pub struct Conversations {
     store: Store,
     tables: ConvTables,
     actors: Supervisor<ConversationActor>,
-    usage: Usage,
 }
 
 impl Conversations {
@@ -71,7 +71,6 @@ impl Conversations {
             let seen = tables.repair_all_counts()?;
             tracing::info!(conversations = seen, "checked message counts after a crash");
         }
-        let usage = deps.usage.clone();
         let deps = Arc::new(deps);
         let actors = Supervisor::start(ConversationActor::new(deps.clone()), actors).await?;
         Ok(Self {
@@ -79,7 +78,6 @@ impl Conversations {
             store,
             tables,
             actors,
-            usage,
         })
     }
 
@@ -105,6 +103,7 @@ impl Conversations {
             new.system_prompt.as_deref(),
             new.metadata_json.as_deref(),
         )?;
+        self.check_stored_model(new.provider.as_deref(), new.model.as_deref())?;
         let now = now_ms();
         let conv = Conversation {
             id: Uuid::now_v7(),
@@ -187,7 +186,7 @@ impl Conversations {
         id: Uuid,
         patch: ConversationPatch,
     ) -> Result<Conversation, CoreError> {
-        self.get(user_id, id)?;
+        let current = self.get(user_id, id)?;
         if let Some(title) = &patch.title {
             limits::name("title", title)?;
         }
@@ -197,6 +196,13 @@ impl Conversations {
             patch.system_prompt.as_ref().and_then(Option::as_deref),
             patch.metadata_json.as_deref(),
         )?;
+        if let Some(Some(model)) = &patch.model {
+            let provider = match &patch.provider {
+                Some(p) => p.as_deref(),
+                None => current.provider.as_deref(),
+            };
+            self.check_stored_model(provider, Some(model))?;
+        }
         let t = &self.tables;
         let guard = t.lock(&id);
         let updated = self
@@ -299,7 +305,32 @@ impl Conversations {
         Ok(message)
     }
 
-    /// Starts a generation: checks ownership and quota, then takes the lock.
+    /// A model to be stored on a conversation: one its provider allows
+    /// (an unknown provider is left to answer 503 when it is used).
+    fn check_stored_model(
+        &self,
+        provider: Option<&str>,
+        model: Option<&str>,
+    ) -> Result<(), CoreError> {
+        match self.deps.llm.resolve(provider, model) {
+            Err(e @ LlmError::UnknownModel { .. }) => Err(model_error(e)),
+            _ => Ok(()),
+        }
+    }
+
+    /// The provider and model a chat will use; a model the provider does
+    /// not allow is 422 naming `model`. Every chat route (HTTP, WebSocket,
+    /// tickets) goes through here.
+    pub fn resolve(
+        &self,
+        provider: Option<&str>,
+        model: Option<&str>,
+    ) -> Result<(String, String), CoreError> {
+        resolve(&self.deps.llm, provider, model)
+    }
+
+    /// Starts a generation: checks ownership, then the actor checks the
+    /// model, reserves quota and takes the lock.
     pub async fn chat(
         &self,
         user: Arc<User>,
@@ -308,13 +339,6 @@ impl Conversations {
     ) -> Result<Arc<Generation>, CoreError> {
         self.get(user.id, id)?;
         check_content(&params.content)?;
-        if self
-            .usage
-            .tokens_remaining(&user)?
-            .is_some_and(|left| left <= 0)
-        {
-            return Err(CoreError::QuotaExceeded);
-        }
         let start = Box::new(ChatStart { user, params });
         let generation = self
             .actors
@@ -336,20 +360,11 @@ impl Conversations {
         if request.messages.is_empty() {
             return Err(CoreError::validation("messages", "at least one message"));
         }
-        if self
-            .usage
-            .tokens_remaining(&user)?
-            .is_some_and(|left| left <= 0)
-        {
-            return Err(CoreError::QuotaExceeded);
-        }
         let model = (!request.model.is_empty()).then_some(request.model.as_str());
-        let (provider, model) = self
-            .deps
-            .llm
-            .resolve(provider, model)
-            .map_err(CoreError::Llm)?;
+        let (provider, model) = self.resolve(provider, model)?;
         request.model = model;
+        let reservation = self.deps.reserve(&user, &request)?;
+        reservation.clamp(&mut request);
         let generation = Generation::with_kind(Uuid::now_v7(), Uuid::nil(), None, kind);
         generation.push(
             "start",
@@ -358,7 +373,7 @@ impl Conversations {
         tokio::spawn(generate::run(
             self.deps.clone(),
             generation.clone(),
-            user,
+            reservation,
             provider,
             request,
             |_| {},
@@ -396,6 +411,24 @@ fn check_settings(
     match metadata_json {
         Some(json) => limits::metadata("metadata", json),
         None => Ok(()),
+    }
+}
+
+/// The provider and model a request will use, with the API's errors.
+pub(crate) fn resolve(
+    llm: &crate::llm::Llm,
+    provider: Option<&str>,
+    model: Option<&str>,
+) -> Result<(String, String), CoreError> {
+    llm.resolve(provider, model).map_err(model_error)
+}
+
+/// An unknown model is the request's fault (422 naming `model`); any other
+/// provider error stays one.
+fn model_error(e: LlmError) -> CoreError {
+    match e {
+        LlmError::UnknownModel { .. } => CoreError::validation("model", e.to_string()),
+        other => CoreError::Llm(other),
     }
 }
 

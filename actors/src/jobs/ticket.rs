@@ -40,7 +40,16 @@ fn messages(payload: &Value) -> Result<Vec<ChatMessage>, CoreError> {
 
 impl JobHandler for TicketChat {
     fn validate(&self, payload: &Value) -> Result<(), CoreError> {
-        messages(payload).map(|_| ())
+        messages(payload)?;
+        // A model the provider does not list is refused before it queues.
+        let model = payload["model"].as_str().filter(|m| !m.is_empty());
+        match self
+            .conversations
+            .resolve(payload["provider"].as_str(), model)
+        {
+            Err(e @ CoreError::Validation { .. }) => Err(e),
+            _ => Ok(()),
+        }
     }
 
     fn run(&self, ctx: JobCtx) -> BoxFuture<'static, Result<Value, String>> {

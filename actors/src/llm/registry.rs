@@ -50,6 +50,9 @@ pub struct ProviderSpec {
     pub max_retries: u32,
 }
 
+/// Longest model name a provider that lists no models accepts.
+pub const MAX_OPEN_MODEL_CHARS: usize = 128;
+
 impl ProviderSpec {
     /// The model used when a request names none.
     pub fn default_model(&self) -> String {
@@ -57,6 +60,28 @@ impl ProviderSpec {
             .clone()
             .or_else(|| self.models.first().cloned())
             .unwrap_or_default()
+    }
+
+    /// Whether a request may name `model`: one this provider lists (or its
+    /// default), or any name up to [`MAX_OPEN_MODEL_CHARS`] when it lists
+    /// none. The check keeps users from calling any upstream model on the
+    /// operator's key.
+    pub fn allows(&self, model: &str) -> bool {
+        if self.models.is_empty() {
+            return model.chars().count() <= MAX_OPEN_MODEL_CHARS;
+        }
+        self.models.iter().any(|m| m == model) || self.default_model.as_deref() == Some(model)
+    }
+
+    /// `model` as a metrics and usage label: a listed model is its own
+    /// label; a name chosen freely (a provider that lists none) is `other`,
+    /// so clients cannot grow the label set.
+    pub fn model_label(&self, model: &str) -> String {
+        if !self.models.is_empty() && self.allows(model) {
+            model.to_string()
+        } else {
+            "other".to_string()
+        }
     }
 }
 
@@ -175,7 +200,8 @@ impl Llm {
             .collect()
     }
 
-    /// The provider and model a request will use.
+    /// The provider and model a request will use. A model the provider
+    /// does not allow ([`ProviderSpec::allows`]) is `UnknownModel`.
     pub fn resolve(
         &self,
         provider: Option<&str>,
@@ -189,7 +215,19 @@ impl Llm {
             .filter(|m| !m.is_empty())
             .map(str::to_string)
             .unwrap_or_else(|| spec.default_model());
+        if !spec.allows(&model) {
+            return Err(LlmError::UnknownModel {
+                provider: name.to_string(),
+                models: spec.models.clone(),
+            });
+        }
         Ok((name.to_string(), model))
+    }
+
+    /// The metrics and usage label of `model` on `provider`.
+    pub fn model_label(&self, provider: &str, model: &str) -> String {
+        self.spec(provider)
+            .map_or_else(|| "other".to_string(), |s| s.model_label(model))
     }
 
     /// Opens a stream on `provider` (retrying before the first token, then

@@ -68,6 +68,13 @@ pub type DeltaStream = Pin<Box<dyn Stream<Item = Result<Delta, LlmError>> + Send
 pub enum LlmError {
     #[error("provider {0:?} is not configured")]
     UnknownProvider(String),
+    /// A model the provider does not list (or, for a provider that lists
+    /// none, a name over 128 characters): the request's fault, never sent.
+    #[error("{}", unknown_model(provider, models))]
+    UnknownModel {
+        provider: String,
+        models: Vec<String>,
+    },
     #[error("could not connect to the provider")]
     Connect,
     #[error("the provider answered HTTP {status}")]
@@ -80,6 +87,17 @@ pub enum LlmError {
     /// internals or echo another user's input); clients see this fixed text.
     #[error("the provider reported an error")]
     Upstream(String),
+}
+
+fn unknown_model(provider: &str, models: &[String]) -> String {
+    if models.is_empty() {
+        format!("a model name of at most 128 characters for provider {provider:?}")
+    } else {
+        format!(
+            "one of the models of provider {provider:?}: {}",
+            models.join(", ")
+        )
+    }
 }
 
 impl LlmError {
