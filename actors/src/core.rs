@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::accounts::{Accounts, AccountsConfig};
 use crate::audit::Audit;
+use crate::background::Background;
 use crate::channels::{Channels, ChannelsConfig};
 use crate::connection::{Connections, ConnectionsConfig};
 use crate::conversations::Conversations;
@@ -60,6 +61,8 @@ pub struct Core {
     actors: SupervisorConfig,
     /// Set when shutdown begins; readiness fails from then on.
     stopping: Arc<AtomicBool>,
+    /// The long-lived tasks the core owns; stopped before the store closes.
+    background: Background,
 }
 
 /// The answer of a readiness check, one entry per dependency.
@@ -79,6 +82,7 @@ impl Readiness {
 impl Core {
     /// Opens the store and starts the actor system.
     pub async fn start(config: CoreConfig) -> Result<Self, CoreError> {
+        let background = Background::new();
         let store = Store::open(&config.store)?;
         let audit = Audit::open(store.clone())?;
         let accounts = Accounts::start(
@@ -156,6 +160,7 @@ impl Core {
             started_at: Instant::now(),
             actors: config.actors,
             stopping: Arc::new(AtomicBool::new(false)),
+            background,
         })
     }
 
@@ -224,6 +229,12 @@ impl Core {
         &self.jobs
     }
 
+    /// The core's background tasks: spawn long-lived work here so that
+    /// shutdown stops it before the store closes.
+    pub fn background(&self) -> &Background {
+        &self.background
+    }
+
     /// Documents and their search index.
     pub fn documents(&self) -> &Documents {
         &self.documents
@@ -255,6 +266,7 @@ impl Core {
         self.conversations.actors().shutdown(grace).await;
         self.accounts.sessions().shutdown(grace).await;
         self.jobs.actors().shutdown(grace).await;
+        self.background.stop(grace).await;
         self.store.close().await?;
         Ok(())
     }

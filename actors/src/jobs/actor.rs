@@ -43,6 +43,8 @@ pub struct JobDeps {
     pub live: DashMap<Uuid, broadcast::Sender<JobEvent>>,
     /// Jobs that just ended, for outgoing webhooks.
     pub ended: mpsc::UnboundedSender<Job>,
+    #[cfg(test)]
+    pub faults: super::faults::Faults,
 }
 
 pub struct JobActor {
@@ -280,6 +282,8 @@ impl JobActor {
     /// Writes an event and the job record, and tells live listeners and the
     /// owner's sockets. Durable with the next commit.
     fn record(&self, job: &mut Job, kind: &str, data: Value) -> Result<(), CoreError> {
+        #[cfg(test)]
+        self.deps.faults.on_record(kind)?;
         let event = self.deps.tables.push_event(job, kind, data, now_ms())?;
         self.deps.tables.jobs.insert(&job.id, job)?;
         if let Some(live) = self.deps.live.get(&job.id) {

@@ -3,9 +3,13 @@
 //! unfinished jobs at start-up through an index of active jobs.
 
 mod actor;
+#[cfg(test)]
+mod faults;
 pub mod handler;
 mod scheduler;
 mod tables;
+#[cfg(test)]
+mod tests;
 pub mod ticket;
 pub mod webhook;
 
@@ -78,6 +82,8 @@ impl Jobs {
             channels,
             live: DashMap::new(),
             ended,
+            #[cfg(test)]
+            faults: Default::default(),
         });
         // A finished job's actor has nothing left to do: let it go soon.
         let idle = Duration::from_secs(10);
@@ -186,6 +192,8 @@ impl Jobs {
             }
             job
         };
+        #[cfg(test)]
+        self.deps.faults.before_commit().await;
         self.deps.store.commit().await?;
         self.deps
             .scheduler
