@@ -240,6 +240,7 @@ impl From<CoreError> for ApiError {
                     HeaderValue::from_static("1"),
                 ),
             CoreError::QuotaExceeded => ApiError::from_code(ErrorCode::QuotaExceeded),
+            CoreError::LimitReached(message) => ApiError::new(ErrorCode::QuotaExceeded, message),
             CoreError::Llm(e) => ApiError::from_llm(&e),
             CoreError::Unavailable(what) | CoreError::Timeout(what) => {
                 tracing::warn!(%what, "core unavailable");

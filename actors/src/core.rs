@@ -34,8 +34,8 @@ pub struct CoreConfig {
     pub context_messages: usize,
     pub channels: ChannelsConfig,
     pub connections: ConnectionsConfig,
-    /// Jobs running at once.
-    pub job_concurrency: usize,
+    /// Jobs running at once, per-user caps.
+    pub jobs: crate::jobs::JobsConfig,
     /// Where outgoing webhooks go, if anywhere.
     pub webhooks: Option<WebhookTarget>,
     pub documents: DocumentsConfig,
@@ -120,7 +120,10 @@ impl Core {
         )
         .await?;
         let mut handlers = crate::jobs::Handlers::new();
-        handlers.insert("delay".into(), Arc::new(crate::jobs::Delay));
+        let delay = crate::jobs::Delay {
+            max_seconds: config.jobs.max_delay.as_secs_f64(),
+        };
+        handlers.insert("delay".into(), Arc::new(delay));
         let ticket = crate::jobs::ticket::TicketChat {
             accounts: accounts.clone(),
             conversations: conversations.clone(),
@@ -138,12 +141,13 @@ impl Core {
             store.clone(),
             channels.clone(),
             handlers,
-            config.job_concurrency,
+            &config.jobs,
             config.actors.clone(),
+            &background,
         )
         .await?;
         if let Some(target) = config.webhooks {
-            spawn_job_webhooks(jobs.clone(), target, ended);
+            crate::jobs::webhook::forward_ended_jobs(jobs.clone(), target, ended, &background);
         }
         Ok(Self {
             documents,
@@ -265,56 +269,13 @@ impl Core {
         // Running generations are cancelled and persist their partial answers.
         self.conversations.actors().shutdown(grace).await;
         self.accounts.sessions().shutdown(grace).await;
-        self.jobs.actors().shutdown(grace).await;
+        // The scheduler, running attempts and the webhook forwarder (which
+        // first queues the deliveries of jobs that already ended) stop
+        // before the job actors and the store; unfinished jobs stay in the
+        // active index and resume at the next start.
         self.background.stop(grace).await;
+        self.jobs.actors().shutdown(grace).await;
         self.store.close().await?;
         Ok(())
     }
-}
-
-/// Sends `job.completed`, `job.failed` and `document.ready` (an ingestion
-/// that completed) to the webhook target as `webhook.deliver` jobs (never
-/// for webhook jobs themselves).
-fn spawn_job_webhooks(
-    jobs: Jobs,
-    target: WebhookTarget,
-    mut ended: tokio::sync::mpsc::UnboundedReceiver<crate::model::Job>,
-) {
-    tokio::spawn(async move {
-        while let Some(job) = ended.recv().await {
-            if job.job_type == "webhook.deliver" {
-                continue;
-            }
-            let completed = job.status == crate::model::JobStatus::Completed;
-            let event = match (completed, job.job_type.as_str()) {
-                (true, "document.ingest") => "document.ready",
-                (true, _) => "job.completed",
-                (false, _) => "job.failed",
-            };
-            if !target.wants(event) {
-                continue;
-            }
-            let data = serde_json::json!({
-                "job": {
-                    "id": job.id,
-                    "job_type": job.job_type,
-                    "status": job.status.as_str(),
-                    "result": job.result_json.and_then(|r| serde_json::from_str::<serde_json::Value>(&r).ok()),
-                    "error": job.error,
-                    "attempts": job.attempts,
-                }
-            });
-            let deliver = crate::jobs::NewJob {
-                job_type: "webhook.deliver".into(),
-                payload: serde_json::json!({ "event": event, "data": data }),
-                priority: 5,
-                scheduled_for: None,
-                idempotency_key: None,
-                max_attempts: 5,
-            };
-            if let Err(e) = jobs.create(job.user_id, deliver).await {
-                tracing::warn!(error = %e, "could not queue a webhook");
-            }
-        }
-    });
 }

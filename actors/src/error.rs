@@ -36,6 +36,10 @@ pub enum CoreError {
     /// The monthly token allowance is used up.
     #[error("monthly token allowance used up")]
     QuotaExceeded,
+    /// A per-user limit on how many of something one may have (unfinished
+    /// jobs...); the text names the limit. 429 `QUOTA_EXCEEDED`.
+    #[error("{0}")]
+    LimitReached(String),
     /// The model provider failed (or is not configured).
     #[error("{0}")]
     Llm(crate::llm::LlmError),
@@ -87,7 +91,7 @@ impl CoreError {
             CoreError::Unauthenticated { .. } => "AUTHENTICATION_ERROR",
             CoreError::Forbidden(_) => "AUTHORIZATION_ERROR",
             CoreError::Busy(_) => "CONVERSATION_BUSY",
-            CoreError::QuotaExceeded => "QUOTA_EXCEEDED",
+            CoreError::QuotaExceeded | CoreError::LimitReached(_) => "QUOTA_EXCEEDED",
             CoreError::Llm(LlmError::UnknownProvider(_)) => "SERVICE_UNAVAILABLE",
             CoreError::Llm(_) => "EXTERNAL_SERVICE_ERROR",
             CoreError::Store(_) | CoreError::Internal(_) => "INTERNAL_ERROR",

@@ -40,6 +40,7 @@ impl JobHandler for Gated {
 
 struct Fixture {
     _dir: tempfile::TempDir,
+    _background: Background,
     jobs: Jobs,
     progress: Arc<Semaphore>,
     finish: Arc<Semaphore>,
@@ -60,7 +61,7 @@ async fn fixture() -> Fixture {
     });
     let (progress, finish) = (Arc::new(Semaphore::new(0)), Arc::new(Semaphore::new(0)));
     let mut handlers = Handlers::new();
-    handlers.insert("delay".into(), Arc::new(Delay));
+    handlers.insert("delay".into(), Arc::new(Delay { max_seconds: 60.0 }));
     let gated = Gated {
         progress: progress.clone(),
         finish: finish.clone(),
@@ -72,11 +73,18 @@ async fn fixture() -> Fixture {
         idle_timeout: None,
         call_timeout: Duration::from_secs(5),
     };
-    let (jobs, _ended) = Jobs::start(store, channels, handlers, 1, actors)
+    let config = JobsConfig {
+        concurrency: 1,
+        max_per_user: 100,
+        max_delay: Duration::from_secs(60),
+    };
+    let background = Background::new();
+    let (jobs, _ended) = Jobs::start(store, channels, handlers, &config, actors, &background)
         .await
         .unwrap();
     Fixture {
         _dir: dir,
+        _background: background,
         jobs,
         progress,
         finish,
