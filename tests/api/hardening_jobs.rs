@@ -182,6 +182,31 @@ async fn one_user_cannot_queue_more_than_max_per_user_jobs() {
 }
 
 #[tokio::test]
+async fn a_document_refused_at_the_job_cap_leaves_nothing_behind() {
+    let app = spawn_app_with(|c| c.jobs.max_per_user = 1, Router::new()).await;
+    let ada = app.sign_up("ada").await;
+    let later = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    let (status, _) = app
+        .job(
+            &ada.access,
+            json!({"job_type": "delay", "scheduled_for": later}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let r = app
+        .post_json(
+            "/documents",
+            Some(&ada.access),
+            json!({"title": "notes", "text": "some text"}),
+        )
+        .await;
+    assert_eq!(r.status(), 429);
+    assert_eq!(envelope(r).await["error"]["code"], "QUOTA_EXCEEDED");
+    let page = app.get_json("/documents", &ada.access).await;
+    assert_eq!(page["total"], 0, "no document stuck processing: {page}");
+}
+
+#[tokio::test]
 async fn a_user_cannot_take_a_system_priority() {
     let app = spawn_app_with(|_| {}, Router::new()).await;
     let ada = app.sign_up("ada").await;
