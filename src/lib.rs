@@ -31,6 +31,7 @@ use chorus_actors::accounts::AccountsConfig;
 use chorus_actors::channels::ChannelsConfig;
 use chorus_actors::connection::ConnectionsConfig;
 use chorus_actors::documents::DocumentsConfig;
+use chorus_actors::jobs::JobsConfig;
 use chorus_actors::jobs::webhook::WebhookTarget;
 use chorus_actors::llm::{ProviderKind, ProviderSpec};
 use chorus_actors::store::StoreConfig;
@@ -179,9 +180,13 @@ pub fn core_config(config: &Config) -> CoreConfig {
             outbound_queue: config.ws.outbound_queue,
             max_subscriptions: config.ws.max_subscriptions,
         },
-        job_concurrency: match config.jobs.concurrency {
-            0 => 4 * std::thread::available_parallelism().map_or(1, |n| n.get()),
-            n => n,
+        jobs: JobsConfig {
+            concurrency: match config.jobs.concurrency {
+                0 => 4 * std::thread::available_parallelism().map_or(1, |n| n.get()),
+                n => n,
+            },
+            max_per_user: config.jobs.max_per_user,
+            max_delay: Duration::from_secs(config.jobs.max_delay_s),
         },
         webhooks: match (&config.webhooks.url, &config.webhooks.secret) {
             (url, Some(secret)) if !url.is_empty() => Some(WebhookTarget {

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::accounts::{Accounts, AccountsConfig};
 use crate::audit::Audit;
+use crate::background::Background;
 use crate::channels::{Channels, ChannelsConfig};
 use crate::connection::{Connections, ConnectionsConfig};
 use crate::conversations::Conversations;
@@ -33,8 +34,8 @@ pub struct CoreConfig {
     pub context_messages: usize,
     pub channels: ChannelsConfig,
     pub connections: ConnectionsConfig,
-    /// Jobs running at once.
-    pub job_concurrency: usize,
+    /// Jobs running at once, per-user caps.
+    pub jobs: crate::jobs::JobsConfig,
     /// Where outgoing webhooks go, if anywhere.
     pub webhooks: Option<WebhookTarget>,
     pub documents: DocumentsConfig,
@@ -66,6 +67,8 @@ pub struct Core {
     actors: SupervisorConfig,
     /// Set when shutdown begins; readiness fails from then on.
     stopping: Arc<AtomicBool>,
+    /// The long-lived tasks the core owns; stopped before the store closes.
+    background: Background,
 }
 
 /// The answer of a readiness check, one entry per dependency.
@@ -85,6 +88,7 @@ impl Readiness {
 impl Core {
     /// Opens the store and starts the actor system.
     pub async fn start(config: CoreConfig) -> Result<Self, CoreError> {
+        let background = Background::new();
         let store = Store::open(&config.store)?;
         let audit = Audit::open(store.clone())?;
         let accounts = Accounts::start(
@@ -125,7 +129,10 @@ impl Core {
         )
         .await?;
         let mut handlers = crate::jobs::Handlers::new();
-        handlers.insert("delay".into(), Arc::new(crate::jobs::Delay));
+        let delay = crate::jobs::Delay {
+            max_seconds: config.jobs.max_delay.as_secs_f64(),
+        };
+        handlers.insert("delay".into(), Arc::new(delay));
         let ticket = crate::jobs::ticket::TicketChat {
             accounts: accounts.clone(),
             conversations: conversations.clone(),
@@ -143,12 +150,13 @@ impl Core {
             store.clone(),
             channels.clone(),
             handlers,
-            config.job_concurrency,
+            &config.jobs,
             config.actors.clone(),
+            &background,
         )
         .await?;
         if let Some(target) = config.webhooks {
-            spawn_job_webhooks(jobs.clone(), target, ended);
+            crate::jobs::webhook::forward_ended_jobs(jobs.clone(), target, ended, &background);
         }
         Ok(Self {
             documents,
@@ -165,6 +173,7 @@ impl Core {
             started_at: Instant::now(),
             actors: config.actors,
             stopping: Arc::new(AtomicBool::new(false)),
+            background,
         })
     }
 
@@ -233,6 +242,12 @@ impl Core {
         &self.jobs
     }
 
+    /// The core's background tasks: spawn long-lived work here so that
+    /// shutdown stops it before the store closes.
+    pub fn background(&self) -> &Background {
+        &self.background
+    }
+
     /// Documents and their search index.
     pub fn documents(&self) -> &Documents {
         &self.documents
@@ -263,55 +278,13 @@ impl Core {
         // Running generations are cancelled and persist their partial answers.
         self.conversations.actors().shutdown(grace).await;
         self.accounts.sessions().shutdown(grace).await;
+        // The scheduler, running attempts and the webhook forwarder (which
+        // first queues the deliveries of jobs that already ended) stop
+        // before the job actors and the store; unfinished jobs stay in the
+        // active index and resume at the next start.
+        self.background.stop(grace).await;
         self.jobs.actors().shutdown(grace).await;
         self.store.close().await?;
         Ok(())
     }
-}
-
-/// Sends `job.completed`, `job.failed` and `document.ready` (an ingestion
-/// that completed) to the webhook target as `webhook.deliver` jobs (never
-/// for webhook jobs themselves).
-fn spawn_job_webhooks(
-    jobs: Jobs,
-    target: WebhookTarget,
-    mut ended: tokio::sync::mpsc::UnboundedReceiver<crate::model::Job>,
-) {
-    tokio::spawn(async move {
-        while let Some(job) = ended.recv().await {
-            if job.job_type == "webhook.deliver" {
-                continue;
-            }
-            let completed = job.status == crate::model::JobStatus::Completed;
-            let event = match (completed, job.job_type.as_str()) {
-                (true, "document.ingest") => "document.ready",
-                (true, _) => "job.completed",
-                (false, _) => "job.failed",
-            };
-            if !target.wants(event) {
-                continue;
-            }
-            let data = serde_json::json!({
-                "job": {
-                    "id": job.id,
-                    "job_type": job.job_type,
-                    "status": job.status.as_str(),
-                    "result": job.result_json.and_then(|r| serde_json::from_str::<serde_json::Value>(&r).ok()),
-                    "error": job.error,
-                    "attempts": job.attempts,
-                }
-            });
-            let deliver = crate::jobs::NewJob {
-                job_type: "webhook.deliver".into(),
-                payload: serde_json::json!({ "event": event, "data": data }),
-                priority: 5,
-                scheduled_for: None,
-                idempotency_key: None,
-                max_attempts: 5,
-            };
-            if let Err(e) = jobs.create(job.user_id, deliver).await {
-                tracing::warn!(error = %e, "could not queue a webhook");
-            }
-        }
-    });
 }

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod background;
 pub mod error;
 pub mod generation;
 pub mod jobs;

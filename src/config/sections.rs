@@ -202,6 +202,11 @@ pub struct WebhooksConfig {
 pub struct JobsConfig {
     /// 0 means 4 x the number of cores.
     pub concurrency: usize,
+    /// Unfinished (pending, scheduled or running) jobs one user may have;
+    /// over it `POST /jobs` is 429 QUOTA_EXCEEDED.
+    pub max_per_user: usize,
+    /// The longest `delay` job a user may submit, in seconds.
+    pub max_delay_s: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -20,6 +20,7 @@ use crate::auth::CurrentUser;
 use crate::error::ApiError;
 use crate::extract::{Json, Path, Query};
 use crate::pagination::{Page, bounds};
+use crate::rate_limit::{RateClass, RateKey};
 use crate::state::AppState;
 use crate::time::rfc3339_ms;
 
@@ -36,17 +37,18 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct JobBody {
-    /// `delay`, `chat`, `document.ingest` or `webhook.deliver`.
+    /// `delay`, `chat` or `document.ingest` (`webhook.deliver` is made by
+    /// the server only: 422).
     pub job_type: String,
     #[serde(default)]
     #[schema(value_type = Object)]
     pub payload: Option<Value>,
-    /// 0-10, default 5; higher runs first.
+    /// 0-5, default 5; higher runs first (6-10 are for system jobs).
     pub priority: Option<u8>,
     /// RFC 3339; a later time waits as `scheduled`.
     pub scheduled_for: Option<String>,
     pub idempotency_key: Option<String>,
-    /// 1-100, default 3.
+    /// 1-100 (1-5 for `chat`), default 3.
     pub max_attempts: Option<u32>,
 }
 
@@ -163,15 +165,22 @@ pub fn new_job(body: JobBody) -> Result<NewJob, ApiError> {
 }
 
 /// Creates a job: 201, or 200 with the existing job for a repeated
-/// idempotency key with the same body (409 with a different one).
+/// idempotency key with the same body (409 with a different one). A `chat`
+/// job calls a model, so it also spends the `ai` rate class.
 #[utoipa::path(post, path = "/jobs", tag = "jobs", request_body = JobBody, security(("bearer" = []), ("cookie" = [])),
     responses((status = 201, body = JobView), (status = 200, description = "the job an earlier request with this idempotency key created", body = JobView),
-              (status = 409, description = "idempotency key reused with a different body"), (status = 422, description = "unknown job_type or invalid field")))]
+              (status = 409, description = "idempotency key reused with a different body"), (status = 422, description = "unknown or internal job_type, or invalid field"),
+              (status = 429, description = "rate limit (`ai` class for chat), or too many unfinished jobs (QUOTA_EXCEEDED)")))]
 async fn create(
     State(state): State<AppState>,
     me: CurrentUser,
     Json(body): Json<JobBody>,
 ) -> Result<(StatusCode, Json<JobView>), ApiError> {
+    if body.job_type == "chat" {
+        state
+            .rate_limits
+            .check(RateClass::Ai, RateKey::User(me.user.id))?;
+    }
     let (job, created) = state.core.jobs().create(me.user.id, new_job(body)?).await?;
     let status = if created {
         StatusCode::CREATED

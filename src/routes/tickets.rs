@@ -3,6 +3,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use chorus_actors::CoreError;
 use chorus_actors::jobs::NewJob;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -50,7 +51,8 @@ pub struct TicketView {
 
 /// Queues a chat; answers its ticket at once (202).
 #[utoipa::path(post, path = "/chat", tag = "ai", request_body = TicketBody, security(("bearer" = []), ("cookie" = [])),
-    responses((status = 202, body = TicketView), (status = 422, description = "invalid messages")))]
+    responses((status = 202, body = TicketView), (status = 422, description = "invalid messages"),
+              (status = 429, description = "rate limit (`ai` class), or too many unfinished jobs (QUOTA_EXCEEDED)")))]
 async fn submit(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -76,7 +78,7 @@ async fn submit(
         .await
         .map_err(|e| match e {
             // The ticket's fields, not the job's payload.
-            chorus_actors::CoreError::Validation { field, message } => {
+            CoreError::Validation { field, message } => {
                 ApiError::validation(field.trim_start_matches("payload.").to_string(), message)
             }
             other => other.into(),
@@ -93,13 +95,14 @@ async fn ticket(
     me: CurrentUser,
     Path(ticket_id): Path<Uuid>,
 ) -> Result<Json<TicketView>, ApiError> {
-    let job = state
-        .core
-        .jobs()
-        .get(me.user.id, ticket_id)
-        .ok()
-        .filter(|j| j.job_type == "chat")
-        .ok_or_else(|| ApiError::not_found("ticket", ticket_id))?;
+    // Only "no such job of yours" is a 404; a store error is a 500 (logged).
+    let job = match state.core.jobs().get(me.user.id, ticket_id) {
+        Ok(job) if job.job_type == "chat" => job,
+        Ok(_) | Err(CoreError::NotFound { .. }) => {
+            return Err(ApiError::not_found("ticket", ticket_id));
+        }
+        Err(e) => return Err(e.into()),
+    };
     // A ticket waiting on a retry is still pending to its client.
     let status = match job.status.as_str() {
         "scheduled" => "pending",

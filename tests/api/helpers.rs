@@ -16,8 +16,9 @@ pub struct TestApp {
     pub client: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
-    /// Kept so the data dir lives as long as the server.
-    _dir: tempfile::TempDir,
+    /// Kept so the data dir lives as long as the server (`None`: the
+    /// caller owns the data dir).
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl TestApp {
@@ -65,21 +66,30 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config), extra: Router<AppSt
     let mut config = test_config(dir.path());
     tweak(&mut config);
     let app = Application::build_with(config, extra).await.unwrap();
-    let addr = app.local_addr();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        app.run_until_stopped(async {
-            let _ = stopped.await;
-        })
-        .await
-        .unwrap();
-    });
-    TestApp {
-        addr,
-        client: reqwest::Client::new(),
-        stop: Some(stop),
-        server: Some(server),
-        _dir: dir,
+    let mut app = TestApp::serve(app);
+    app._dir = Some(dir);
+    app
+}
+
+impl TestApp {
+    /// Serves an application built by the caller, whose data dir the caller owns.
+    pub fn serve(app: Application) -> TestApp {
+        let addr = app.local_addr();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            app.run_until_stopped(async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+        });
+        TestApp {
+            addr,
+            client: reqwest::Client::new(),
+            stop: Some(stop),
+            server: Some(server),
+            _dir: None,
+        }
     }
 }
 

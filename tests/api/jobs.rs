@@ -242,13 +242,13 @@ async fn higher_priority_runs_first_and_scheduled_jobs_wait() {
         .job(&ada.access, json!({"job_type": "delay", "priority": 1}))
         .await;
     let (_, high) = app
-        .job(&ada.access, json!({"job_type": "delay", "priority": 9}))
+        .job(&ada.access, json!({"job_type": "delay", "priority": 4}))
         .await;
     let due = chrono::Utc::now() + chrono::Duration::milliseconds(1500);
     let (_, later) = app
         .job(
             &ada.access,
-            json!({"job_type": "delay", "priority": 10, "scheduled_for": due.to_rfc3339()}),
+            json!({"job_type": "delay", "priority": 5, "scheduled_for": due.to_rfc3339()}),
         )
         .await;
     assert_eq!(later["status"], "scheduled");
@@ -265,7 +265,7 @@ async fn higher_priority_runs_first_and_scheduled_jobs_wait() {
         .await;
     assert!(
         started(&high) <= started(&low),
-        "priority 9 before priority 1"
+        "priority 4 before priority 1"
     );
     let later = app
         .job_until(&ada.access, later["id"].as_str().unwrap(), "completed")

@@ -14,6 +14,7 @@ mod documents;
 mod errors;
 mod fake_llm;
 mod hardening_docs;
+mod hardening_jobs;
 mod hardening_limits;
 mod hardening_quota;
 mod helpers;

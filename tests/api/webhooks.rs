@@ -14,11 +14,13 @@ use crate::helpers::{eventually, spawn_app_with};
 
 type Received = Arc<Mutex<Vec<(String, String)>>>;
 
-/// Answers 500 to the first delivery and 200 after; keeps (signature, body).
-async fn start_receiver() -> (String, Received) {
+/// Answers 500 to the first delivery and 200 after; keeps (signature, body)
+/// and counts the calls.
+async fn start_receiver() -> (String, Received, Arc<Mutex<u32>>) {
     let received: Received = Arc::default();
     let kept = received.clone();
     let calls = Arc::new(Mutex::new(0));
+    let counted = calls.clone();
     let app = Router::new().route(
         "/hook",
         post(move |headers: HeaderMap, body: String| {
@@ -38,12 +40,12 @@ async fn start_receiver() -> (String, Received) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, received)
+    (url, received, counted)
 }
 
 #[tokio::test]
 async fn a_finished_job_is_sent_signed_and_retried_after_a_failure() {
-    let (url, received) = start_receiver().await;
+    let (url, received, calls) = start_receiver().await;
     let app = spawn_app_with(
         move |c| {
             c.webhooks.url = url;
@@ -78,12 +80,11 @@ async fn a_finished_job_is_sent_signed_and_retried_after_a_failure() {
     let age = chrono::Utc::now().timestamp() - t.parse::<i64>().unwrap();
     assert!((0..60).contains(&age));
 
+    // The delivery is a system job: retried by the server (the receiver saw
+    // two calls), never shown to the user whose job it reports.
+    assert_eq!(*calls.lock().unwrap(), 2);
     let page: Value = app
         .get_json("/jobs?job_type=webhook.deliver", &ada.access)
         .await;
-    let delivery = &page["items"][0];
-    let delivery = app
-        .job_until(&ada.access, delivery["id"].as_str().unwrap(), "completed")
-        .await;
-    assert_eq!(delivery["attempts"], 2, "{delivery}");
+    assert_eq!(page["total"], 0, "{page}");
 }

@@ -129,8 +129,17 @@ impl Documents {
             idempotency_key: None,
             max_attempts: 3,
         };
-        // Creating the job commits the document with it.
-        let (job, _) = jobs.create(user_id, ingest).await?;
+        // Creating the job commits the document with it; a job refused (the
+        // user's job cap) takes the document back out.
+        let (job, _) = match jobs.create(user_id, ingest).await {
+            Ok(created) => created,
+            Err(e) => {
+                inner.by_user.remove(&(user_id, doc.id))?;
+                inner.docs.remove(&doc.id)?;
+                inner.texts.remove(&doc.id)?;
+                return Err(e);
+            }
+        };
         doc.job_id = Some(job.id);
         inner.docs.insert(&doc.id, &doc)?;
         Ok((doc, job))

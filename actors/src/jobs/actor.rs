@@ -1,8 +1,13 @@
 //! The JobActor: one per job. It owns the job's state transitions (run,
 //! progress, finish, retry with backoff, cancel, delete), persists each one,
 //! and runs the handler in a task it spawns, so its mailbox stays free.
+//!
+//! An attempt in flight lives in [`JobDeps::attempts`], outside any actor
+//! instance, and reports its outcome by key through the supervisor: an
+//! actor restarted after a failure picks the attempt up where it was.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use dashmap::DashMap;
 use ractor::RpcReplyPort;
@@ -11,25 +16,38 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use super::counts::ActiveCounts;
 use super::handler::{Handlers, JobCtx};
+use super::recovery::requeue_interrupted;
 use super::scheduler::Scheduler;
 use super::tables::JobTables;
+use crate::background::Background;
 use crate::channels::Channels;
 use crate::error::CoreError;
 use crate::model::{Job, JobEvent, JobLog, JobStatus, now_ms};
 use crate::store::Store;
-use crate::supervisor::{Ctx, KeyedActor};
+use crate::supervisor::{Ctx, KeyedActor, Supervisor};
 
 pub enum JobMsg {
     /// The scheduler hands the job a slot.
     Run,
-    Progress(u8),
-    Log(&'static str, String),
-    /// The running attempt ended.
-    Finished(Result<Value, String>),
+    /// (attempt, percent)
+    Progress(u64, u8),
+    /// (attempt, level, message)
+    Log(u64, &'static str, String),
+    /// (attempt, outcome): the running attempt ended.
+    Finished(u64, Result<Value, String>),
     Cancel(RpcReplyPort<Result<Job, CoreError>>),
     Retry(RpcReplyPort<Result<Job, CoreError>>),
     Delete(RpcReplyPort<Result<(), CoreError>>),
+}
+
+/// An attempt in flight.
+#[derive(Clone)]
+pub struct Attempt {
+    /// Unique per process, so the outcome of an older attempt is told apart.
+    id: u64,
+    cancel: CancellationToken,
 }
 
 /// What every job actor shares.
@@ -43,6 +61,26 @@ pub struct JobDeps {
     pub live: DashMap<Uuid, broadcast::Sender<JobEvent>>,
     /// Jobs that just ended, for outgoing webhooks.
     pub ended: mpsc::UnboundedSender<Job>,
+    /// Attempts in flight, by job; each holds a scheduler slot.
+    pub attempts: DashMap<Uuid, Attempt>,
+    pub(super) next_attempt: AtomicU64,
+    /// Unfinished jobs per user (`jobs.max_per_user`).
+    pub(super) counts: ActiveCounts,
+    /// The job actors, set once they started: outcomes go through it by key.
+    pub(super) actors: OnceLock<Supervisor<JobActor>>,
+    /// Attempts run here, so shutdown stops them.
+    pub(super) background: Background,
+    #[cfg(test)]
+    pub faults: super::faults::Faults,
+}
+
+impl JobDeps {
+    fn actors(&self) -> Result<Supervisor<JobActor>, CoreError> {
+        self.actors
+            .get()
+            .cloned()
+            .ok_or_else(|| CoreError::Internal("job actors not started".into()))
+    }
 }
 
 pub struct JobActor {
@@ -52,8 +90,6 @@ pub struct JobActor {
 pub struct JobState {
     /// `None` once deleted.
     job: Option<Job>,
-    /// Set while an attempt runs.
-    running: Option<CancellationToken>,
 }
 
 impl KeyedActor for JobActor {
@@ -63,20 +99,33 @@ impl KeyedActor for JobActor {
     const KIND: &'static str = "job";
 
     async fn load(&self, id: &Uuid) -> Result<JobState, CoreError> {
-        let job = self
-            .deps
+        let deps = &self.deps;
+        let mut job = deps
             .tables
             .jobs
             .get(id)?
             .ok_or_else(|| CoreError::not_found("job", id))?;
-        Ok(JobState {
-            job: Some(job),
-            running: None,
-        })
+        if job.status == JobStatus::Running && !deps.attempts.contains_key(id) {
+            // Restarted after a failure that lost the attempt (or its
+            // outcome): nothing runs this job any more.
+            requeue_interrupted(&deps.tables, &mut job)?;
+            deps.store.commit().await?;
+            if job.status.is_terminal() {
+                deps.counts.release(job.user_id);
+            } else {
+                let due = job.scheduled_for;
+                deps.scheduler
+                    .enqueue(job.id, job.user_id, job.priority, due);
+            }
+        }
+        Ok(JobState { job: Some(job) })
     }
 
     fn is_idle(&self, state: &JobState) -> bool {
-        state.running.is_none()
+        state
+            .job
+            .as_ref()
+            .is_none_or(|j| !self.deps.attempts.contains_key(&j.id))
     }
 
     async fn handle(
@@ -86,15 +135,15 @@ impl KeyedActor for JobActor {
         state: &mut JobState,
     ) -> Result<(), CoreError> {
         let Some(job) = state.job.as_mut() else {
-            return self.gone(msg);
+            return self.gone(*ctx.key(), msg);
         };
         match msg {
-            JobMsg::Run => self.run(ctx, job, &mut state.running).await?,
-            JobMsg::Progress(percent) if job.status == JobStatus::Running => {
+            JobMsg::Run => self.run(job)?,
+            JobMsg::Progress(attempt, percent) if self.is_current(job, attempt) => {
                 job.progress_percent = percent;
                 self.record(job, "progress", json!({ "percent": percent }))?;
             }
-            JobMsg::Log(level, message) if job.status == JobStatus::Running => {
+            JobMsg::Log(attempt, level, message) if self.is_current(job, attempt) => {
                 job.log_count += 1;
                 let line = JobLog {
                     at: now_ms(),
@@ -107,18 +156,24 @@ impl KeyedActor for JobActor {
                     .insert(&(job.id, job.log_count), &line)?;
                 self.record(job, "log", json!({ "level": level, "message": message }))?;
             }
-            JobMsg::Progress(_) | JobMsg::Log(..) => {}
-            JobMsg::Finished(outcome) => {
-                // After a cancel the slot was already given back.
-                if state.running.take().is_some() && job.status == JobStatus::Running {
+            JobMsg::Progress(..) | JobMsg::Log(..) => {}
+            JobMsg::Finished(attempt, outcome) => {
+                // After a cancel the attempt and its slot are already gone.
+                let ours = self
+                    .deps
+                    .attempts
+                    .remove_if(&job.id, |_, a| a.id == attempt);
+                if ours.is_some() {
                     // The handler is done: its slot is free while the
                     // outcome is made durable.
-                    self.deps.scheduler.done();
-                    self.finish(job, outcome).await?;
+                    self.deps.scheduler.done(job.id);
+                    if job.status == JobStatus::Running {
+                        self.finish(job, outcome).await?;
+                    }
                 }
             }
             JobMsg::Cancel(reply) => {
-                let result = self.cancel(job, &mut state.running).await;
+                let result = self.cancel(job).await;
                 let _ = reply.send(result);
             }
             JobMsg::Retry(reply) => {
@@ -127,7 +182,7 @@ impl KeyedActor for JobActor {
             }
             JobMsg::Delete(reply) => {
                 if !job.status.is_terminal() {
-                    self.cancel(job, &mut state.running).await?;
+                    self.cancel(job).await?;
                 }
                 self.deps.tables.remove(job)?;
                 self.deps.store.commit().await?;
@@ -141,7 +196,7 @@ impl KeyedActor for JobActor {
 
 impl JobActor {
     /// Answers requests for a job deleted while its actor lived.
-    fn gone(&self, msg: JobMsg) -> Result<(), CoreError> {
+    fn gone(&self, id: Uuid, msg: JobMsg) -> Result<(), CoreError> {
         let missing = || CoreError::not_found("job", "deleted");
         match msg {
             JobMsg::Cancel(reply) | JobMsg::Retry(reply) => {
@@ -150,55 +205,77 @@ impl JobActor {
             JobMsg::Delete(reply) => {
                 let _ = reply.send(Err(missing()));
             }
-            JobMsg::Run => self.deps.scheduler.done(),
+            JobMsg::Run => self.deps.scheduler.done(id),
             _ => {}
         }
         Ok(())
     }
 
-    async fn run(
-        &self,
-        ctx: &Ctx<Self>,
-        job: &mut Job,
-        running: &mut Option<CancellationToken>,
-    ) -> Result<(), CoreError> {
+    /// Whether `attempt` is the one running `job` now.
+    fn is_current(&self, job: &Job, attempt: u64) -> bool {
+        job.status == JobStatus::Running
+            && self
+                .deps
+                .attempts
+                .get(&job.id)
+                .is_some_and(|a| a.id == attempt)
+    }
+
+    fn run(&self, job: &mut Job) -> Result<(), CoreError> {
         let handler = self.deps.handlers.get(&job.job_type).cloned();
-        let (true, Some(handler)) = (
-            matches!(job.status, JobStatus::Pending | JobStatus::Scheduled),
-            handler,
-        ) else {
-            self.deps.scheduler.done();
+        let runnable = matches!(job.status, JobStatus::Pending | JobStatus::Scheduled);
+        let (true, Some(handler)) = (runnable, handler) else {
+            self.deps.scheduler.done(job.id);
             return Ok(());
         };
+        let actors = self.deps.actors()?;
         job.status = JobStatus::Running;
         job.attempts += 1;
         job.started_at = Some(now_ms());
         job.progress_percent = 0;
-        self.record(job, "started", json!({ "attempt": job.attempts }))?;
-        let cancel = CancellationToken::new();
-        *running = Some(cancel.clone());
+        if let Err(e) = self.record(job, "started", json!({ "attempt": job.attempts })) {
+            // Nothing runs: the slot goes back, and the job (still pending
+            // in the store) comes round again.
+            self.deps.scheduler.done(job.id);
+            let later = Some(now_ms() + 1000);
+            self.deps
+                .scheduler
+                .enqueue(job.id, job.user_id, job.priority, later);
+            return Err(e);
+        }
+        let attempt = Attempt {
+            id: self.deps.next_attempt.fetch_add(1, Ordering::Relaxed),
+            cancel: CancellationToken::new(),
+        };
+        self.deps.attempts.insert(job.id, attempt.clone());
         let run = JobCtx {
             job_id: job.id,
             user_id: job.user_id,
             payload: serde_json::from_str(&job.payload_json).unwrap_or(Value::Null),
-            cancel,
-            mailbox: ctx.mailbox(),
+            cancel: attempt.cancel.clone(),
+            attempt: attempt.id,
+            actors: actors.clone(),
         };
-        let mailbox = ctx.mailbox();
-        let store = self.deps.store.clone();
-        tokio::spawn(async move {
-            // The attempt is durable before it runs (a restart counts it),
-            // and the actor's mailbox stays free while that is flushed.
-            if let Err(e) = store.commit().await {
-                mailbox.send(JobMsg::Finished(Err(CoreError::from(e).public_message())));
-                return;
-            }
-            // A handler that panics is a failed attempt, not a stuck job.
-            let outcome = match tokio::spawn(handler.run(run)).await {
-                Ok(outcome) => outcome,
-                Err(_) => Err("the job handler crashed".to_string()),
+        let deps = self.deps.clone();
+        self.deps.background.spawn_with(move |stop| async move {
+            let id = run.job_id;
+            let outcome = tokio::select! {
+                outcome = attempt_outcome(&deps.store, handler, run) => outcome,
+                // Shutdown: the job stays running in the store, and start-up
+                // re-queues it as after a crash.
+                () = stop.cancelled() => {
+                    attempt.cancel.cancel();
+                    return;
+                }
             };
-            mailbox.send(JobMsg::Finished(outcome));
+            // By key, so an actor restarted meanwhile gets it.
+            if let Err(e) = actors.cast(&id, JobMsg::Finished(attempt.id, outcome)).await {
+                tracing::error!(job = %id, error = %e, "a job attempt's outcome could not be delivered");
+                // The job is re-queued when its actor loads again.
+                if deps.attempts.remove_if(&id, |_, a| a.id == attempt.id).is_some() {
+                    deps.scheduler.done(id);
+                }
+            }
         });
         Ok(())
     }
@@ -236,20 +313,16 @@ impl JobActor {
         self.settle(job).await
     }
 
-    async fn cancel(
-        &self,
-        job: &mut Job,
-        running: &mut Option<CancellationToken>,
-    ) -> Result<Job, CoreError> {
+    async fn cancel(&self, job: &mut Job) -> Result<Job, CoreError> {
         if job.status.is_terminal() {
             return Err(CoreError::Conflict(format!(
                 "job is already {}",
                 job.status.as_str()
             )));
         }
-        if let Some(token) = running.take() {
-            token.cancel();
-            self.deps.scheduler.done();
+        if let Some((_, attempt)) = self.deps.attempts.remove(&job.id) {
+            attempt.cancel.cancel();
+            self.deps.scheduler.done(job.id);
         }
         job.status = JobStatus::Cancelled;
         job.completed_at = Some(now_ms());
@@ -265,6 +338,16 @@ impl JobActor {
                 job.status.as_str()
             )));
         }
+        // Back among the unfinished: it needs a place under the user's cap.
+        self.deps.counts.take(job.user_id)?;
+        let reopened = self.reopen(job).await;
+        if reopened.is_err() {
+            self.deps.counts.release(job.user_id);
+        }
+        reopened
+    }
+
+    async fn reopen(&self, job: &mut Job) -> Result<Job, CoreError> {
         job.status = JobStatus::Pending;
         job.attempts = 0;
         job.progress_percent = 0;
@@ -280,18 +363,22 @@ impl JobActor {
     /// Writes an event and the job record, and tells live listeners and the
     /// owner's sockets. Durable with the next commit.
     fn record(&self, job: &mut Job, kind: &str, data: Value) -> Result<(), CoreError> {
+        #[cfg(test)]
+        self.deps.faults.on_record(kind)?;
         let event = self.deps.tables.push_event(job, kind, data, now_ms())?;
         self.deps.tables.jobs.insert(&job.id, job)?;
         if let Some(live) = self.deps.live.get(&job.id) {
             let _ = live.send(event);
         }
-        let update = json!({ "id": job.id, "status": job.status.as_str(), "progress_percent": job.progress_percent });
-        self.deps.channels.job_update(job.user_id, &update);
+        if !super::is_system(job) {
+            let update = json!({ "id": job.id, "status": job.status.as_str(), "progress_percent": job.progress_percent });
+            self.deps.channels.job_update(job.user_id, &update);
+        }
         Ok(())
     }
 
     /// Makes a state change durable and moves the job in or out of the
-    /// active index and the scheduler.
+    /// active index, the user's count and the scheduler.
     async fn settle(&self, job: &Job) -> Result<(), CoreError> {
         if job.status.is_terminal() {
             self.deps.tables.active.remove(&job.id)?;
@@ -303,13 +390,34 @@ impl JobActor {
             JobStatus::Pending | JobStatus::Scheduled => {
                 self.deps
                     .scheduler
-                    .enqueue(job.id, job.priority, job.scheduled_for);
+                    .enqueue(job.id, job.user_id, job.priority, job.scheduled_for);
             }
             JobStatus::Completed | JobStatus::Failed => {
+                self.deps.counts.release(job.user_id);
                 let _ = self.deps.ended.send(job.clone());
             }
-            _ => {}
+            JobStatus::Cancelled => self.deps.counts.release(job.user_id),
+            JobStatus::Running => {}
         }
         Ok(())
+    }
+}
+
+/// Makes the attempt durable (a restart counts it), then runs the handler;
+/// a handler that panics is a failed attempt, not a stuck job.
+async fn attempt_outcome(
+    store: &Store,
+    handler: Arc<dyn super::JobHandler>,
+    run: JobCtx,
+) -> Result<Value, String> {
+    store
+        .commit()
+        .await
+        .map_err(|e| CoreError::from(e).public_message())?;
+    // Aborted if this future is dropped (shutdown): the handler goes with it.
+    let task = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(handler.run(run)));
+    match task.await {
+        Ok(outcome) => outcome,
+        Err(_) => Err("the job handler crashed".to_string()),
     }
 }

@@ -1,5 +1,5 @@
-//! What a job type does: the [`JobHandler`] trait, the context a handler
-//! runs with, and the built-in `delay` type.
+//! What a job type does: the [`JobHandler`] trait (with who may submit it),
+//! the context a handler runs with, and the built-in `delay` type.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,10 +12,31 @@ use uuid::Uuid;
 
 use super::actor::{JobActor, JobMsg};
 use crate::error::CoreError;
-use crate::supervisor::Mailbox;
+use crate::supervisor::{ChildMsg, Supervisor};
+
+/// Who may submit a job type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visibility {
+    /// Users submit it through `POST /jobs` (and the routes built on jobs).
+    User,
+    /// Only the server makes it, as a system job: it acts with the server's
+    /// own secrets (a webhook delivery signs with the operator's key).
+    Internal,
+}
 
 /// Runs one attempt of a job. Implemented once per job type.
 pub trait JobHandler: Send + Sync + 'static {
+    /// Whether users may submit this type.
+    fn visibility(&self) -> Visibility {
+        Visibility::User
+    }
+
+    /// The most attempts a user may ask for (a job that calls a model is
+    /// held lower than one that only waits).
+    fn max_attempts(&self) -> u32 {
+        100
+    }
+
     /// Checks a payload when the job is created (422 names the field).
     fn validate(&self, _payload: &Value) -> Result<(), CoreError> {
         Ok(())
@@ -36,30 +57,46 @@ pub struct JobCtx {
     pub payload: Value,
     /// Cancelled when the job is; a handler stops as soon as it can.
     pub cancel: CancellationToken,
-    pub(super) mailbox: Mailbox<JobActor>,
+    /// Which attempt this is, so reports of an older attempt are ignored.
+    pub(super) attempt: u64,
+    /// Reports go to whichever actor serves the job now (a restarted actor
+    /// included), not to the one that started the attempt.
+    pub(super) actors: Supervisor<JobActor>,
 }
 
 impl JobCtx {
     /// Reports progress, 0-100.
     pub fn progress(&self, percent: u8) {
-        self.mailbox.send(JobMsg::Progress(percent.min(100)));
+        self.report(JobMsg::Progress(self.attempt, percent.min(100)));
     }
 
     /// Adds a line to the job's log.
     pub fn log(&self, level: &'static str, message: impl Into<String>) {
-        self.mailbox.send(JobMsg::Log(level, message.into()));
+        self.report(JobMsg::Log(self.attempt, level, message.into()));
+    }
+
+    /// Best effort: a report made while the job's actor restarts is dropped
+    /// (the outcome is not: see `JobActor::run`).
+    fn report(&self, msg: JobMsg) {
+        if let Some(actor) = self.actors.get(&self.job_id) {
+            let _ = actor.send_message(ChildMsg::Work(msg));
+        }
     }
 }
 
-/// `delay`: `{"seconds": 0-3600, "steps": 1-100, "fail": false}` waits,
-/// reporting progress at each step; with `fail` it fails. For tests and load.
-pub struct Delay;
+/// `delay`: `{"seconds": 0-max_seconds, "steps": 1-100, "fail": false}`
+/// waits, reporting progress at each step; with `fail` it fails. For tests
+/// and demos, so capped (`jobs.max_delay_s`): a wait holds a job slot.
+pub struct Delay {
+    pub max_seconds: f64,
+}
 
 impl JobHandler for Delay {
     fn validate(&self, payload: &Value) -> Result<(), CoreError> {
         let seconds = payload.get("seconds").map_or(Some(0.0), Value::as_f64);
-        if !seconds.is_some_and(|s| (0.0..=3600.0).contains(&s)) {
-            return Err(CoreError::validation("payload.seconds", "0-3600"));
+        if !seconds.is_some_and(|s| (0.0..=self.max_seconds).contains(&s)) {
+            let range = format!("0-{}", self.max_seconds);
+            return Err(CoreError::validation("payload.seconds", range));
         }
         let steps = payload.get("steps").map_or(Some(1), Value::as_u64);
         if !steps.is_some_and(|s| (1..=100).contains(&s)) {

@@ -3,9 +3,17 @@
 //! unfinished jobs at start-up through an index of active jobs.
 
 mod actor;
+mod counts;
+mod fair;
+#[cfg(test)]
+mod faults;
 pub mod handler;
+mod listen;
+mod recovery;
 mod scheduler;
 mod tables;
+#[cfg(test)]
+mod tests;
 pub mod ticket;
 pub mod webhook;
 
@@ -13,23 +21,49 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dashmap::DashMap;
-use futures::Stream;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 use uuid::Uuid;
 
 pub use actor::{JobActor, JobDeps, JobMsg};
-pub use handler::{Delay, Handlers, JobCtx, JobHandler};
+use counts::ActiveCounts;
+pub use handler::{Delay, Handlers, JobCtx, JobHandler, Visibility};
 use scheduler::Scheduler;
 use tables::Idempotent;
 pub use tables::JobTables;
 
+use crate::background::Background;
 use crate::channels::Channels;
 use crate::error::CoreError;
 use crate::model::{Job, JobEvent, JobLog, JobStatus, now_ms};
 use crate::store::{KeyLocks, Store};
 use crate::supervisor::{Supervisor, SupervisorConfig};
+
+/// The owner of the jobs the server makes itself (webhook deliveries): no
+/// account has this id, so no user ever lists, reads, cancels, retries or
+/// deletes them.
+pub const SYSTEM_USER: Uuid = Uuid::nil();
+
+/// The highest priority a user may give a job; above it (to 10) is for
+/// system jobs.
+pub const MAX_USER_PRIORITY: u8 = 5;
+
+/// Whether the server made `job` for itself.
+pub fn is_system(job: &Job) -> bool {
+    job.user_id == SYSTEM_USER
+}
+
+/// Limits of the jobs system.
+#[derive(Debug, Clone)]
+pub struct JobsConfig {
+    /// Jobs running at once.
+    pub concurrency: usize,
+    /// Unfinished jobs one user may have (429 above).
+    pub max_per_user: usize,
+    /// The longest `delay` a user may ask for.
+    pub max_delay: Duration,
+}
 
 /// A job as a client asks for it.
 #[derive(Debug, Clone)]
@@ -58,14 +92,15 @@ pub struct Jobs {
 }
 
 impl Jobs {
-    /// Starts the actors and the scheduler, then resumes unfinished jobs.
-    /// Jobs that end are sent to `ended` (for outgoing webhooks).
+    /// Starts the actors and the scheduler (on `background`), then resumes
+    /// unfinished jobs. Jobs that end are sent to `ended` (for outgoing webhooks).
     pub async fn start(
         store: Store,
         channels: Channels,
         handlers: Handlers,
-        concurrency: usize,
+        config: &JobsConfig,
         mut actors: SupervisorConfig,
+        background: &Background,
     ) -> Result<(Self, mpsc::UnboundedReceiver<Job>), CoreError> {
         let tables = JobTables::open(&store)?;
         let (scheduler, inbox) = Scheduler::new();
@@ -78,12 +113,20 @@ impl Jobs {
             channels,
             live: DashMap::new(),
             ended,
+            attempts: DashMap::new(),
+            next_attempt: Default::default(),
+            counts: ActiveCounts::new(config.max_per_user),
+            actors: Default::default(),
+            background: background.clone(),
+            #[cfg(test)]
+            faults: Default::default(),
         });
         // A finished job's actor has nothing left to do: let it go soon.
         let idle = Duration::from_secs(10);
         actors.idle_timeout = Some(actors.idle_timeout.map_or(idle, |t| t.min(idle)));
         let actors = Supervisor::start(JobActor { deps: deps.clone() }, actors).await?;
-        Scheduler::run(inbox, actors.clone(), concurrency);
+        let _ = deps.actors.set(actors.clone());
+        Scheduler::run(inbox, actors.clone(), config.concurrency, background);
         let jobs = Self {
             deps,
             actors,
@@ -93,106 +136,127 @@ impl Jobs {
         Ok((jobs, ended_rx))
     }
 
-    /// Re-queues what was pending, scheduled or running when the server stopped.
-    async fn recover(&self) -> Result<(), CoreError> {
-        let tables = &self.deps.tables;
-        let ids: Vec<Uuid> = tables
-            .active
-            .iter()
-            .filter_map(|r| r.ok())
-            .filter_map(|(key, ())| Uuid::from_slice(&key).ok())
-            .collect();
-        let mut resumed = 0;
-        for id in ids {
-            let Some(mut job) = tables.jobs.get(&id)? else {
-                tables.active.remove(&id)?;
-                continue;
-            };
-            if job.status == JobStatus::Running {
-                // The attempt that was running counts; the next one starts over.
-                let (kind, data) = if job.attempts >= job.max_attempts {
-                    job.status = JobStatus::Failed;
-                    job.error = Some("interrupted by a restart".into());
-                    job.completed_at = Some(now_ms());
-                    tables.active.remove(&id)?;
-                    ("failed", json!({ "error": "interrupted by a restart" }))
-                } else {
-                    job.status = JobStatus::Pending;
-                    job.progress_percent = 0;
-                    (
-                        "retrying",
-                        json!({ "reason": "restart", "attempt": job.attempts }),
-                    )
-                };
-                tables.push_event(&mut job, kind, data, now_ms())?;
-                tables.jobs.insert(&id, &job)?;
-            } else if job.status.is_terminal() {
-                tables.active.remove(&id)?;
-            }
-            if !job.status.is_terminal() {
-                self.deps
-                    .scheduler
-                    .enqueue(job.id, job.priority, job.scheduled_for);
-                resumed += 1;
-            }
+    /// Creates a job a user submitted; answers it and whether it is new
+    /// (false: an earlier request with the same idempotency key and body
+    /// made it). Internal job types, system priorities, more attempts than
+    /// the type allows: 422. Over `jobs.max_per_user`: 429.
+    pub async fn create(&self, user_id: Uuid, new: NewJob) -> Result<(Job, bool), CoreError> {
+        let handler = self.handler(&new.job_type)?;
+        if handler.visibility() != Visibility::User {
+            return Err(CoreError::validation(
+                "job_type",
+                format!("{:?} jobs are made by the server only", new.job_type),
+            ));
         }
-        self.deps.store.commit().await?;
-        if resumed > 0 {
-            tracing::info!(resumed, "resumed unfinished jobs");
+        if new.priority > MAX_USER_PRIORITY {
+            let range = format!("0-{MAX_USER_PRIORITY}");
+            return Err(CoreError::validation("priority", range));
         }
-        Ok(())
+        let most = handler.max_attempts();
+        if !(1..=most).contains(&new.max_attempts) {
+            return Err(CoreError::validation("max_attempts", format!("1-{most}")));
+        }
+        self.insert(user_id, new, handler.as_ref()).await
     }
 
-    /// Creates a job; answers it and whether it is new (false: an earlier
-    /// request with the same idempotency key and body made it).
-    pub async fn create(&self, user_id: Uuid, new: NewJob) -> Result<(Job, bool), CoreError> {
-        let handler = self.deps.handlers.get(&new.job_type).ok_or_else(|| {
-            CoreError::validation("job_type", format!("unknown job type {:?}", new.job_type))
-        })?;
-        if !new.payload.is_object() {
-            return Err(CoreError::validation("payload", "a JSON object"));
-        }
-        handler.validate(&new.payload)?;
+    /// Creates a job the server makes for itself (any job type, priority
+    /// 0-10), owned by [`SYSTEM_USER`].
+    pub async fn create_system(&self, new: NewJob) -> Result<Job, CoreError> {
+        let handler = self.handler(&new.job_type)?;
         if new.priority > 10 {
             return Err(CoreError::validation("priority", "0-10"));
         }
         if !(1..=100).contains(&new.max_attempts) {
             return Err(CoreError::validation("max_attempts", "1-100"));
         }
-        let tables = &self.deps.tables;
-        let job = {
-            let key = new.idempotency_key.clone().map(|k| (user_id, k));
+        let (job, _) = self.insert(SYSTEM_USER, new, handler.as_ref()).await?;
+        Ok(job)
+    }
+
+    fn handler(&self, job_type: &str) -> Result<Arc<dyn JobHandler>, CoreError> {
+        self.deps.handlers.get(job_type).cloned().ok_or_else(|| {
+            CoreError::validation("job_type", format!("unknown job type {job_type:?}"))
+        })
+    }
+
+    async fn insert(
+        &self,
+        owner: Uuid,
+        new: NewJob,
+        handler: &dyn JobHandler,
+    ) -> Result<(Job, bool), CoreError> {
+        if !new.payload.is_object() {
+            return Err(CoreError::validation("payload", "a JSON object"));
+        }
+        handler.validate(&new.payload)?;
+        let (job, created) = {
+            let key = new.idempotency_key.clone().map(|k| (owner, k));
             let _guard = key.as_ref().map(|k| self.locks.lock(k));
-            let hash = body_hash(&new);
-            if let Some(key) = &key
-                && let Some(seen) = tables.idempotency.get(key)?
-            {
-                if seen.body_hash != hash {
-                    return Err(CoreError::Conflict(
-                        "idempotency key reused with a different body".into(),
-                    ));
-                }
-                if let Some(job) = tables.jobs.get(&seen.job_id)? {
-                    return Ok((job, false));
-                }
+            match self.replay(key.as_ref(), &new)? {
+                Some(job) => (job, false),
+                None => (self.write_counted(owner, &new, key.as_ref())?, true),
             }
-            let job = self.write_new(user_id, &new)?;
-            if let Some(key) = &key {
+        };
+        // A replay too: the first request's write may not be durable yet.
+        #[cfg(test)]
+        self.deps.faults.before_commit().await;
+        self.deps.store.commit().await?;
+        if created {
+            let due = job.scheduled_for;
+            self.deps
+                .scheduler
+                .enqueue(job.id, owner, job.priority, due);
+            if owner != SYSTEM_USER {
+                let update =
+                    json!({ "id": job.id, "status": job.status.as_str(), "progress_percent": 0 });
+                self.deps.channels.job_update(owner, &update);
+            }
+        }
+        Ok((job, created))
+    }
+
+    /// The job an earlier request with this idempotency key made, if any
+    /// (409 if its body differed).
+    fn replay(&self, key: Option<&(Uuid, String)>, new: &NewJob) -> Result<Option<Job>, CoreError> {
+        let Some(key) = key else {
+            return Ok(None);
+        };
+        let Some(seen) = self.deps.tables.idempotency.get(key)? else {
+            return Ok(None);
+        };
+        if seen.body_hash != body_hash(new) {
+            return Err(CoreError::Conflict(
+                "idempotency key reused with a different body".into(),
+            ));
+        }
+        Ok(self.deps.tables.jobs.get(&seen.job_id)?)
+    }
+
+    /// Writes a new job under the owner's cap (system jobs are not capped).
+    fn write_counted(
+        &self,
+        owner: Uuid,
+        new: &NewJob,
+        key: Option<&(Uuid, String)>,
+    ) -> Result<Job, CoreError> {
+        let counted = owner != SYSTEM_USER;
+        if counted {
+            self.deps.counts.take(owner)?;
+        }
+        let written = self.write_new(owner, new).and_then(|job| {
+            if let Some(key) = key {
                 let record = Idempotent {
                     job_id: job.id,
-                    body_hash: hash,
+                    body_hash: body_hash(new),
                 };
-                tables.idempotency.insert(key, &record)?;
+                self.deps.tables.idempotency.insert(key, &record)?;
             }
-            job
-        };
-        self.deps.store.commit().await?;
-        self.deps
-            .scheduler
-            .enqueue(job.id, job.priority, job.scheduled_for);
-        let update = json!({ "id": job.id, "status": job.status.as_str(), "progress_percent": 0 });
-        self.deps.channels.job_update(user_id, &update);
-        Ok((job, true))
+            Ok(job)
+        });
+        if written.is_err() && counted {
+            self.deps.counts.release(owner);
+        }
+        written
     }
 
     fn write_new(&self, user_id: Uuid, new: &NewJob) -> Result<Job, CoreError> {
@@ -293,37 +357,6 @@ impl Jobs {
             .collect()
     }
 
-    /// The job's events after `after`, then live ones, ending after a
-    /// terminal event.
-    pub fn listen(
-        &self,
-        user_id: Uuid,
-        id: Uuid,
-        after: u64,
-    ) -> Result<impl Stream<Item = JobEvent> + Send + 'static, CoreError> {
-        self.get(user_id, id)?;
-        // Subscribe before reading the store: nothing falls in between.
-        let rx = self
-            .deps
-            .live
-            .entry(id)
-            .or_insert_with(|| broadcast::channel(256).0)
-            .subscribe();
-        let stored = self.deps.tables.events_after(id, after)?;
-        let listening = Listening {
-            deps: self.deps.clone(),
-            id,
-            rx,
-            pending: stored.into(),
-            last: after,
-            done: false,
-        };
-        Ok(futures::stream::unfold(listening, |mut l| async move {
-            let event = l.next().await?;
-            Some((event, l))
-        }))
-    }
-
     /// Jobs pending, scheduled or running.
     pub fn active(&self) -> usize {
         self.deps.tables.active.len()
@@ -345,71 +378,4 @@ fn body_hash(new: &NewJob) -> [u8; 32] {
         "max_attempts": new.max_attempts,
     });
     Sha256::digest(body.to_string().as_bytes()).into()
-}
-
-struct Listening {
-    deps: Arc<JobDeps>,
-    id: Uuid,
-    rx: broadcast::Receiver<JobEvent>,
-    pending: std::collections::VecDeque<JobEvent>,
-    last: u64,
-    done: bool,
-}
-
-impl Listening {
-    async fn next(&mut self) -> Option<JobEvent> {
-        loop {
-            if self.done {
-                return None;
-            }
-            if let Some(event) = self.pending.pop_front() {
-                if event.seq > self.last {
-                    self.last = event.seq;
-                    self.done = event.is_terminal();
-                    return Some(event);
-                }
-                continue;
-            }
-            let terminal = self
-                .deps
-                .tables
-                .jobs
-                .get(&self.id)
-                .ok()
-                .flatten()
-                .is_none_or(|j| j.status.is_terminal());
-            if terminal {
-                // Everything is stored: hand out what is left, then end.
-                self.pending = self
-                    .deps
-                    .tables
-                    .events_after(self.id, self.last)
-                    .ok()?
-                    .into();
-                self.done = self.pending.is_empty();
-                continue;
-            }
-            match self.rx.recv().await {
-                Ok(event) => self.pending.push_back(event),
-                Err(broadcast::error::RecvError::Lagged(_)) => {
-                    self.pending = self
-                        .deps
-                        .tables
-                        .events_after(self.id, self.last)
-                        .ok()?
-                        .into();
-                }
-                Err(broadcast::error::RecvError::Closed) => return None,
-            }
-        }
-    }
-}
-
-impl Drop for Listening {
-    fn drop(&mut self) {
-        let id = self.id;
-        self.deps
-            .live
-            .remove_if(&id, |_, tx| tx.receiver_count() <= 1);
-    }
 }

@@ -1,25 +1,28 @@
-//! The scheduler: which job runs next. Higher priority first, then FIFO
-//! (job ids are time-ordered), at most `concurrency` at once; a job due
-//! later waits in a timer queue. It only decides; each job's actor runs it
-//! and reports back with `Done` when the slot is free.
+//! The scheduler task: which job runs next (the fair [`ReadyQueue`]), with a
+//! timer queue for jobs due later. It only decides; each job's actor runs it
+//! and reports back with `done` when the slot is free. The task belongs to
+//! the core's [`Background`] and ends when shutdown begins.
 
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::BTreeMap;
 
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::actor::{JobActor, JobMsg};
+use super::fair::ReadyQueue;
+use crate::background::Background;
 use crate::model::now_ms;
 use crate::supervisor::Supervisor;
 
 enum SchedMsg {
     Enqueue {
         id: Uuid,
+        owner: Uuid,
         priority: u8,
         due: Option<i64>,
     },
-    Done,
+    Done(Uuid),
 }
 
 /// Talks to the scheduler task. Cheap to clone.
@@ -37,47 +40,58 @@ impl Scheduler {
         (Self { tx }, SchedulerInbox(rx))
     }
 
-    /// Queues a job to run when a slot is free (and not before `due`, Unix ms).
-    pub fn enqueue(&self, id: Uuid, priority: u8, due: Option<i64>) {
-        let _ = self.tx.send(SchedMsg::Enqueue { id, priority, due });
+    /// Queues `owner`'s job to run when a slot is free (and not before
+    /// `due`, Unix ms).
+    pub fn enqueue(&self, id: Uuid, owner: Uuid, priority: u8, due: Option<i64>) {
+        let msg = SchedMsg::Enqueue {
+            id,
+            owner,
+            priority,
+            due,
+        };
+        let _ = self.tx.send(msg);
     }
 
-    /// A job that was handed a slot has given it back.
-    pub fn done(&self) {
-        let _ = self.tx.send(SchedMsg::Done);
+    /// Job `id`, which was handed a slot, has given it back.
+    pub fn done(&self, id: Uuid) {
+        let _ = self.tx.send(SchedMsg::Done(id));
     }
 
-    /// Runs until every `Scheduler` handle is gone.
-    pub fn run(inbox: SchedulerInbox, actors: Supervisor<JobActor>, concurrency: usize) {
-        tokio::spawn(schedule(inbox.0, actors, concurrency.max(1)));
+    /// Runs on `background` until shutdown begins.
+    pub fn run(
+        inbox: SchedulerInbox,
+        actors: Supervisor<JobActor>,
+        concurrency: usize,
+        background: &Background,
+    ) {
+        background.spawn_with(|stop| schedule(inbox.0, actors, concurrency, stop));
     }
 }
+
+/// A job due later: (due, id) -> (owner, priority).
+type Later = BTreeMap<(i64, Uuid), (Uuid, u8)>;
 
 async fn schedule(
     mut rx: mpsc::UnboundedReceiver<SchedMsg>,
     actors: Supervisor<JobActor>,
     limit: usize,
+    stop: CancellationToken,
 ) {
-    let mut ready: BinaryHeap<(u8, Reverse<Uuid>)> = BinaryHeap::new();
-    let mut later: BTreeMap<(i64, Uuid), u8> = BTreeMap::new();
-    let mut running = 0usize;
+    let mut ready = ReadyQueue::new(limit);
+    let mut later = Later::new();
     loop {
         let now = now_ms();
         while let Some(entry) = later.first_entry() {
             if entry.key().0 > now {
                 break;
             }
-            let ((_, id), priority) = entry.remove_entry();
-            ready.push((priority, Reverse(id)));
+            let ((_, id), (owner, priority)) = entry.remove_entry();
+            ready.push(id, owner, priority);
         }
-        while running < limit {
-            let Some((_, Reverse(id))) = ready.pop() else {
-                break;
-            };
-            running += 1;
+        while let Some(id) = ready.next() {
             if actors.cast(&id, JobMsg::Run).await.is_err() {
                 // Deleted meanwhile, or its actor is down: the slot is free.
-                running -= 1;
+                ready.done(id);
             }
         }
         let wake = later.keys().next().map(|(due, _)| *due);
@@ -92,16 +106,18 @@ async fn schedule(
         };
         tokio::select! {
             msg = rx.recv() => match msg {
-                Some(SchedMsg::Enqueue { id, priority, due }) => match due {
+                Some(SchedMsg::Enqueue { id, owner, priority, due }) => match due {
                     Some(due) if due > now_ms() => {
-                        later.insert((due, id), priority);
+                        later.insert((due, id), (owner, priority));
                     }
-                    _ => ready.push((priority, Reverse(id))),
+                    _ => ready.push(id, owner, priority),
                 },
-                Some(SchedMsg::Done) => running = running.saturating_sub(1),
+                Some(SchedMsg::Done(id)) => ready.done(id),
                 None => return,
             },
             () = sleep => {}
+            // What is queued is in the active index: start-up resumes it.
+            () = stop.cancelled() => return,
         }
     }
 }

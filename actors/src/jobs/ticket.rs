@@ -39,6 +39,11 @@ fn messages(payload: &Value) -> Result<Vec<ChatMessage>, CoreError> {
 }
 
 impl JobHandler for TicketChat {
+    /// Each attempt calls a model on the operator's key.
+    fn max_attempts(&self) -> u32 {
+        5
+    }
+
     fn validate(&self, payload: &Value) -> Result<(), CoreError> {
         messages(payload)?;
         // A model the provider does not list is refused before it queues.
@@ -65,7 +70,12 @@ impl JobHandler for TicketChat {
                 top_p: params["top_p"].as_f64().map(|t| t as f32),
                 stop: serde_json::from_value(params["stop"].clone()).unwrap_or_default(),
             };
-            let user = accounts.user(ctx.user_id).map_err(|e| e.public_message())?;
+            let user = accounts.user(ctx.user_id).map_err(|e| {
+                if matches!(e, CoreError::Store(_) | CoreError::Internal(_)) {
+                    tracing::error!(job = %ctx.job_id, error = %e, "ticket: reading its user failed");
+                }
+                e.public_message()
+            })?;
             let provider = payload["provider"].as_str();
             let generation = conversations
                 .complete(user, provider, request, "completion")

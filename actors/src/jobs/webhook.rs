@@ -1,6 +1,9 @@
 //! Outgoing webhooks (API.md 8): `webhook.deliver` jobs POST a JSON event
 //! to the configured URL, signed `X-Webhook-Signature: t=<unix>,v1=<hex
 //! hmac-sha256 of "t.body">`; a failed delivery is retried like any job.
+//! They sign with the operator's secret, so only the server makes them: the
+//! type is internal, each delivery is a system job, and the handler itself
+//! refuses events outside the configured filter.
 
 use std::time::Duration;
 
@@ -9,8 +12,13 @@ use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use super::handler::{JobCtx, JobHandler};
+use tokio::sync::mpsc;
+
+use super::handler::{JobCtx, JobHandler, Visibility};
+use super::{Jobs, NewJob, SYSTEM_USER};
+use crate::background::Background;
 use crate::error::CoreError;
+use crate::model::{Job, JobStatus};
 
 /// Where events go, and the secret they are signed with.
 #[derive(Debug, Clone)]
@@ -61,16 +69,41 @@ pub fn signature(secret: &str, t: i64, body: &str) -> String {
 }
 
 impl JobHandler for DeliverWebhook {
+    fn visibility(&self) -> Visibility {
+        Visibility::Internal
+    }
+
     fn validate(&self, payload: &Value) -> Result<(), CoreError> {
         match payload.get("event").and_then(Value::as_str) {
-            Some(event) if !event.is_empty() => Ok(()),
-            _ => Err(CoreError::validation("payload.event", "the event's name")),
+            Some(event) if self.target.wants(event) => Ok(()),
+            Some(event) => Err(CoreError::validation(
+                "payload.event",
+                format!("{event:?} is not among webhooks.events"),
+            )),
+            None => Err(CoreError::validation("payload.event", "the event's name")),
         }
     }
 
     fn run(&self, ctx: JobCtx) -> BoxFuture<'static, Result<Value, String>> {
         let (client, target) = (self.client.clone(), self.target.clone());
+        // Checked again here: a job stored before these rules (or by a bug)
+        // is never signed.
+        let event = ctx.payload["event"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let refused = if ctx.user_id != SYSTEM_USER {
+            Some("a webhook delivery must be a system job".to_string())
+        } else if !target.wants(&event) {
+            Some(format!("{event:?} is not among webhooks.events"))
+        } else {
+            None
+        };
         Box::pin(async move {
+            if let Some(reason) = refused {
+                ctx.log("error", reason.clone());
+                return Err(reason);
+            }
             // The same id on every attempt, so a receiver can drop repeats.
             let body = json!({
                 "id": ctx.job_id,
@@ -113,6 +146,67 @@ impl JobHandler for DeliverWebhook {
     }
 }
 
+/// Sends `job.completed`, `job.failed` and `document.ready` (an ingestion
+/// that completed) to the webhook target as `webhook.deliver` system jobs
+/// (never for system jobs themselves). Runs on `background`; at shutdown it
+/// first queues what already ended, so no event is lost.
+pub fn forward_ended_jobs(
+    jobs: Jobs,
+    target: WebhookTarget,
+    mut ended: mpsc::UnboundedReceiver<Job>,
+    background: &Background,
+) {
+    background.spawn_with(|stop| async move {
+        loop {
+            let job = tokio::select! {
+                job = ended.recv() => job,
+                () = stop.cancelled() => break,
+            };
+            let Some(job) = job else { return };
+            forward(&jobs, &target, job).await;
+        }
+        while let Ok(job) = ended.try_recv() {
+            forward(&jobs, &target, job).await;
+        }
+    });
+}
+
+async fn forward(jobs: &Jobs, target: &WebhookTarget, job: Job) {
+    if super::is_system(&job) {
+        return;
+    }
+    let completed = job.status == JobStatus::Completed;
+    let event = match (completed, job.job_type.as_str()) {
+        (true, "document.ingest") => "document.ready",
+        (true, _) => "job.completed",
+        (false, _) => "job.failed",
+    };
+    if !target.wants(event) {
+        return;
+    }
+    let data = json!({
+        "job": {
+            "id": job.id,
+            "job_type": job.job_type,
+            "status": job.status.as_str(),
+            "result": job.result_json.and_then(|r| serde_json::from_str::<Value>(&r).ok()),
+            "error": job.error,
+            "attempts": job.attempts,
+        }
+    });
+    let deliver = NewJob {
+        job_type: "webhook.deliver".into(),
+        payload: json!({ "event": event, "data": data }),
+        priority: 6,
+        scheduled_for: None,
+        idempotency_key: None,
+        max_attempts: 5,
+    };
+    if let Err(e) = jobs.create_system(deliver).await {
+        tracing::warn!(error = %e, "could not queue a webhook");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,5 +218,19 @@ mod tests {
             signature("whsec", 1_700_000_000, "{}"),
             "t=1700000000,v1=7d44587dddbaf4c7f70fef20f48cd594834ffea1641e3ac227b84408298738af"
         );
+    }
+
+    #[test]
+    fn the_handler_refuses_an_event_outside_the_configured_filter() {
+        let target = WebhookTarget {
+            url: "http://127.0.0.1:9/hook".into(),
+            secret: "whsec".into(),
+            events: vec!["job.completed".into()],
+        };
+        let deliver = DeliverWebhook::new(target).unwrap();
+        assert_eq!(deliver.visibility(), Visibility::Internal);
+        assert!(deliver.validate(&json!({"event": "job.completed"})).is_ok());
+        let refused = deliver.validate(&json!({"event": "contact.submitted"}));
+        assert!(matches!(refused, Err(CoreError::Validation { .. })));
     }
 }

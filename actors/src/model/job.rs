@@ -53,7 +53,7 @@ pub struct Job {
     pub user_id: Uuid,
     pub job_type: String,
     pub status: JobStatus,
-    /// 0-10, higher runs first.
+    /// 0-10, higher runs first: 0-5 for users, up to 10 for system jobs.
     pub priority: u8,
     /// JSON object, kept as text (bincode cannot hold `Value`).
     pub payload_json: String,
