@@ -240,6 +240,15 @@ impl From<CoreError> for ApiError {
                     HeaderValue::from_static("1"),
                 ),
             CoreError::QuotaExceeded => ApiError::from_code(ErrorCode::QuotaExceeded),
+            CoreError::RateLimited {
+                retry_after_s,
+                message,
+            } => ApiError::new(ErrorCode::RateLimitExceeded, message)
+                .with_details(json!({ "retry_after": retry_after_s }))
+                .with_header(
+                    axum::http::header::RETRY_AFTER,
+                    HeaderValue::from(retry_after_s),
+                ),
             CoreError::Llm(e) => ApiError::from_llm(&e),
             CoreError::Unavailable(what) | CoreError::Timeout(what) => {
                 tracing::warn!(%what, "core unavailable");

@@ -184,7 +184,7 @@ pub fn core_config(config: &Config) -> CoreConfig {
         webhooks: match (&config.webhooks.url, &config.webhooks.secret) {
             (url, Some(secret)) if !url.is_empty() => Some(WebhookTarget {
                 url: url.clone(),
-                secret: secret.expose().to_string(),
+                secret: secret.clone(),
                 events: config.webhooks.events.clone(),
             }),
             _ => None,
@@ -214,7 +214,7 @@ fn provider_spec(name: &str, p: &crate::config::ProviderConfig) -> ProviderSpec 
             K::Ollama => ProviderKind::Ollama,
         },
         base_url: p.base_url.clone(),
-        api_key: p.api_key.as_ref().map(|k| k.expose().to_string()),
+        api_key: p.api_key.clone(),
         models: p.models.clone(),
         default_model: p.default_model.clone(),
         tokens_per_s: p.tokens_per_s.unwrap_or(50.0),

@@ -8,6 +8,7 @@ pub mod generation;
 pub mod jobs;
 pub mod llm;
 pub mod model;
+pub mod secret;
 pub mod session;
 pub mod store;
 pub mod supervisor;

@@ -1,7 +1,6 @@
 //! The configuration's sections, one struct each, as `config/default.toml` lays them out.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -210,20 +209,6 @@ pub struct ProviderConfig {
     pub max_retries: Option<u32>,
 }
 
-/// A secret value: shown as `[redacted]` by `Debug` so it never reaches a log.
-#[derive(Clone, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    /// The secret itself, for the one place that uses it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
+/// Secrets (API keys, signing secrets, the metrics token) redact
+/// themselves in `Debug`; one type for the edge and the core.
+pub use chorus_actors::secret::Secret;
