@@ -199,6 +199,8 @@ pub fn core_config(config: &Config) -> CoreConfig {
             access_ttl: Duration::from_secs(config.auth.access_ttl_s),
             refresh_ttl: Duration::from_secs(config.auth.refresh_ttl_s),
             default_allowance: config.quotas.monthly_token_allowance,
+            max_failed_logins: config.auth.max_failed_logins,
+            failed_login_window: Duration::from_secs(config.auth.failed_login_window_s),
         },
     }
 }

@@ -25,6 +25,8 @@ pub struct Config {
     pub webhooks: WebhooksConfig,
     pub documents: DocumentsConfig,
     pub providers: BTreeMap<String, ProviderConfig>,
+    #[serde(default)]
+    pub metrics: MetricsConfig,
     /// Analysis templates of `POST /ai/process`, by `analysis_type`.
     #[serde(default)]
     pub templates: BTreeMap<String, TemplateConfig>,
@@ -49,6 +51,21 @@ pub struct ServerConfig {
     pub tls_behind_proxy: bool,
     pub secure_cookies: bool,
     pub cors_origins: Vec<String>,
+    /// Peers (CIDRs or addresses) whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<String>,
+    /// Origins whose pages may send cookie-authenticated unsafe requests
+    /// and open WebSockets (besides the server's own origin).
+    pub allowed_origins: Vec<String>,
+}
+
+/// `GET /metrics`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// When set, scrapers must send `Authorization: Bearer <token>`. From
+    /// `CHORUS__METRICS__TOKEN` only.
+    #[serde(default)]
+    pub token: Option<Secret>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -100,6 +117,10 @@ pub struct AuthConfig {
     #[serde(default)]
     pub jwt_secret: Option<Secret>,
     pub oidc_issuers: Vec<OidcIssuer>,
+    /// Failed sign-ins on one account within `failed_login_window_s` that
+    /// lock it (429 from every IP) until the oldest leaves the window; 0 = off.
+    pub max_failed_logins: u32,
+    pub failed_login_window_s: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

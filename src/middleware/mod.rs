@@ -1,5 +1,5 @@
 //! The tower layers, added in one place, outermost first:
-//! request id + envelope -> trace span -> security headers -> CORS ->
+//! request id + envelope -> client address -> trace span -> security headers -> CORS ->
 //! metrics -> body limit -> panic catcher -> handler.
 //! (Rate limits and auth join per route in their own modules.)
 
@@ -21,6 +21,7 @@ use tracing::Level;
 
 pub use envelope::{REQUEST_ID, RequestId};
 
+use crate::auth::client_addr::{self, TrustedProxies};
 use crate::config::Config;
 use crate::error::ApiError;
 
@@ -38,8 +39,14 @@ pub fn apply(router: Router, config: &Config) -> Router {
             "max-age=63072000; includeSubDomains",
         )
     });
+    // Validated at load; an unparseable list cannot get here.
+    let proxies = TrustedProxies::parse(&config.server.trusted_proxies).unwrap_or_default();
     let layers = ServiceBuilder::new()
         .layer(axum::middleware::from_fn(envelope::envelope))
+        .layer(axum::middleware::from_fn_with_state(
+            proxies,
+            client_addr::resolve,
+        ))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(request_span)

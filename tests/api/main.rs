@@ -13,6 +13,7 @@ mod conversations;
 mod documents;
 mod errors;
 mod fake_llm;
+mod hardening_auth;
 mod helpers;
 mod jobs;
 mod jobs_restart;

@@ -236,7 +236,11 @@ impl Accounts {
             .get(&id)?
             .ok_or_else(|| CoreError::not_found("user", id))?;
         // A writer may have cached a newer record since this read: keep it.
-        Ok(self.users.entry(id).or_insert_with(|| Arc::new(user)).clone())
+        Ok(self
+            .users
+            .entry(id)
+            .or_insert_with(|| Arc::new(user))
+            .clone())
     }
 
     fn user_lock(&self, id: Uuid) -> &tokio::sync::Mutex<()> {

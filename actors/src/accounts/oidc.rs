@@ -22,10 +22,7 @@ pub struct OidcClaims {
 }
 
 fn taken() -> CoreError {
-    CoreError::unauthenticated(
-        "invalid",
-        "an account with this email signs in another way",
-    )
+    CoreError::unauthenticated("invalid", "an account with this email signs in another way")
 }
 
 impl Accounts {

@@ -81,9 +81,7 @@ async fn racing_role_and_activation_changes_leave_the_cache_equal_to_the_store()
                     .map(drop)
             }));
             let accounts = f.accounts.clone();
-            tasks.push(tokio::spawn(async move {
-                accounts.user(target).map(drop)
-            }));
+            tasks.push(tokio::spawn(async move { accounts.user(target).map(drop) }));
         }
         for task in tasks {
             task.await.unwrap().unwrap();
@@ -108,5 +106,9 @@ async fn a_failed_login_whose_audit_write_fails_is_counted_and_still_refused() {
         .login("ada@example.com", "wrong-password", LoginContext::default())
         .await;
     assert!(matches!(refused, Err(CoreError::Unauthenticated { .. })));
-    assert_eq!(f.audit.lost_records(), 1, "the lost audit record was hidden");
+    assert_eq!(
+        f.audit.lost_records(),
+        1,
+        "the lost audit record was hidden"
+    );
 }

@@ -115,7 +115,14 @@ mod tests {
         for good in ["https://x.io/a.png", "HTTP://x.io"] {
             assert!(http_url("avatar_url", good).is_ok(), "{good}");
         }
-        for bad in ["javascript:alert(1)", "file:///etc/passwd", "https://", "http:///x", "https://x .io", "//x.io"] {
+        for bad in [
+            "javascript:alert(1)",
+            "file:///etc/passwd",
+            "https://",
+            "http:///x",
+            "https://x .io",
+            "//x.io",
+        ] {
             assert!(http_url("avatar_url", bad).is_err(), "{bad}");
         }
     }

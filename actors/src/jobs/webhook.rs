@@ -83,7 +83,10 @@ impl JobHandler for DeliverWebhook {
             let request = client
                 .post(&target.url)
                 .header("content-type", "application/json")
-                .header("x-webhook-signature", signature(target.secret.expose(), t, &body))
+                .header(
+                    "x-webhook-signature",
+                    signature(target.secret.expose(), t, &body),
+                )
                 .body(body)
                 .send();
             let response = tokio::select! {
