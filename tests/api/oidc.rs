@@ -119,5 +119,7 @@ async fn an_oidc_id_token_logs_in_and_a_bad_one_is_401() {
     app.register("ada").await;
     let mut takeover = claims(&issuer.url, AUDIENCE, 300);
     takeover["email"] = json!("ada@example.com");
+    // Another identity: `user-123` is bound to Grace's account and signs in there.
+    takeover["sub"] = json!("user-456");
     assert_401(login(id_token(&issuer.key, takeover)).await, "invalid").await;
 }
