@@ -37,6 +37,10 @@ impl TrustedProxies {
         Ok(Self(Arc::new(nets)))
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     fn trusts(&self, ip: IpAddr) -> bool {
         self.0.iter().any(|net| net.contains(&ip))
     }
