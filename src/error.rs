@@ -244,6 +244,15 @@ impl From<CoreError> for ApiError {
                 ApiError::new(ErrorCode::QuotaExceeded, e.to_string())
                     .with_details(json!({ "resource": resource, "limit": limit }))
             }
+            CoreError::RateLimited {
+                retry_after_s,
+                message,
+            } => ApiError::new(ErrorCode::RateLimitExceeded, message)
+                .with_details(json!({ "retry_after": retry_after_s }))
+                .with_header(
+                    axum::http::header::RETRY_AFTER,
+                    HeaderValue::from(retry_after_s),
+                ),
             CoreError::Llm(e) => ApiError::from_llm(&e),
             CoreError::Unavailable(what) | CoreError::Timeout(what) => {
                 tracing::warn!(%what, "core unavailable");

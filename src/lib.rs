@@ -191,7 +191,7 @@ pub fn core_config(config: &Config) -> CoreConfig {
         webhooks: match (&config.webhooks.url, &config.webhooks.secret) {
             (url, Some(secret)) if !url.is_empty() => Some(WebhookTarget {
                 url: url.clone(),
-                secret: secret.expose().to_string(),
+                secret: secret.clone(),
                 events: config.webhooks.events.clone(),
             }),
             _ => None,
@@ -209,6 +209,8 @@ pub fn core_config(config: &Config) -> CoreConfig {
             refresh_ttl: Duration::from_secs(config.auth.refresh_ttl_s),
             default_allowance: config.quotas.monthly_token_allowance,
             max_api_keys: limits.api_keys,
+            max_failed_logins: config.auth.max_failed_logins,
+            failed_login_window: Duration::from_secs(config.auth.failed_login_window_s),
         },
     }
 }
@@ -224,7 +226,7 @@ fn provider_spec(name: &str, p: &crate::config::ProviderConfig) -> ProviderSpec 
             K::Ollama => ProviderKind::Ollama,
         },
         base_url: p.base_url.clone(),
-        api_key: p.api_key.as_ref().map(|k| k.expose().to_string()),
+        api_key: p.api_key.clone(),
         models: p.models.clone(),
         default_model: p.default_model.clone(),
         tokens_per_s: p.tokens_per_s.unwrap_or(50.0),

@@ -24,6 +24,21 @@ pub enum RateKey {
     Ip(IpAddr),
 }
 
+impl RateKey {
+    /// The bucket of a client address. An IPv6 client is keyed by its /64:
+    /// one host is usually given a whole /64, and keying single addresses
+    /// would hand it 2^64 buckets.
+    pub fn ip(ip: IpAddr) -> Self {
+        match ip.to_canonical() {
+            IpAddr::V6(v6) => {
+                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+                RateKey::Ip(IpAddr::V6(prefix.into()))
+            }
+            v4 => RateKey::Ip(v4),
+        }
+    }
+}
+
 /// The classes of API.md 0.3.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RateClass {
@@ -191,5 +206,23 @@ mod tests {
                 .is_ok()
         );
         assert!(limits.check(RateClass::Ai, key).is_ok());
+    }
+
+    #[test]
+    fn an_ipv6_client_cannot_dodge_its_bucket_by_changing_address() {
+        let limits = RateLimits::new(&RateLimitsConfig {
+            default: 600,
+            ai: 1,
+            auth: 2,
+            contact: 1,
+        });
+        let host = |n: u16| RateKey::ip(IpAddr::V6([0x2001, 0xdb8, 0, 7, 0, 0, 0, n].into()));
+        assert!(limits.check(RateClass::Auth, host(1)).is_ok());
+        assert!(limits.check(RateClass::Auth, host(2)).is_ok());
+        assert!(limits.check(RateClass::Auth, host(3)).is_err());
+        let other_net = RateKey::ip(IpAddr::V6([0x2001, 0xdb8, 0, 8, 0, 0, 0, 1].into()));
+        assert!(limits.check(RateClass::Auth, other_net).is_ok());
+        let mapped = RateKey::ip("::ffff:192.0.2.1".parse().unwrap());
+        assert_eq!(mapped, RateKey::Ip("192.0.2.1".parse().unwrap()));
     }
 }

@@ -1,5 +1,8 @@
 //! The audit log: who did what, stored in time order.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use uuid::Uuid;
 
 use crate::error::CoreError;
@@ -11,6 +14,12 @@ use crate::store::{Store, Table};
 pub struct Audit {
     store: Store,
     records: Table<Uuid, AuditRecord>,
+    /// Records that could not be stored (also the metric
+    /// `chorus_audit_write_failures_total`), so a lost record is never silent.
+    lost: Arc<AtomicU64>,
+    /// Tests make every write fail with this.
+    #[cfg(test)]
+    fail: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// One event to record.
@@ -26,11 +35,21 @@ pub struct AuditEvent<'a> {
 impl Audit {
     pub fn open(store: Store) -> Result<Self, CoreError> {
         let records = store.table("audit_log")?;
-        Ok(Self { store, records })
+        Ok(Self {
+            store,
+            records,
+            lost: Arc::new(AtomicU64::new(0)),
+            #[cfg(test)]
+            fail: Arc::default(),
+        })
     }
 
     /// Stores `event` durably. Record ids are UUID v7, so the table is in time order.
     pub async fn record(&self, event: AuditEvent<'_>) -> Result<(), CoreError> {
+        #[cfg(test)]
+        if self.fail.load(Ordering::Relaxed) {
+            return Err(CoreError::Internal("audit write failed (test)".into()));
+        }
         let record = AuditRecord {
             id: Uuid::now_v7(),
             actor_id: event.actor_id,
@@ -44,6 +63,30 @@ impl Audit {
         self.records.insert(&record.id, &record)?;
         self.store.commit().await?;
         Ok(())
+    }
+
+    /// Stores `event` where the caller must go on even if that fails (a
+    /// refused login is still refused): a failure is logged and counted,
+    /// never hidden.
+    pub async fn record_or_log(&self, event: AuditEvent<'_>) {
+        let action = event.action.to_string();
+        if let Err(e) = self.record(event).await {
+            self.lost.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!("chorus_audit_write_failures_total", "action" => action.clone())
+                .increment(1);
+            tracing::error!(error = %e, action, "audit record not stored");
+        }
+    }
+
+    /// How many records could not be stored since start.
+    pub fn lost_records(&self) -> u64 {
+        self.lost.load(Ordering::Relaxed)
+    }
+
+    /// Makes every later write fail (tests of the failure path).
+    #[cfg(test)]
+    pub(crate) fn fail_writes(&self) {
+        self.fail.store(true, Ordering::Relaxed);
     }
 
     /// The newest records first, at most `limit`.

@@ -33,6 +33,13 @@ pub enum CoreError {
     /// A generation is already running in the conversation.
     #[error("{0}")]
     Busy(String),
+    /// Too many attempts (failed sign-ins on one account); try again after
+    /// `retry_after_s` seconds.
+    #[error("{message}")]
+    RateLimited {
+        retry_after_s: u64,
+        message: &'static str,
+    },
     /// The monthly token allowance is used up.
     #[error("monthly token allowance used up")]
     QuotaExceeded,
@@ -91,6 +98,7 @@ impl CoreError {
             CoreError::Forbidden(_) => "AUTHORIZATION_ERROR",
             CoreError::Busy(_) => "CONVERSATION_BUSY",
             CoreError::QuotaExceeded | CoreError::LimitReached { .. } => "QUOTA_EXCEEDED",
+            CoreError::RateLimited { .. } => "RATE_LIMIT_EXCEEDED",
             CoreError::Llm(LlmError::UnknownProvider(_)) => "SERVICE_UNAVAILABLE",
             CoreError::Llm(_) => "EXTERNAL_SERVICE_ERROR",
             CoreError::Store(_) | CoreError::Internal(_) => "INTERNAL_ERROR",

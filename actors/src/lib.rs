@@ -10,6 +10,7 @@ pub mod jobs;
 pub mod llm;
 pub mod model;
 pub mod per_user;
+pub mod secret;
 pub mod session;
 pub mod store;
 pub mod supervisor;

@@ -76,7 +76,7 @@ impl JwtKeys {
             // Only a missing file means "first start"; any other error must
             // not silently replace the secret (and log everyone out).
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::create_dir_all(data_dir)?;
+                chorus_actors::store::create_private_dir(data_dir)?;
                 let secret = format!("{}{}", secrets::random_secret(), secrets::random_secret());
                 write_private(&path, &secret)?;
                 secret

@@ -5,9 +5,11 @@
 //! session's revocation is a lookup in the accounts' in-memory set, and the
 //! user (current role, active flag) comes from the accounts' user cache.
 
+pub mod client_addr;
 pub mod cookies;
 pub mod jwt;
 pub mod oidc;
+pub mod origin;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -66,27 +68,59 @@ impl<S: Send + Sync> FromRequestParts<S> for Admin {
     }
 }
 
-/// The client's IP address as the listener saw it.
+/// The client's IP address: the listener's peer, or the client behind a
+/// trusted proxy (see [`client_addr`]).
 pub fn client_ip(parts: &Parts) -> Option<std::net::IpAddr> {
+    if let Some(client_addr::ClientIp(ip)) = parts.extensions.get() {
+        return Some(*ip);
+    }
     parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip())
 }
 
-/// The credential a request carries: bearer header first, then the cookie.
-pub fn credential(parts: &Parts) -> Option<String> {
+/// A credential and where it came from.
+pub struct Credential {
+    pub token: String,
+    /// Sent by the browser on its own (the access cookie), so open to
+    /// cross-site request forgery.
+    pub from_cookie: bool,
+}
+
+/// The credential a request carries: bearer header first, then the cookie
+/// (`__Host-` prefixed when `secure_cookies`).
+pub fn credential(parts: &Parts, secure_cookies: bool) -> Option<Credential> {
     if let Some(header) = parts
         .headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
     {
         let (scheme, token) = header.split_once(' ')?;
-        return scheme
-            .eq_ignore_ascii_case("bearer")
-            .then(|| token.trim().to_string());
+        return scheme.eq_ignore_ascii_case("bearer").then(|| Credential {
+            token: token.trim().to_string(),
+            from_cookie: false,
+        });
     }
-    cookies::get(&parts.headers, cookies::ACCESS)
+    cookies::get(&parts.headers, cookies::access_name(secure_cookies)).map(|token| Credential {
+        token,
+        from_cookie: true,
+    })
+}
+
+/// 403 for a cookie-authenticated unsafe request from a foreign origin.
+fn check_origin(state: &AppState, parts: &Parts) -> Result<(), ApiError> {
+    let server = &state.config.server;
+    let foreign = origin::cross_site(parts, &server.allowed_origins)
+        && origin::cross_site(parts, &server.cors_origins);
+    if foreign {
+        metrics::counter!("chorus_cross_site_refused_total").increment(1);
+        return Err(ApiError::new(
+            ErrorCode::Authorization,
+            "cross-site request refused: this origin may not use the session cookie",
+        ));
+    }
+    Ok(())
 }
 
 /// Resolves a token (access JWT or API key) to its user.
@@ -133,8 +167,11 @@ pub async fn require_user(
     next: Next,
 ) -> Response {
     let (mut parts, body) = req.into_parts();
-    let current = match credential(&parts) {
-        Some(token) => authenticate(&state, &token),
+    let current = match credential(&parts, state.config.server.secure_cookies) {
+        Some(c) if c.from_cookie => {
+            check_origin(&state, &parts).and_then(|()| authenticate(&state, &c.token))
+        }
+        Some(c) => authenticate(&state, &c.token),
         None => Err(unauthenticated("missing", "authentication required")),
     };
     let key = match &current {
@@ -174,5 +211,5 @@ pub async fn limit_by_ip(
 }
 
 fn ip_key(parts: &Parts) -> RateKey {
-    RateKey::Ip(client_ip(parts).unwrap_or(std::net::IpAddr::from([0, 0, 0, 0])))
+    RateKey::ip(client_ip(parts).unwrap_or(std::net::IpAddr::from([0, 0, 0, 0])))
 }

@@ -136,6 +136,24 @@ impl Config {
                 ));
             }
         }
+        if let Err(bad) =
+            crate::auth::client_addr::TrustedProxies::parse(&self.server.trusted_proxies)
+        {
+            return Err(ConfigError::new(
+                "server.trusted_proxies",
+                format!("not an address or CIDR: {bad:?}"),
+            ));
+        }
+        if self
+            .quotas
+            .monthly_token_allowance
+            .is_some_and(|n| n > i64::MAX as u64)
+        {
+            return Err(ConfigError::new(
+                "quotas.monthly_token_allowance",
+                format!("at most {}", i64::MAX),
+            ));
+        }
         if self.documents.chunk_overlap >= self.documents.chunk_chars {
             return Err(ConfigError::new(
                 "documents.chunk_overlap",
@@ -153,6 +171,12 @@ fn reject_secrets_in_files(files: &Figment) -> Result<(), ConfigError> {
         return Err(ConfigError::new(
             "webhooks.secret",
             "secrets come from the environment only (CHORUS__WEBHOOKS__SECRET)",
+        ));
+    }
+    if files.contains("metrics.token") {
+        return Err(ConfigError::new(
+            "metrics.token",
+            "secrets come from the environment only (CHORUS__METRICS__TOKEN)",
         ));
     }
     if files.contains("auth.jwt_secret") {

@@ -1,7 +1,6 @@
 //! The configuration's sections, one struct each, as `config/default.toml` lays them out.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -26,6 +25,8 @@ pub struct Config {
     pub webhooks: WebhooksConfig,
     pub documents: DocumentsConfig,
     pub providers: BTreeMap<String, ProviderConfig>,
+    #[serde(default)]
+    pub metrics: MetricsConfig,
     /// Analysis templates of `POST /ai/process`, by `analysis_type`.
     #[serde(default)]
     pub templates: BTreeMap<String, TemplateConfig>,
@@ -50,6 +51,21 @@ pub struct ServerConfig {
     pub tls_behind_proxy: bool,
     pub secure_cookies: bool,
     pub cors_origins: Vec<String>,
+    /// Peers (CIDRs or addresses) whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<String>,
+    /// Origins whose pages may send cookie-authenticated unsafe requests
+    /// and open WebSockets (besides the server's own origin).
+    pub allowed_origins: Vec<String>,
+}
+
+/// `GET /metrics`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// When set, scrapers must send `Authorization: Bearer <token>`. From
+    /// `CHORUS__METRICS__TOKEN` only.
+    #[serde(default)]
+    pub token: Option<Secret>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -120,6 +136,10 @@ pub struct AuthConfig {
     #[serde(default)]
     pub jwt_secret: Option<Secret>,
     pub oidc_issuers: Vec<OidcIssuer>,
+    /// Failed sign-ins on one account within `failed_login_window_s` that
+    /// lock it (429 from every IP) until the oldest leaves the window; 0 = off.
+    pub max_failed_logins: u32,
+    pub failed_login_window_s: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -251,20 +271,6 @@ pub struct ProviderConfig {
     pub max_retries: Option<u32>,
 }
 
-/// A secret value: shown as `[redacted]` by `Debug` so it never reaches a log.
-#[derive(Clone, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    /// The secret itself, for the one place that uses it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
+/// Secrets (API keys, signing secrets, the metrics token) redact
+/// themselves in `Debug`; one type for the edge and the core.
+pub use chorus_actors::secret::Secret;

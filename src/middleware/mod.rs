@@ -1,6 +1,7 @@
 //! The tower layers, added in one place, outermost first:
 //! request id + envelope -> trace span -> security headers -> CORS ->
-//! metrics -> body limit -> panic catcher -> handler.
+//! metrics -> body limit -> panic catcher -> client address (behind trusted
+//! proxies only) -> handler.
 //! (Rate limits and auth join per route in their own modules.)
 
 mod envelope;
@@ -21,6 +22,7 @@ use tracing::Level;
 
 pub use envelope::{REQUEST_ID, RequestId};
 
+use crate::auth::client_addr::{self, TrustedProxies};
 use crate::config::Config;
 use crate::error::ApiError;
 
@@ -38,6 +40,17 @@ pub fn apply(router: Router, config: &Config) -> Router {
             "max-age=63072000; includeSubDomains",
         )
     });
+    // Validated at load; an unparseable list cannot get here. With no
+    // trusted proxy the client is the TCP peer and this layer is left out.
+    let proxies = TrustedProxies::parse(&config.server.trusted_proxies).unwrap_or_default();
+    let router = if proxies.is_empty() {
+        router
+    } else {
+        router.layer(axum::middleware::from_fn_with_state(
+            proxies,
+            client_addr::resolve,
+        ))
+    };
     let layers = ServiceBuilder::new()
         .layer(axum::middleware::from_fn(envelope::envelope))
         .layer(

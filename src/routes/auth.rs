@@ -2,11 +2,11 @@
 //! logout, me, the session list and profile changes.
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{OriginalUri, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use chorus_actors::accounts::{LoginContext, LoginOutcome, NewUser};
+use chorus_actors::accounts::{LoginContext, LoginOutcome, NewUser, OidcClaims};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -37,7 +37,11 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(sessions))
         .routes(routes!(revoke_session))
         .routes(routes!(change_username))
-        .routes(routes!(change_password))
+}
+
+/// Routes that check a password for a signed-in caller: rate class `auth`.
+pub fn password_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(change_password))
 }
 
 /// No `Debug`: it carries a secret and must never be logged.
@@ -92,6 +96,14 @@ pub struct TokenView {
     pub user: UserView,
 }
 
+/// The request's path before nesting stripped `/api/v{N}`.
+fn original_path(parts: &Parts) -> &str {
+    parts
+        .extensions
+        .get::<OriginalUri>()
+        .map_or(parts.uri.path(), |OriginalUri(uri)| uri.path())
+}
+
 fn login_context(parts: &Parts) -> LoginContext {
     LoginContext {
         user_agent: parts
@@ -103,8 +115,9 @@ fn login_context(parts: &Parts) -> LoginContext {
     }
 }
 
-/// The login answer: tokens in the body and in cookies.
-fn tokens(state: &AppState, outcome: LoginOutcome) -> Result<Response, ApiError> {
+/// The login answer: tokens in the body and in cookies. `path` is the
+/// request's (the refresh cookie is scoped to its API version's auth routes).
+fn tokens(state: &AppState, outcome: LoginOutcome, path: &str) -> Result<Response, ApiError> {
     let ttl = state.access_ttl();
     let (access, _) = state
         .jwt
@@ -117,6 +130,7 @@ fn tokens(state: &AppState, outcome: LoginOutcome) -> Result<Response, ApiError>
         (&access, ttl),
         (&outcome.refresh_token, refresh_ttl),
         state.config.server.secure_cookies,
+        path,
     );
     let body = TokenView {
         access_token: access,
@@ -130,7 +144,8 @@ fn tokens(state: &AppState, outcome: LoginOutcome) -> Result<Response, ApiError>
 
 /// Signs in with email and password. A wrong email and a wrong password get the same answer.
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginBody,
-    responses((status = 200, body = TokenView), (status = 401, description = "wrong credentials or inactive account")))]
+    responses((status = 200, body = TokenView), (status = 401, description = "wrong credentials or inactive account"),
+              (status = 429, description = "rate class `auth` (per IP), or the account is locked after repeated failed sign-ins")))]
 async fn login(
     State(state): State<AppState>,
     parts: Parts,
@@ -141,7 +156,7 @@ async fn login(
         .accounts()
         .login(&body.email, &body.password, login_context(&parts))
         .await?;
-    tokens(&state, outcome)
+    tokens(&state, outcome, original_path(&parts))
 }
 
 /// No `Debug`: it carries a secret and must never be logged.
@@ -157,6 +172,7 @@ pub struct RefreshBody {
     responses((status = 200, body = TokenView), (status = 401, description = "invalid, expired or reused refresh token")))]
 async fn refresh(
     State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -167,7 +183,10 @@ async fn refresh(
     };
     let token = body
         .refresh_token
-        .or_else(|| cookies::get(&headers, cookies::REFRESH))
+        .or_else(|| {
+            let secure = state.config.server.secure_cookies;
+            cookies::get(&headers, cookies::refresh_name(secure))
+        })
         .ok_or_else(|| {
             ApiError::from(chorus_actors::CoreError::unauthenticated(
                 "missing",
@@ -175,7 +194,7 @@ async fn refresh(
             ))
         })?;
     let outcome = state.core.accounts().refresh(&token).await?;
-    tokens(&state, outcome)
+    tokens(&state, outcome, uri.path())
 }
 
 /// No `Debug`: it carries a secret and must never be logged.
@@ -195,23 +214,32 @@ async fn oidc(
 ) -> Result<Response, ApiError> {
     let identity = state.oidc.verify(&body.id_token).await?;
     let accounts = state.core.accounts();
-    let email = identity.email.unwrap_or_default();
     let user = accounts
-        .user_for_oidc(&email, identity.name, identity.picture)
+        .user_for_oidc(OidcClaims {
+            iss: identity.iss,
+            sub: identity.sub,
+            email: identity.email.unwrap_or_default(),
+            name: identity.name,
+            picture: identity.picture,
+        })
         .await?;
     let outcome = accounts.open_session(user, login_context(&parts)).await?;
-    tokens(&state, outcome)
+    tokens(&state, outcome, original_path(&parts))
 }
 
 /// Signs out: revokes this session at once and clears the cookies.
 #[utoipa::path(post, path = "/auth/logout", tag = "auth", security(("bearer" = []), ("cookie" = [])),
     responses((status = 204, description = "signed out")))]
-async fn logout(State(state): State<AppState>, me: CurrentUser) -> Result<Response, ApiError> {
+async fn logout(
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    me: CurrentUser,
+) -> Result<Response, ApiError> {
     if let Some(sid) = me.session_id {
         state.core.accounts().revoke_session(sid).await?;
     }
     let mut headers = HeaderMap::new();
-    cookies::clear(&mut headers, state.config.server.secure_cookies);
+    cookies::clear(&mut headers, state.config.server.secure_cookies, uri.path());
     Ok((StatusCode::NO_CONTENT, headers).into_response())
 }
 
@@ -299,12 +327,18 @@ async fn change_username(
 pub struct PasswordBody {
     pub current_password: String,
     pub new_password: String,
+    /// Keep the caller's API keys; by default a password change deletes them.
+    #[serde(default)]
+    pub keep_api_keys: bool,
 }
 
-/// Changes the caller's password and revokes every other session.
+/// Changes the caller's password and revokes every other session, and every
+/// API key unless `keep_api_keys` is true. Rate class `auth`; wrong current
+/// passwords count towards the account's sign-in lock-out.
 #[utoipa::path(put, path = "/auth/profile/password", tag = "auth", request_body = PasswordBody,
     security(("bearer" = []), ("cookie" = [])),
-    responses((status = 204, description = "changed"), (status = 401, description = "current password is wrong")))]
+    responses((status = 204, description = "changed"), (status = 401, description = "current password is wrong"),
+              (status = 429, description = "rate class `auth`, or the account is locked by failed attempts")))]
 async fn change_password(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -318,6 +352,7 @@ async fn change_password(
             me.session_id,
             &body.current_password,
             &body.new_password,
+            body.keep_api_keys,
         )
         .await?;
     Ok(StatusCode::NO_CONTENT)

@@ -39,6 +39,7 @@ fn api(state: &AppState) -> OpenApiRouter<AppState> {
     let signed_in = |class| from_fn_with_state((state.clone(), class), require_user);
     let public = ai::public_router().route_layer(per_ip(RateClass::Default));
     let public_auth = auth::public_router().route_layer(per_ip(RateClass::Auth));
+    let checks_a_password = auth::password_router().route_layer(signed_in(RateClass::Auth));
     let calls_a_model = chat::ai_router()
         .merge(ai::ai_router())
         .merge(tickets::ai_router())
@@ -63,6 +64,7 @@ fn api(state: &AppState) -> OpenApiRouter<AppState> {
         .route_layer(axum::middleware::from_fn(ws::token_from_query));
     public
         .merge(public_auth)
+        .merge(checks_a_password)
         .merge(calls_a_model)
         .merge(everything_else)
         .merge(websocket)

@@ -1,8 +1,14 @@
 //! Operations routes (API.md 1): liveness, readiness, version, metrics. Public.
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Extension;
 use axum::extract::State;
-use axum::http::header::CONTENT_TYPE;
+use axum::http::HeaderMap;
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::response::IntoResponse;
+use chorus_actors::accounts::secrets::{same_hash, sha256};
 use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
@@ -20,6 +26,48 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(ready))
         .routes(routes!(version))
         .routes(routes!(metrics))
+        .layer(Extension(ReadyCache::new(READY_TTL)))
+}
+
+/// How long a readiness answer is reused: a flood of `/ready` costs one
+/// store round trip per second, not one per request.
+const READY_TTL: Duration = Duration::from_secs(1);
+
+/// The last readiness answer and when it was made. The lock is held while
+/// a check runs, so concurrent probes share one check.
+#[derive(Clone)]
+struct ReadyCache {
+    ttl: Duration,
+    last: Arc<tokio::sync::Mutex<Option<(std::time::Instant, ReadyAnswer)>>>,
+}
+
+/// A readiness result: whether ready, and each check's text.
+type ReadyAnswer = (bool, serde_json::Value);
+
+impl ReadyCache {
+    fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            last: Arc::default(),
+        }
+    }
+
+    /// The cached answer if fresh, else `check`'s (then cached).
+    async fn get_or_check<F, Fut>(&self, check: F) -> ReadyAnswer
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = ReadyAnswer>,
+    {
+        let mut slot = self.last.lock().await;
+        if let Some((at, answer)) = slot.as_ref()
+            && at.elapsed() < self.ttl
+        {
+            return answer.clone();
+        }
+        let answer = check().await;
+        *slot = Some((std::time::Instant::now(), answer.clone()));
+        answer
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -61,20 +109,29 @@ pub struct Ready {
 /// Readiness: a real store write+read round trip and the actor system.
 #[utoipa::path(get, path = "/ready", tag = "operations",
     responses((status = 200, body = Ready), (status = 503, description = "not ready; `details.checks` says why")))]
-async fn ready(State(state): State<AppState>) -> Result<Json<Ready>, ApiError> {
+async fn ready(
+    State(state): State<AppState>,
+    Extension(cache): Extension<ReadyCache>,
+) -> Result<Json<Ready>, ApiError> {
     if state.shutdown.is_cancelled() {
         return Err(ApiError::new(
             ErrorCode::ServiceUnavailable,
             "shutting down",
         ));
     }
-    let readiness = state.core.readiness().await;
-    let show = |r: &Result<(), String>| match r {
-        Ok(()) => "ok".to_string(),
-        Err(e) => e.clone(),
-    };
-    let checks = json!({ "store": show(&readiness.store), "actors": show(&readiness.actors) });
-    if readiness.is_ready() {
+    let (is_ready, checks) = cache
+        .get_or_check(|| async {
+            let readiness = state.core.readiness().await;
+            let show = |r: &Result<(), String>| match r {
+                Ok(()) => "ok".to_string(),
+                Err(e) => e.clone(),
+            };
+            let checks =
+                json!({ "store": show(&readiness.store), "actors": show(&readiness.actors) });
+            (readiness.is_ready(), checks)
+        })
+        .await;
+    if is_ready {
         Ok(Json(Ready {
             status: "ready",
             checks,
@@ -104,13 +161,69 @@ async fn version() -> Json<Version> {
     })
 }
 
-/// Prometheus metrics (names as in API.md 12).
+/// Prometheus metrics (names as in API.md 12). With `metrics.token` set,
+/// only a scraper that sends it as a bearer token gets them.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
-    responses((status = 200, content_type = "text/plain", description = "Prometheus exposition text")))]
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    responses((status = 200, content_type = "text/plain", description = "Prometheus exposition text"),
+              (status = 401, description = "`metrics.token` is set and the bearer token is missing or wrong")))]
+async fn metrics(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    if let Some(token) = &state.config.metrics.token {
+        check_metrics_token(&headers, token.expose())?;
+    }
     metrics::gauge!("chorus_store_bytes").set(state.core.store().size_on_disk() as f64);
-    (
+    Ok((
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         state.metrics.render(),
-    )
+    ))
+}
+
+/// The bearer token must equal `expected`, compared in constant time (as
+/// hashes, so the length is not told either).
+fn check_metrics_token(headers: &HeaderMap, expected: &str) -> Result<(), ApiError> {
+    let given = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
+    match given {
+        None => Err(
+            chorus_actors::CoreError::unauthenticated("missing", "metrics token required").into(),
+        ),
+        Some(token) if same_hash(&sha256(token), &sha256(expected)) => Ok(()),
+        Some(_) => Err(chorus_actors::CoreError::unauthenticated(
+            "invalid",
+            "invalid metrics token",
+        )
+        .into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_flood_of_ready_probes_costs_one_check_per_ttl() {
+        let checks = AtomicUsize::new(0);
+        let check = || async {
+            checks.fetch_add(1, Ordering::SeqCst);
+            (true, json!({}))
+        };
+        let cached = ReadyCache::new(Duration::from_secs(3600));
+        for _ in 0..100 {
+            cached.get_or_check(check).await;
+        }
+        assert_eq!(checks.load(Ordering::SeqCst), 1);
+        // Once the answer is older than the TTL, the next probe checks again.
+        let expired = ReadyCache::new(Duration::ZERO);
+        expired.get_or_check(check).await;
+        expired.get_or_check(check).await;
+        assert_eq!(checks.load(Ordering::SeqCst), 3);
+    }
 }

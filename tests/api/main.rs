@@ -13,6 +13,7 @@ mod conversations;
 mod documents;
 mod errors;
 mod fake_llm;
+mod hardening_auth;
 mod hardening_docs;
 mod hardening_jobs;
 mod hardening_limits;

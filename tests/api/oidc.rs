@@ -8,11 +8,11 @@ use serde_json::{Value, json};
 
 use crate::helpers::{assert_401, spawn_app_with};
 
-const AUDIENCE: &str = "chorus-test-client";
+pub const AUDIENCE: &str = "chorus-test-client";
 
-struct Issuer {
-    url: String,
-    key: EncodingKey,
+pub struct Issuer {
+    pub url: String,
+    pub key: EncodingKey,
     other_key: EncodingKey,
 }
 
@@ -31,7 +31,7 @@ fn encoding(key: &p256::SecretKey) -> EncodingKey {
 }
 
 /// Serves a JWKS holding one freshly made P-256 key.
-async fn start_issuer() -> Issuer {
+pub async fn start_issuer() -> Issuer {
     let key = p256_key();
     let mut jwk: Value = serde_json::from_str(&key.public_key().to_jwk_string()).unwrap();
     jwk["kid"] = json!("test-key");
@@ -49,13 +49,13 @@ async fn start_issuer() -> Issuer {
     }
 }
 
-fn id_token(key: &EncodingKey, claims: Value) -> String {
+pub fn id_token(key: &EncodingKey, claims: Value) -> String {
     let mut header = Header::new(Algorithm::ES256);
     header.kid = Some("test-key".into());
     jsonwebtoken::encode(&header, &claims, key).unwrap()
 }
 
-fn claims(issuer: &str, audience: &str, exp_offset: i64) -> Value {
+pub fn claims(issuer: &str, audience: &str, exp_offset: i64) -> Value {
     let now = chrono::Utc::now().timestamp();
     json!({
         "iss": issuer, "aud": audience, "sub": "user-123",
@@ -119,5 +119,7 @@ async fn an_oidc_id_token_logs_in_and_a_bad_one_is_401() {
     app.register("ada").await;
     let mut takeover = claims(&issuer.url, AUDIENCE, 300);
     takeover["email"] = json!("ada@example.com");
+    // Another identity: `user-123` is bound to Grace's account and signs in there.
+    takeover["sub"] = json!("user-456");
     assert_401(login(id_token(&issuer.key, takeover)).await, "invalid").await;
 }

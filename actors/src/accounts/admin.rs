@@ -63,6 +63,10 @@ impl Accounts {
         patch: UserPatch,
         ip: Option<String>,
     ) -> Result<Arc<User>, CoreError> {
+        validate::allowance(
+            "monthly_token_allowance",
+            patch.monthly_token_allowance.flatten(),
+        )?;
         let target = self.user(id)?;
         check_may_change(actor, &target, &patch)?;
         let saved = self
@@ -125,9 +129,7 @@ impl Accounts {
             details,
             ip_address: ip,
         };
-        if let Err(e) = self.audit.record(event).await {
-            tracing::error!(error = %e, action, "audit record not stored");
-        }
+        self.audit.record_or_log(event).await;
     }
 
     /// `chorus admin set-role`: sets a role with no acting user (the

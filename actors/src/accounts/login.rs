@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
+use super::throttle::FailureThrottle;
 use super::{Accounts, Tables, passwords, secrets, validate};
 use crate::audit::AuditEvent;
 use crate::error::CoreError;
@@ -30,6 +31,9 @@ pub struct LoginOutcome {
 /// The one message for a wrong email and a wrong password (no account enumeration).
 const BAD_CREDENTIALS: &str = "invalid email or password";
 
+/// The answer while an account is locked by its failed sign-ins.
+const LOCKED: &str = "too many failed sign-ins for this account; try again later";
+
 impl Accounts {
     /// Checks email and password and opens a session.
     pub async fn login(
@@ -38,12 +42,15 @@ impl Accounts {
         password: &str,
         ctx: LoginContext,
     ) -> Result<LoginOutcome, CoreError> {
+        let account = FailureThrottle::key(email);
+        // Before the hash: a locked account costs no argon2 time either.
+        self.check_not_locked(&account)?;
         let user = self.user_by_email(email)?;
         let hash = user.as_ref().and_then(|u| u.password_hash.clone());
-        if !passwords::verify(password.to_string(), hash).await {
-            let _ = self
-                .audit
-                .record(AuditEvent {
+        if !passwords::verify(password.to_string(), hash).await? {
+            self.failures.record_failure(&account, now_ms());
+            self.audit
+                .record_or_log(AuditEvent {
                     actor_id: user.as_ref().map(|u| u.id),
                     action: "auth.login_failed",
                     resource_type: "user",
@@ -55,7 +62,22 @@ impl Accounts {
             return Err(CoreError::unauthenticated("invalid", BAD_CREDENTIALS));
         }
         let user = user.ok_or_else(|| CoreError::unauthenticated("invalid", BAD_CREDENTIALS))?;
+        self.failures.clear(&account);
         self.open_session(user, ctx).await
+    }
+
+    /// 429 while `account` is locked by its failed sign-ins.
+    fn check_not_locked(&self, account: &str) -> Result<(), CoreError> {
+        match self.failures.locked(account, now_ms()) {
+            Some(retry_after_s) => {
+                metrics::counter!("chorus_login_locked_total").increment(1);
+                Err(CoreError::RateLimited {
+                    retry_after_s,
+                    message: LOCKED,
+                })
+            }
+            None => Ok(()),
+        }
     }
 
     /// Opens a session for a user whose identity was already proven (password or OIDC).
@@ -186,17 +208,23 @@ impl Accounts {
             .collect()
     }
 
-    /// Changes the password and revokes every other session of the user.
+    /// Changes the password and revokes every other session of the user,
+    /// and its API keys unless `keep_api_keys`. A wrong current password
+    /// counts towards the account's lock-out like a failed sign-in.
     pub async fn change_password(
         &self,
         user_id: Uuid,
         current_sid: Option<Uuid>,
         current: &str,
         new: &str,
+        keep_api_keys: bool,
     ) -> Result<(), CoreError> {
         validate::password("new_password", new)?;
         let user = self.user(user_id)?;
-        if !passwords::verify(current.to_string(), user.password_hash.clone()).await {
+        let account = FailureThrottle::key(&user.email);
+        self.check_not_locked(&account)?;
+        if !passwords::verify(current.to_string(), user.password_hash.clone()).await? {
+            self.failures.record_failure(&account, now_ms());
             return Err(CoreError::unauthenticated(
                 "invalid",
                 "current password is wrong",
@@ -209,6 +237,12 @@ impl Accounts {
         })
         .await?;
         self.revoke_sessions_of(user_id, current_sid).await?;
+        if !keep_api_keys {
+            // One by one, so each deletion has every effect of DELETE /api-keys/{id}.
+            for key in self.api_keys(user_id)? {
+                self.delete_api_key(user_id, key.id).await?;
+            }
+        }
         Ok(())
     }
 
@@ -242,89 +276,20 @@ impl Accounts {
     ) -> Result<Arc<User>, CoreError> {
         validate::text("full_name", &full_name, 255)?;
         validate::text("avatar_url", &avatar_url, 2048)?;
+        if let Some(url) = avatar_url.as_deref().filter(|u| !u.is_empty()) {
+            validate::http_url("avatar_url", url)?;
+        }
+        // An empty string removes the avatar.
+        let avatar_url = avatar_url.map(|u| Some(u).filter(|u| !u.is_empty()));
         self.write_user(user_id, |u, _| {
             if full_name.is_some() {
                 u.full_name = full_name.clone();
             }
-            if avatar_url.is_some() {
+            if let Some(avatar_url) = &avatar_url {
                 u.avatar_url = avatar_url.clone();
             }
             Ok(())
         })
         .await
-    }
-}
-
-impl Accounts {
-    /// The account for a verified OIDC email, made on first login with a
-    /// username derived from the email.
-    pub async fn user_for_oidc(
-        &self,
-        email: &str,
-        name: Option<String>,
-        picture: Option<String>,
-    ) -> Result<Arc<User>, CoreError> {
-        let email = validate::email(email)?;
-        if let Some(user) = self.user_by_email(&email)? {
-            // An account with a password is never taken over this way: its
-            // owner signs in with the password.
-            if user.password_hash.is_some() {
-                return Err(CoreError::unauthenticated(
-                    "invalid",
-                    "an account with this email signs in with its password",
-                ));
-            }
-            return Ok(user);
-        }
-        let base: String = email
-            .split('@')
-            .next()
-            .unwrap_or_default()
-            .chars()
-            .map(|c| c.to_ascii_lowercase())
-            .filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_' || *c == '-')
-            .take(24)
-            .collect();
-        let base = if base.len() < 3 {
-            format!("user{base}")
-        } else {
-            base
-        };
-        let now = now_ms();
-        for attempt in 0..20u32 {
-            let username = match attempt {
-                0 => base.clone(),
-                _ => format!(
-                    "{base}-{}",
-                    &secrets::random_secret()[..6]
-                        .to_lowercase()
-                        .replace(|c: char| !c.is_ascii_alphanumeric(), "x")
-                ),
-            };
-            let user = User {
-                id: Uuid::now_v7(),
-                username,
-                email: email.clone(),
-                full_name: name.clone(),
-                avatar_url: picture.clone(),
-                role: crate::model::Role::User,
-                is_active: true,
-                password_hash: None,
-                monthly_token_allowance: self.config.default_allowance,
-                created_at: now,
-                updated_at: now,
-            };
-            match self.insert_user(user, true).await {
-                Err(CoreError::Conflict(m)) if m.starts_with("username") => continue,
-                // A concurrent first login of the same email won the race.
-                Err(CoreError::Conflict(_)) => {
-                    return self
-                        .user_by_email(&email)?
-                        .ok_or_else(|| CoreError::Internal("oidc user vanished".into()));
-                }
-                other => return other,
-            }
-        }
-        Err(CoreError::Conflict("could not find a free username".into()))
     }
 }

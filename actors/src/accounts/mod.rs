@@ -6,9 +6,13 @@
 mod admin;
 mod api_keys;
 mod login;
+mod oidc;
 mod passwords;
 pub mod secrets;
 mod tables;
+#[cfg(test)]
+mod tests;
+mod throttle;
 pub mod validate;
 
 use std::sync::Arc;
@@ -23,10 +27,12 @@ use crate::model::{Role, User, now_ms};
 use crate::session::SessionActor;
 use crate::store::{Store, Tx};
 use crate::supervisor::{Supervisor, SupervisorConfig};
+use throttle::FailureThrottle;
 
 pub use admin::{UserPage, UserPatch};
 pub use api_keys::NewApiKey;
 pub use login::{LoginContext, LoginOutcome};
+pub use oidc::OidcClaims;
 pub use tables::Tables;
 
 /// Clock leeway allowed when access tokens are verified, and then some.
@@ -59,7 +65,14 @@ pub struct AccountsConfig {
     pub default_allowance: Option<u64>,
     /// API keys one user may hold (`limits.max_api_keys_per_user`).
     pub max_api_keys: u64,
+    /// Failed sign-ins on one account within `failed_login_window` after
+    /// which it refuses sign-ins from anywhere (429); 0 = no limit.
+    pub max_failed_logins: u32,
+    pub failed_login_window: Duration,
 }
+
+/// Stripes of the per-user write lock.
+const USER_LOCKS: usize = 64;
 
 /// The fields of a new account. No `Debug`: it holds a password.
 #[derive(Clone)]
@@ -87,6 +100,11 @@ pub struct Accounts {
     revoked: Arc<DashMap<Uuid, i64>>,
     /// When each session last reported activity (unix ms), to throttle touches.
     touched: Arc<DashMap<Uuid, i64>>,
+    /// Failed sign-ins per account, for the per-account lock-out.
+    failures: Arc<FailureThrottle>,
+    /// Striped per-user locks: a user's write and its cache update happen
+    /// under one, so racing writes leave the cache equal to the store.
+    user_locks: Arc<Vec<tokio::sync::Mutex<()>>>,
 }
 
 impl Accounts {
@@ -112,6 +130,7 @@ impl Accounts {
             config.refresh_ttl,
         );
         let sessions = Supervisor::start(actor, actors).await?;
+        let failures = FailureThrottle::new(config.max_failed_logins, config.failed_login_window);
         Ok(Self {
             store,
             tables,
@@ -121,6 +140,8 @@ impl Accounts {
             users: Arc::new(DashMap::new()),
             revoked,
             touched: Arc::new(DashMap::new()),
+            failures: Arc::new(failures),
+            user_locks: Arc::new((0..USER_LOCKS).map(|_| Default::default()).collect()),
         })
     }
 
@@ -154,20 +175,30 @@ impl Accounts {
             created_at: now,
             updated_at: now,
         };
-        self.insert_user(user, new.role.is_none()).await
+        self.insert_user(user, new.role.is_none(), None).await
     }
 
     /// Writes a new user and its indexes in one transaction. With
     /// `first_is_superadmin`, the first account ever made becomes superadmin.
+    /// With `oidc_identity`, the account is bound to that OIDC identity.
     async fn insert_user(
         &self,
         user: User,
         first_is_superadmin: bool,
+        oidc_identity: Option<&str>,
     ) -> Result<Arc<User>, CoreError> {
         let t = &self.tables;
+        let tables: [&dyn crate::store::TableRef; 6] = [
+            &t.users,
+            &t.by_email,
+            &t.by_username,
+            &t.meta,
+            &t.oidc_identities,
+            &t.oidc_bound,
+        ];
         let user = self
             .store
-            .transaction(&[&t.users, &t.by_email, &t.by_username, &t.meta], |tx| {
+            .transaction(&tables, |tx| {
                 let mut user = user.clone();
                 Tables::claim_unique(tx, &t.by_email, &user.email, user.id, "email")?;
                 Tables::claim_unique(tx, &t.by_username, &user.username, user.id, "username")?;
@@ -177,6 +208,10 @@ impl Accounts {
                         user.role = Role::Superadmin;
                     }
                 }
+                if let Some(identity) = oidc_identity {
+                    Tables::claim_unique(tx, &t.oidc_identities, identity, user.id, "identity")?;
+                    tx.insert(&t.oidc_bound, &user.id, &identity.to_string())?;
+                }
                 tx.insert(&t.users, &user.id, &user)?;
                 Ok(user)
             })
@@ -184,6 +219,8 @@ impl Accounts {
         Ok(self.cache_user(user))
     }
 
+    /// Puts what was just written in the cache. Only writers (under the
+    /// user's lock, in commit order) overwrite an entry.
     fn cache_user(&self, user: User) -> Arc<User> {
         let user = Arc::new(user);
         self.users.insert(user.id, user.clone());
@@ -200,7 +237,17 @@ impl Accounts {
             .users
             .get(&id)?
             .ok_or_else(|| CoreError::not_found("user", id))?;
-        Ok(self.cache_user(user))
+        // A writer may have cached a newer record since this read: keep it.
+        Ok(self
+            .users
+            .entry(id)
+            .or_insert_with(|| Arc::new(user))
+            .clone())
+    }
+
+    fn user_lock(&self, id: Uuid) -> &tokio::sync::Mutex<()> {
+        let stripe = (id.as_u128() % self.user_locks.len().max(1) as u128) as usize;
+        &self.user_locks[stripe]
     }
 
     /// The user with `email` (any case), if any.
@@ -220,6 +267,9 @@ impl Accounts {
         change: impl Fn(&mut User, &Tx<'_>) -> crate::store::TxResult<()>,
     ) -> Result<Arc<User>, CoreError> {
         let t = &self.tables;
+        // Held until the cache has this write: a racing writer that commits
+        // later cannot have its record overwritten by this older one.
+        let _guard = self.user_lock(id).lock().await;
         self.store
             .transaction(&[&t.users, &t.by_username, &t.by_email], |tx| {
                 let Some(mut user) = tx.get(&t.users, &id)? else {

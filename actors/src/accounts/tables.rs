@@ -28,6 +28,10 @@ pub struct Tables {
     pub api_keys_by_user: Table<(Uuid, Uuid), ()>,
     /// How many API keys each user holds, against the cap.
     pub api_key_count: UserCount,
+    /// OIDC identity (`oidc_identity(iss, sub)`) -> the account it signs in to.
+    pub oidc_identities: Table<str, Uuid>,
+    /// Account -> its OIDC identity: an account is bound to one identity.
+    pub oidc_bound: Table<Uuid, String>,
 }
 
 impl Tables {
@@ -44,7 +48,14 @@ impl Tables {
             api_keys_by_hash: store.table("api_keys_by_hash")?,
             api_keys_by_user: store.table("api_keys_by_user")?,
             api_key_count: UserCount::open(store, Counted::ApiKeys)?,
+            oidc_identities: store.table("oidc_identities")?,
+            oidc_bound: store.table("oidc_bound")?,
         })
+    }
+
+    /// The key of an OIDC identity: issuer and subject, unambiguously joined.
+    pub fn oidc_identity(iss: &str, sub: &str) -> String {
+        format!("{}:{iss}{sub}", iss.len())
     }
 
     /// Points a unique index entry at `owner`, or aborts with 409 if another owner has it.

@@ -61,6 +61,33 @@ pub fn text(field: &'static str, value: &Option<String>, max: usize) -> Result<(
     }
 }
 
+/// An absolute `http://` or `https://` URL with a host and no whitespace:
+/// anything else in a link a browser follows could run script
+/// (`javascript:`) or reach local files.
+pub fn http_url(field: &'static str, url: &str) -> Result<(), CoreError> {
+    let lower = url.to_ascii_lowercase();
+    let rest = lower
+        .strip_prefix("https://")
+        .or_else(|| lower.strip_prefix("http://"));
+    let host_present = rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/'));
+    if host_present && !url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        Ok(())
+    } else {
+        Err(CoreError::validation(field, "must be an http(s) URL"))
+    }
+}
+
+/// A token allowance must fit the signed 64-bit counters it is compared with.
+pub fn allowance(field: &'static str, value: Option<u64>) -> Result<(), CoreError> {
+    match value {
+        Some(n) if n > i64::MAX as u64 => Err(CoreError::validation(
+            field,
+            format!("at most {}", i64::MAX),
+        )),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,6 +107,23 @@ mod tests {
             "ada", "@x.io", "ada@", "ada@x", "a b@x.io", "a@b@x.io", "ada@.io",
         ] {
             assert!(email(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_http_urls_are_links() {
+        for good in ["https://x.io/a.png", "HTTP://x.io"] {
+            assert!(http_url("avatar_url", good).is_ok(), "{good}");
+        }
+        for bad in [
+            "javascript:alert(1)",
+            "file:///etc/passwd",
+            "https://",
+            "http:///x",
+            "https://x .io",
+            "//x.io",
+        ] {
+            assert!(http_url("avatar_url", bad).is_err(), "{bad}");
         }
     }
 

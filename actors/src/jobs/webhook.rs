@@ -24,7 +24,7 @@ use crate::model::{Job, JobStatus};
 #[derive(Debug, Clone)]
 pub struct WebhookTarget {
     pub url: String,
-    pub secret: String,
+    pub secret: crate::secret::Secret,
     /// The events sent: job.completed, job.failed, contact.submitted, document.ready.
     pub events: Vec<String>,
 }
@@ -116,7 +116,10 @@ impl JobHandler for DeliverWebhook {
             let request = client
                 .post(&target.url)
                 .header("content-type", "application/json")
-                .header("x-webhook-signature", signature(&target.secret, t, &body))
+                .header(
+                    "x-webhook-signature",
+                    signature(target.secret.expose(), t, &body),
+                )
                 .body(body)
                 .send();
             let response = tokio::select! {

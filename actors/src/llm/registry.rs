@@ -36,7 +36,7 @@ pub struct ProviderSpec {
     pub name: String,
     pub kind: ProviderKind,
     pub base_url: Option<String>,
-    pub api_key: Option<String>,
+    pub api_key: Option<crate::secret::Secret>,
     pub models: Vec<String>,
     pub default_model: Option<String>,
     /// Echo only.
@@ -308,7 +308,7 @@ impl Llm {
         let endpoint = Endpoint {
             http: self.http.clone(),
             base_url: spec.base_url.clone().unwrap_or_default(),
-            api_key: spec.api_key.clone(),
+            api_key: spec.api_key.as_ref().map(|k| k.expose().to_string()),
             read_timeout: spec.read_timeout,
         };
         let stream = match spec.kind {

@@ -84,6 +84,17 @@ impl From<TransactionError<StoreError>> for StoreError {
     }
 }
 
+/// Creates `path` (and missing parents) readable by the owner only: it
+/// holds every user's data and the generated JWT secret. An existing
+/// directory keeps the mode its operator gave it.
+pub fn create_private_dir(path: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(path)
+}
+
 /// A cheap-to-clone handle to the database.
 #[derive(Clone)]
 pub struct Store {
@@ -106,7 +117,7 @@ impl Store {
     /// Opens (or creates) the store and checks its schema version. Must be
     /// called inside a tokio runtime: it starts the group-commit flusher.
     pub fn open(config: &StoreConfig) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(&config.path).map_err(|e| StoreError::Io(e.to_string()))?;
+        create_private_dir(&config.path).map_err(|e| StoreError::Io(e.to_string()))?;
         let flush_every = match config.durability {
             // Under sync only the group-commit flusher may flush (see group_commit.rs).
             Durability::Sync => None,
@@ -120,7 +131,7 @@ impl Store {
         let meta = db.open_tree("meta")?;
         let store = Self {
             inner: Arc::new(Inner {
-                commits: GroupCommit::start(db.clone()),
+                commits: GroupCommit::start(db.clone())?,
                 db,
                 durability: config.durability,
                 path: config.path.clone(),
