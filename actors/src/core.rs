@@ -18,6 +18,8 @@ use crate::llm::{Llm, ProviderSpec};
 use crate::store::{Store, StoreConfig};
 use crate::supervisor::SupervisorConfig;
 use crate::usage::Usage;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// Everything the core needs to start.
 #[derive(Debug, Clone)]
@@ -57,6 +59,10 @@ pub struct Core {
     jobs: Jobs,
     documents: Documents,
     started_at: Instant,
+    /// The core's own background tasks (channel sweeper), stopped by
+    /// `stop` at shutdown before the store closes.
+    background: TaskTracker,
+    stop: CancellationToken,
     actors: SupervisorConfig,
     /// Set when shutdown begins; readiness fails from then on.
     stopping: Arc<AtomicBool>,
@@ -93,6 +99,9 @@ impl Core {
         let conv_tables = crate::conversations::ConvTables::open(&store)?;
         let catalog = crate::catalog::Catalog::open(store.clone(), conv_tables.clone())?;
         let channels = Channels::new(config.channels);
+        let background = TaskTracker::new();
+        let stop = CancellationToken::new();
+        background.spawn(channels.sweep_until(stop.clone()));
         let documents = Documents::open(store.clone(), config.documents)?;
         let deps = ChatDeps {
             documents: documents.clone(),
@@ -111,6 +120,7 @@ impl Core {
         let connections = Connections::start(
             channels.clone(),
             conversations.clone(),
+            accounts.clone(),
             config.connections,
             config.actors.clone(),
         )
@@ -154,6 +164,8 @@ impl Core {
             accounts,
             audit,
             started_at: Instant::now(),
+            background,
+            stop,
             actors: config.actors,
             stopping: Arc::new(AtomicBool::new(false)),
         })
@@ -255,6 +267,9 @@ impl Core {
         self.conversations.actors().shutdown(grace).await;
         self.accounts.sessions().shutdown(grace).await;
         self.jobs.actors().shutdown(grace).await;
+        self.stop.cancel();
+        self.background.close();
+        self.background.wait().await;
         self.store.close().await?;
         Ok(())
     }

@@ -46,6 +46,8 @@ pub struct ServerConfig {
     pub header_timeout_s: u64,
     pub keep_alive_timeout_s: u64,
     pub max_connections: usize,
+    /// Longest pause while a request body is read before 408.
+    pub body_timeout_s: u64,
     pub shutdown_grace_s: u64,
     pub tls_behind_proxy: bool,
     pub secure_cookies: bool,
@@ -80,6 +82,8 @@ pub struct LogConfig {
 pub struct LimitsConfig {
     pub json_body_bytes: usize,
     pub upload_bytes: usize,
+    /// Open WebSockets plus SSE streams per user.
+    pub max_streams_per_user: usize,
 }
 
 /// Requests per minute per key (`contact`: per hour).
@@ -147,6 +151,12 @@ pub struct WsConfig {
     pub ping_interval_s: u64,
     pub pong_timeout_s: u64,
     pub max_subscriptions: usize,
+    /// Bytes of kept channel messages, all channels together.
+    pub history_max_bytes: usize,
+    /// Live `room:` channels one user may have created.
+    pub max_rooms_per_user: usize,
+    /// Frames per second per socket; the burst is twice this.
+    pub frames_per_s: u32,
 }
 
 /// Outgoing webhooks: signed JSON events POSTed to one URL.

@@ -13,6 +13,8 @@ mod conversations;
 mod documents;
 mod errors;
 mod fake_llm;
+mod hardening_ws;
+mod hardening_ws_limits;
 mod helpers;
 mod jobs;
 mod jobs_restart;

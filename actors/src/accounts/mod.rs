@@ -7,6 +7,7 @@ mod admin;
 mod api_keys;
 mod login;
 mod passwords;
+pub mod revocations;
 pub mod secrets;
 mod tables;
 pub mod validate;
@@ -27,6 +28,7 @@ use crate::supervisor::{Supervisor, SupervisorConfig};
 pub use admin::{UserPage, UserPatch};
 pub use api_keys::NewApiKey;
 pub use login::{LoginContext, LoginOutcome};
+pub use revocations::{Revocations, Revoked};
 pub use tables::Tables;
 
 /// Clock leeway allowed when access tokens are verified, and then some.
@@ -85,6 +87,8 @@ pub struct Accounts {
     revoked: Arc<DashMap<Uuid, i64>>,
     /// When each session last reported activity (unix ms), to throttle touches.
     touched: Arc<DashMap<Uuid, i64>>,
+    /// Announces dead credentials, so live sockets opened with them end.
+    revocations: Revocations,
 }
 
 impl Accounts {
@@ -103,11 +107,13 @@ impl Accounts {
             revoked.insert(sid, at);
         }
         spawn_revocation_pruner(revoked.clone(), config.access_ttl);
+        let revocations = Revocations::default();
         let actor = SessionActor::new(
             store.clone(),
             tables.clone(),
             revoked.clone(),
             config.refresh_ttl,
+            revocations.clone(),
         );
         let sessions = Supervisor::start(actor, actors).await?;
         Ok(Self {
@@ -119,7 +125,13 @@ impl Accounts {
             users: Arc::new(DashMap::new()),
             revoked,
             touched: Arc::new(DashMap::new()),
+            revocations,
         })
+    }
+
+    /// Where revoked sessions, API keys and users are announced.
+    pub fn revocations(&self) -> &Revocations {
+        &self.revocations
     }
 
     pub fn config(&self) -> &AccountsConfig {
