@@ -307,6 +307,8 @@ fn main() {
             ("CHORUS__RATE_LIMITS__AI", "1000000000".into()),
             ("CHORUS__RATE_LIMITS__DEFAULT", "1000000000".into()),
             ("CHORUS__SERVER__MAX_CONNECTIONS", "50000".into()),
+            // One bench user holds every stream.
+            ("CHORUS__LIMITS__MAX_STREAMS_PER_USER", "1000000".into()),
             ("CHORUS__PROVIDERS__ECHO__TOKENS_PER_S", "20".into()),
             ("CHORUS__PROVIDERS__MOCK__KIND", "openai".into()),
             ("CHORUS__PROVIDERS__MOCK__BASE_URL", mock.clone()),

@@ -158,6 +158,9 @@ async fn fan_out(pid: u32, addr: SocketAddr, token: &str, secs: Duration) {
         })
         .collect();
     let mut publisher = open(addr, token, 0).await;
+    // Publishing needs a subscription; the publisher's copies (a few
+    // hundred) sit in its queue and socket buffers unread.
+    publisher.send(Message::text(sub.clone())).await.unwrap();
     // Let every subscribe land before the clock starts.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let total = rate * secs.as_secs();
@@ -287,6 +290,8 @@ fn main() {
             ("CHORUS__RATE_LIMITS__AI", "1000000000".into()),
             ("CHORUS__RATE_LIMITS__DEFAULT", "1000000000".into()),
             ("CHORUS__SERVER__MAX_CONNECTIONS", "50000".into()),
+            // One bench user holds every socket.
+            ("CHORUS__LIMITS__MAX_STREAMS_PER_USER", "1000000".into()),
             ("CHORUS__PROVIDERS__ECHO__TOKENS_PER_S", "20".into()),
         ]);
         let client = load::client();

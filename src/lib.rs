@@ -175,10 +175,13 @@ pub fn core_config(config: &Config) -> CoreConfig {
         channels: ChannelsConfig {
             history: config.ws.channel_history,
             history_ttl: Duration::from_secs(config.ws.history_ttl_s),
+            history_max_bytes: config.ws.history_max_bytes,
+            max_rooms_per_user: config.ws.max_rooms_per_user,
         },
         connections: ConnectionsConfig {
             outbound_queue: config.ws.outbound_queue,
             max_subscriptions: config.ws.max_subscriptions,
+            max_streams_per_user: config.limits.max_streams_per_user,
         },
         jobs: JobsConfig {
             concurrency: match config.jobs.concurrency {

@@ -2,6 +2,11 @@
 //! timeout (slowloris), HTTP/2 keep-alive pings, a cap on concurrent
 //! connections and graceful shutdown. `axum::serve` has no header timeout,
 //! which is why chorus drives hyper itself.
+//!
+//! Past the cap a few more connections are taken for health checks only
+//! ([`PROBE_SLOTS`]): `/live` and `/ready` must answer most when the
+//! server is full. Those connections serve one request each; any other
+//! path on them is 503.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -14,8 +19,30 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::ServiceExt;
+
+/// Connections past `max_connections` kept for `/live` and `/ready`.
+pub const PROBE_SLOTS: usize = 4;
+
+/// The listener slot of the connection a request came on. A WebSocket
+/// keeps it for its whole life: hyper lets go of a connection at the
+/// upgrade, and without this an open socket would not count.
+#[derive(Clone)]
+pub struct ConnectionSlot {
+    _permit: Arc<OwnedSemaphorePermit>,
+}
+
+/// Marks a request that came on a probe-only connection (the server is at
+/// its connection cap): only `/live` and `/ready` are served on it.
+#[derive(Debug, Clone, Copy)]
+pub struct ProbeOnly;
+
+/// The slot a connection was accepted into.
+enum Slot {
+    Full(OwnedSemaphorePermit),
+    Probe(OwnedSemaphorePermit),
+}
 
 /// Connection limits and timeouts of the listener.
 #[derive(Debug, Clone)]
@@ -36,17 +63,24 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) {
     let permits = Arc::new(Semaphore::new(options.max_connections));
+    let probes = Arc::new(Semaphore::new(PROBE_SLOTS));
     let graceful = GracefulShutdown::new();
     let builder = Arc::new(builder(&options));
+    let probe_builder = Arc::new(builder_for_probes(&options));
     tokio::pin!(shutdown);
 
     loop {
-        let permit = tokio::select! {
+        let slot = tokio::select! {
+            biased;
+            () = &mut shutdown => break,
             permit = permits.clone().acquire_owned() => match permit {
-                Ok(permit) => permit,
+                Ok(permit) => Slot::Full(permit),
                 Err(_) => break,
             },
-            () = &mut shutdown => break,
+            permit = probes.clone().acquire_owned() => match permit {
+                Ok(permit) => Slot::Probe(permit),
+                Err(_) => break,
+            },
         };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -61,13 +95,42 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
+        // A full slot may have freed up while this one waited in accept.
+        let slot = match slot {
+            Slot::Probe(probe) => match permits.clone().try_acquire_owned() {
+                Ok(full) => {
+                    drop(probe);
+                    Slot::Full(full)
+                }
+                Err(_) => Slot::Probe(probe),
+            },
+            full => full,
+        };
+        let (permit, held, builder) = match slot {
+            Slot::Full(permit) => {
+                let held = Arc::new(permit);
+                let slot = ConnectionSlot {
+                    _permit: held.clone(),
+                };
+                (held, Some(slot), builder.clone())
+            }
+            Slot::Probe(permit) => (Arc::new(permit), None, probe_builder.clone()),
+        };
         let service = router
             .clone()
             .map_request(move |mut req: axum::extract::Request<_>| {
                 req.extensions_mut().insert(ConnectInfo(peer));
+                let extensions = req.extensions_mut();
+                match &held {
+                    Some(slot) => {
+                        extensions.insert(slot.clone());
+                    }
+                    None => {
+                        extensions.insert(ProbeOnly);
+                    }
+                }
                 req
             });
-        let builder = builder.clone();
         let watcher = graceful.watcher();
         let header_timeout = options.header_timeout;
         tokio::spawn(async move {
@@ -118,6 +181,13 @@ async fn request_started(stream: &TcpStream, timeout: Duration) -> bool {
             Ok(_) => return true,
         }
     }
+}
+
+/// One request per connection: a probe slot is not held by keep-alive.
+fn builder_for_probes(options: &ServeOptions) -> auto::Builder<TokioExecutor> {
+    let mut builder = builder(options);
+    builder.http1().keep_alive(false);
+    builder
 }
 
 fn builder(options: &ServeOptions) -> auto::Builder<TokioExecutor> {

@@ -1,6 +1,10 @@
 //! Server-sent events (API.md 0.5): a generation's events as an SSE
 //! response, with keep-alive comments, no proxy buffering, and resumption
 //! from `Last-Event-ID`.
+//!
+//! Every stream (SSE here, and WebSockets) holds one of its user's stream
+//! slots ([`take_slot`]) while it runs, and ends when the credential it was
+//! opened with is revoked.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -9,8 +13,48 @@ use std::time::Duration;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use chorus_actors::connection::StreamLease;
 use chorus_actors::generation::{GenEvent, Generation};
 use futures::{Stream, StreamExt};
+
+use crate::auth::CurrentUser;
+use crate::error::{ApiError, ErrorCode};
+use crate::state::AppState;
+
+/// One of `me`'s stream slots, for an SSE response or a WebSocket: 429
+/// `QUOTA_EXCEEDED` when they already hold `limits.max_streams_per_user`.
+/// Take it before any work starts (the upgrade, the generation).
+pub fn take_slot(state: &AppState, me: &CurrentUser) -> Result<StreamLease, ApiError> {
+    state
+        .core
+        .connections()
+        .streams()
+        .open(me.credential())
+        .map_err(|full| {
+            ApiError::new(
+                ErrorCode::QuotaExceeded,
+                format!(
+                    "at most {} open streams (WebSockets and SSE) per user",
+                    full.limit
+                ),
+            )
+            .with_details(serde_json::json!({ "limit": full.limit }))
+        })
+}
+
+/// `events` while the stream's slot lives: they end when its credential
+/// is revoked, and the slot is freed when the response is dropped.
+pub fn guarded<S: Stream + Send + 'static>(
+    slot: StreamLease,
+    events: S,
+) -> impl Stream<Item = S::Item> + Send + 'static {
+    let close = slot.handle().close_signal().clone();
+    let revoked = async move { close.closed().await };
+    events.take_until(revoked).map(move |e| {
+        let _held = &slot;
+        e
+    })
+}
 
 /// The sequence number a reconnecting client has already seen.
 pub fn last_event_id(headers: &HeaderMap) -> u64 {
@@ -37,10 +81,14 @@ impl Drop for StreamGauge {
     }
 }
 
-/// An SSE response of `events`, which carry their own names and ids.
-pub fn respond(events: impl Stream<Item = GenEvent> + Send + 'static) -> Response {
+/// An SSE response of `events`, which carry their own names and ids, on
+/// stream slot `slot`.
+pub fn respond(
+    slot: StreamLease,
+    events: impl Stream<Item = GenEvent> + Send + 'static,
+) -> Response {
     let gauge = StreamGauge::new();
-    let stream = events.map(move |e| {
+    let stream = guarded(slot, events).map(move |e| {
         let _alive = &gauge;
         Ok::<_, Infallible>(
             Event::default()
@@ -62,6 +110,6 @@ pub fn respond(events: impl Stream<Item = GenEvent> + Send + 'static) -> Respons
 }
 
 /// A generation's events after `after`, as SSE.
-pub fn generation(generation: &Arc<Generation>, after: u64) -> Response {
-    respond(generation.listen(after))
+pub fn generation(slot: StreamLease, generation: &Arc<Generation>, after: u64) -> Response {
+    respond(slot, generation.listen(after))
 }

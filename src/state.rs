@@ -53,13 +53,15 @@ impl AppState {
                         .unwrap_or(1)
                 })
         }));
+        let jwt = Arc::new(jwt);
+        install_authenticator(&core, &jwt);
         let shutdown = CancellationToken::new();
         spawn_pruner(rate_limits.clone(), shutdown.clone());
         Ok(Self {
             core,
             oidc: OidcVerifier::new(config.auth.oidc_issuers.clone(), http),
             config,
-            jwt: Arc::new(jwt),
+            jwt,
             rate_limits,
             metrics: crate::telemetry::metrics_handle(),
             shutdown,
@@ -71,6 +73,15 @@ impl AppState {
     pub fn access_ttl(&self) -> Duration {
         Duration::from_secs(self.config.auth.access_ttl_s)
     }
+}
+
+/// Lets a socket's `auth` message be checked like any request's credential.
+fn install_authenticator(core: &Core, jwt: &Arc<JwtKeys>) {
+    let (accounts, jwt) = (core.accounts().clone(), jwt.clone());
+    core.connections()
+        .set_authenticator(Arc::new(move |token: &str| {
+            crate::auth::authenticate_with(&accounts, &jwt, token).map(|me| me.credential())
+        }));
 }
 
 /// Drops full rate-limit buckets every minute so memory follows active clients.

@@ -1,17 +1,21 @@
 //! One WebSocket's life at the edge: a reader (this task) hands frames to
 //! the connection's actor; a writer task drains its bounded outbox, pings,
-//! and sends the close frame: 1008 for a slow consumer, 1009 for an
+//! and sends the close frame: 1008 for a slow consumer, a revoked or
+//! expired credential or a client over its frame rate, 1009 for an
 //! oversized frame, 1007 for invalid UTF-8, 1001 at shutdown.
 
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use chorus_actors::channels::{CloseSignal, OutboxRx};
-use chorus_actors::connection::ConnMsg;
+use chorus_actors::connection::streams::TOKEN_EXPIRED;
+use chorus_actors::connection::{ConnMsg, StreamLease};
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
+use governor::{DefaultDirectRateLimiter, Quota};
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::CurrentUser;
@@ -21,6 +25,8 @@ use crate::state::AppState;
 const BATCH: usize = 64;
 /// How long a closing socket gets to take its close frame.
 const CLOSE_WAIT: Duration = Duration::from_secs(5);
+/// Close code and reason for a client that kept on past its frame rate.
+const RATE_LIMITED: (u16, &str) = (1008, "rate limit exceeded");
 
 /// When the client was last heard from, in ms since `start`.
 struct Liveness {
@@ -47,15 +53,16 @@ impl Liveness {
     }
 }
 
-/// Serves one upgraded socket until it closes.
-pub async fn run(socket: WebSocket, state: AppState, me: CurrentUser) {
+/// Serves one upgraded socket, on stream slot `slot`, until it closes.
+pub async fn run(socket: WebSocket, state: AppState, me: CurrentUser, slot: StreamLease) {
     let tracker = state.ws_tasks.clone();
-    tracker.track_future(serve(socket, state, me)).await;
+    tracker.track_future(serve(socket, state, me, slot)).await;
 }
 
-async fn serve(socket: WebSocket, state: AppState, me: CurrentUser) {
+async fn serve(socket: WebSocket, state: AppState, me: CurrentUser, slot: StreamLease) {
     let connections = state.core.connections().clone();
-    let (id, outbox) = connections.open(me.user);
+    let stream_slot = slot.handle().clone();
+    let (id, outbox) = connections.open(me.user, stream_slot.clone());
     let (sink, stream) = socket.split();
     let close = outbox.close.clone();
     let liveness = Arc::new(Liveness::new());
@@ -71,8 +78,17 @@ async fn serve(socket: WebSocket, state: AppState, me: CurrentUser) {
         liveness.clone(),
         state.shutdown.clone(),
     ));
-    read(stream, &connections, id, &close, &liveness).await;
+    let limit = FrameLimit::new(ws.frames_per_s);
+    let expiry = async {
+        stream_slot.expired().await;
+        close.close(TOKEN_EXPIRED.0, TOKEN_EXPIRED.1);
+    };
+    tokio::select! {
+        () = read(stream, &connections, id, &close, &liveness, &limit) => {}
+        () = expiry => {}
+    }
     connections.close(id);
+    drop(slot);
     // The client went away: the writer has nothing more to do.
     close.close(1000, "");
     let _ = writer.await;
@@ -84,6 +100,7 @@ async fn read(
     id: u64,
     close: &CloseSignal,
     liveness: &Liveness,
+    limit: &FrameLimit,
 ) {
     loop {
         let next = tokio::select! {
@@ -109,6 +126,17 @@ async fn read(
             // tungstenite answers the close handshake itself.
             Message::Close(_) => return,
         };
+        match limit.check() {
+            Verdict::Pass => {}
+            Verdict::Refuse => {
+                connections.reply_error(id, "RATE_LIMIT_EXCEEDED", "too many frames; slow down");
+                continue;
+            }
+            Verdict::Close => {
+                close.close(RATE_LIMITED.0, RATE_LIMITED.1);
+                return;
+            }
+        }
         if connections.receive(id, msg).await.is_err() {
             close.close(1011, "connection unavailable");
             return;
@@ -179,7 +207,18 @@ async fn write(
             }
         }
     }
-    if let Some((code, reason)) = close.reason().filter(|(code, _)| *code != 1000) {
+    let reason = close.reason();
+    if reason == Some(RATE_LIMITED) {
+        // What was queued before (the `error`s that warned it) goes first.
+        let flushed = async {
+            while let Ok(frame) = outbox.frames.try_recv() {
+                sink.feed(text(frame)).await?;
+            }
+            sink.flush().await
+        };
+        let _ = tokio::time::timeout(CLOSE_WAIT, flushed).await;
+    }
+    if let Some((code, reason)) = reason.filter(|(code, _)| *code != 1000) {
         let frame = Message::Close(Some(CloseFrame {
             code,
             reason: Utf8Bytes::from_static(reason),
@@ -209,4 +248,42 @@ async fn write_batch(
 fn text(frame: axum::body::Bytes) -> Message {
     // Frames are JSON built by serde_json: always UTF-8.
     Message::Text(Utf8Bytes::try_from(frame).unwrap_or_default())
+}
+
+/// What becomes of one frame under the socket's rate limit.
+enum Verdict {
+    Pass,
+    /// Over the limit: dropped, with an `error`.
+    Refuse,
+    /// Over it for too long: the socket is closed.
+    Close,
+}
+
+/// A socket's frame rate limit (`ws.frames_per_s`, bursts of twice that).
+/// Refused frames draw on a second bucket of one second's worth of frames
+/// that refills over a minute: a client that keeps on past it is closed.
+struct FrameLimit {
+    frames: DefaultDirectRateLimiter,
+    refusals: DefaultDirectRateLimiter,
+}
+
+impl FrameLimit {
+    fn new(per_second: u32) -> Self {
+        let rate = NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN);
+        let burst = rate.saturating_mul(NonZeroU32::MIN.saturating_add(1));
+        Self {
+            frames: governor::RateLimiter::direct(Quota::per_second(rate).allow_burst(burst)),
+            refusals: governor::RateLimiter::direct(Quota::per_minute(rate).allow_burst(rate)),
+        }
+    }
+
+    fn check(&self) -> Verdict {
+        if self.frames.check().is_ok() {
+            Verdict::Pass
+        } else if self.refusals.check().is_ok() {
+            Verdict::Refuse
+        } else {
+            Verdict::Close
+        }
+    }
 }

@@ -105,6 +105,7 @@ impl Core {
         let catalog =
             crate::catalog::Catalog::open(store.clone(), conv_tables.clone(), config.limits)?;
         let channels = Channels::new(config.channels);
+        background.spawn_with(|stop| channels.sweep_until(stop));
         let documents = Documents::open(store.clone(), config.documents)?;
         let deps = ChatDeps {
             documents: documents.clone(),
@@ -124,6 +125,7 @@ impl Core {
         let connections = Connections::start(
             channels.clone(),
             conversations.clone(),
+            accounts.clone(),
             config.connections,
             config.actors.clone(),
         )

@@ -9,7 +9,7 @@ use dashmap::DashMap;
 use ractor::RpcReplyPort;
 use uuid::Uuid;
 
-use crate::accounts::{Tables, secrets};
+use crate::accounts::{Revocations, Revoked, Tables, secrets};
 use crate::error::CoreError;
 use crate::model::{Session, now_ms};
 use crate::store::Store;
@@ -44,6 +44,8 @@ pub struct SessionActor {
     tables: Tables,
     revoked: Arc<DashMap<Uuid, i64>>,
     refresh_ttl: Duration,
+    /// Told of each revocation, so sockets of the session close.
+    revocations: Revocations,
 }
 
 impl SessionActor {
@@ -52,12 +54,14 @@ impl SessionActor {
         tables: Tables,
         revoked: Arc<DashMap<Uuid, i64>>,
         refresh_ttl: Duration,
+        revocations: Revocations,
     ) -> Self {
         Self {
             store,
             tables,
             revoked,
             refresh_ttl,
+            revocations,
         }
     }
 
@@ -115,6 +119,10 @@ impl SessionActor {
         let now = now_ms();
         // Refuse its access tokens before anything else can use them.
         self.revoked.insert(session.id, now);
+        self.revocations.emit(Revoked::Session {
+            user: session.user_id,
+            session: session.id,
+        });
         let t = &self.tables;
         let mut revoked = session.clone();
         revoked.revoked_at = Some(now);

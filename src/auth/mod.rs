@@ -20,7 +20,9 @@ use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use chorus_actors::CoreError;
+use chorus_actors::accounts::Accounts;
 use chorus_actors::accounts::secrets::API_KEY_PREFIX;
+use chorus_actors::connection::Credential;
 use chorus_actors::model::User;
 use uuid::Uuid;
 
@@ -34,6 +36,22 @@ pub struct CurrentUser {
     pub user: Arc<User>,
     /// The login session, for access tokens; `None` for API keys.
     pub session_id: Option<Uuid>,
+    /// The API key, when one was used.
+    pub api_key_id: Option<Uuid>,
+    /// When the access token expires (unix seconds); `None` for API keys.
+    pub expires_at: Option<i64>,
+}
+
+impl CurrentUser {
+    /// What a stream opened by this caller is closed by (revocation, expiry).
+    pub fn credential(&self) -> Credential {
+        Credential {
+            user: self.user.id,
+            session: self.session_id,
+            api_key: self.api_key_id,
+            expires_at: self.expires_at,
+        }
+    }
 }
 
 /// A caller with role `admin` or `superadmin`.
@@ -80,8 +98,8 @@ pub fn client_ip(parts: &Parts) -> Option<std::net::IpAddr> {
         .map(|ConnectInfo(addr)| addr.ip())
 }
 
-/// A credential and where it came from.
-pub struct Credential {
+/// A token a request presents, and where it came from.
+pub struct Presented {
     pub token: String,
     /// Sent by the browser on its own (the access cookie), so open to
     /// cross-site request forgery.
@@ -90,19 +108,19 @@ pub struct Credential {
 
 /// The credential a request carries: bearer header first, then the cookie
 /// (`__Host-` prefixed when `secure_cookies`).
-pub fn credential(parts: &Parts, secure_cookies: bool) -> Option<Credential> {
+pub fn credential(parts: &Parts, secure_cookies: bool) -> Option<Presented> {
     if let Some(header) = parts
         .headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
     {
         let (scheme, token) = header.split_once(' ')?;
-        return scheme.eq_ignore_ascii_case("bearer").then(|| Credential {
+        return scheme.eq_ignore_ascii_case("bearer").then(|| Presented {
             token: token.trim().to_string(),
             from_cookie: false,
         });
     }
-    cookies::get(&parts.headers, cookies::access_name(secure_cookies)).map(|token| Credential {
+    cookies::get(&parts.headers, cookies::access_name(secure_cookies)).map(|token| Presented {
         token,
         from_cookie: true,
     })
@@ -125,15 +143,26 @@ fn check_origin(state: &AppState, parts: &Parts) -> Result<(), ApiError> {
 
 /// Resolves a token (access JWT or API key) to its user.
 pub fn authenticate(state: &AppState, token: &str) -> Result<CurrentUser, ApiError> {
-    let accounts = state.core.accounts();
+    authenticate_with(state.core.accounts(), &state.jwt, token).map_err(ApiError::from)
+}
+
+/// [`authenticate`] from its parts (a socket's `auth` message is checked
+/// with it, in the core).
+pub fn authenticate_with(
+    accounts: &Accounts,
+    keys: &jwt::JwtKeys,
+    token: &str,
+) -> Result<CurrentUser, CoreError> {
     if token.starts_with(API_KEY_PREFIX) {
-        let user = accounts.authenticate_api_key(token)?;
+        let (user, key) = accounts.authenticate_api_key_id(token)?;
         return Ok(CurrentUser {
             user,
             session_id: None,
+            api_key_id: Some(key),
+            expires_at: None,
         });
     }
-    let claims = state.jwt.verify(token).map_err(|refused| match refused {
+    let claims = keys.verify(token).map_err(|refused| match refused {
         jwt::TokenRefused::Expired => unauthenticated("expired", "access token expired"),
         jwt::TokenRefused::Invalid => unauthenticated("invalid", "invalid access token"),
     })?;
@@ -142,7 +171,7 @@ pub fn authenticate(state: &AppState, token: &str) -> Result<CurrentUser, ApiErr
     }
     let user = accounts.user(claims.sub).map_err(|e| match e {
         CoreError::NotFound { .. } => unauthenticated("invalid", "invalid access token"),
-        other => other.into(),
+        other => other,
     })?;
     if !user.is_active {
         return Err(unauthenticated("revoked", "account is deactivated"));
@@ -151,11 +180,13 @@ pub fn authenticate(state: &AppState, token: &str) -> Result<CurrentUser, ApiErr
     Ok(CurrentUser {
         user,
         session_id: Some(claims.sid),
+        api_key_id: None,
+        expires_at: Some(claims.exp),
     })
 }
 
-fn unauthenticated(reason: &'static str, message: &'static str) -> ApiError {
-    CoreError::unauthenticated(reason, message).into()
+fn unauthenticated(reason: &'static str, message: &'static str) -> CoreError {
+    CoreError::unauthenticated(reason, message)
 }
 
 /// Middleware for authenticated routes of rate class `class`: 401 without a
@@ -172,7 +203,7 @@ pub async fn require_user(
             check_origin(&state, &parts).and_then(|()| authenticate(&state, &c.token))
         }
         Some(c) => authenticate(&state, &c.token),
-        None => Err(unauthenticated("missing", "authentication required")),
+        None => Err(unauthenticated("missing", "authentication required").into()),
     };
     let key = match &current {
         Ok(c) => RateKey::User(c.user.id),

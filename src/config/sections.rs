@@ -47,6 +47,8 @@ pub struct ServerConfig {
     pub header_timeout_s: u64,
     pub keep_alive_timeout_s: u64,
     pub max_connections: usize,
+    /// Longest pause while a request body is read before 408.
+    pub body_timeout_s: u64,
     pub shutdown_grace_s: u64,
     pub tls_behind_proxy: bool,
     pub secure_cookies: bool,
@@ -102,6 +104,8 @@ pub struct LimitsConfig {
     pub max_tags_per_user: u64,
     pub max_api_keys_per_user: u64,
     pub max_documents_per_user: u64,
+    /// Open WebSockets plus SSE streams per user.
+    pub max_streams_per_user: usize,
 }
 
 impl LimitsConfig {
@@ -203,6 +207,12 @@ pub struct WsConfig {
     pub ping_interval_s: u64,
     pub pong_timeout_s: u64,
     pub max_subscriptions: usize,
+    /// Bytes of kept channel messages, all channels together.
+    pub history_max_bytes: usize,
+    /// Live `room:` channels one user may have created.
+    pub max_rooms_per_user: usize,
+    /// Frames per second per socket; the burst is twice this.
+    pub frames_per_s: u32,
 }
 
 /// Outgoing webhooks: signed JSON events POSTed to one URL.

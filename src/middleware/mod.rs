@@ -1,9 +1,10 @@
 //! The tower layers, added in one place, outermost first:
 //! request id + envelope -> trace span -> security headers -> CORS ->
-//! metrics -> body limit -> panic catcher -> client address (behind trusted
-//! proxies only) -> handler.
+//! metrics -> probe-only connections -> body timeout -> body limit ->
+//! panic catcher -> client address (behind trusted proxies only) -> handler.
 //! (Rate limits and auth join per route in their own modules.)
 
+mod connection_limits;
 mod envelope;
 mod http_metrics;
 
@@ -69,6 +70,11 @@ pub fn apply(router: Router, config: &Config) -> Router {
         .option_layer(hsts)
         .option_layer(cors(&config.server.cors_origins))
         .layer(axum::middleware::from_fn(http_metrics::track))
+        .layer(axum::middleware::from_fn(connection_limits::probe_only))
+        .layer(axum::middleware::from_fn_with_state(
+            std::time::Duration::from_secs(config.server.body_timeout_s.max(1)),
+            connection_limits::body_timeout,
+        ))
         .layer(DefaultBodyLimit::max(config.limits.json_body_bytes))
         .layer(CatchPanicLayer::custom(panic_response));
     router.layer(layers)

@@ -100,6 +100,9 @@ pub async fn answer(
     analysis_type: Option<String>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
+    let slot = stream
+        .then(|| crate::sse::take_slot(state, me))
+        .transpose()?;
     let generation = state
         .core
         .conversations()
@@ -109,11 +112,11 @@ pub async fn answer(
     if let Some(error) = early_failure(generation.opened().await) {
         return Err(error);
     }
-    if stream {
+    if let Some(slot) = slot {
         let events = generation
             .listen(0)
             .filter(|e| futures::future::ready(e.name != "start"));
-        return Ok(crate::sse::respond(holding(events, client)));
+        return Ok(crate::sse::respond(slot, holding(events, client)));
     }
     let body = whole(&generation, started).await?;
     drop(client);

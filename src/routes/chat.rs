@@ -133,6 +133,10 @@ async fn chat(
         top_p: p.top_p,
         stop: p.stop,
     };
+    let stream = body.stream.unwrap_or(true);
+    let slot = stream
+        .then(|| crate::sse::take_slot(&state, &me))
+        .transpose()?;
     let generation = state
         .core
         .conversations()
@@ -141,8 +145,8 @@ async fn chat(
     if let Some(error) = early_failure(generation.opened().await) {
         return Err(error);
     }
-    if body.stream.unwrap_or(true) {
-        return Ok(crate::sse::generation(&generation, 0));
+    if let Some(slot) = slot {
+        return Ok(crate::sse::generation(slot, &generation, 0));
     }
     Ok(Json(whole_answer(&state, &me, id, &generation).await?).into_response())
 }
@@ -218,8 +222,10 @@ async fn stream(
     Path(id): Path<Uuid>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let slot = crate::sse::take_slot(&state, &me)?;
     match state.core.conversations().attach(me.user.id, id).await? {
         Some(generation) => Ok(crate::sse::generation(
+            slot,
             &generation,
             crate::sse::last_event_id(&headers),
         )),

@@ -295,12 +295,16 @@ async fn stream(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let after = crate::sse::last_event_id(&headers);
+    let slot = crate::sse::take_slot(&state, &me)?;
     let events = state.core.jobs().listen(me.user.id, id, after)?;
-    Ok(crate::sse::respond(events.map(|e| GenEvent {
-        seq: e.seq,
-        name: event_name(&e.kind),
-        data: Arc::from(e.data_json.as_str()),
-    })))
+    Ok(crate::sse::respond(
+        slot,
+        events.map(|e| GenEvent {
+            seq: e.seq,
+            name: event_name(&e.kind),
+            data: Arc::from(e.data_json.as_str()),
+        }),
+    ))
 }
 
 /// The SSE event name of a job event kind.

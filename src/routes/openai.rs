@@ -146,6 +146,10 @@ async fn chat_completions(
         top_p: body.top_p,
         stop,
     };
+    let slot = body
+        .stream
+        .then(|| crate::sse::take_slot(&state, &me))
+        .transpose()?;
     let generation = state
         .core
         .conversations()
@@ -158,10 +162,10 @@ async fn chat_completions(
     let id = format!("chatcmpl-{}", Uuid::now_v7().simple());
     let created = chrono::Utc::now().timestamp();
     let model = body.model.clone();
-    if body.stream {
+    if let Some(slot) = slot {
         let include_usage = body.stream_options.is_some_and(|o| o.include_usage);
         return Ok(stream(
-            holding(generation.listen(0), client),
+            crate::sse::guarded(slot, holding(generation.listen(0), client)),
             id,
             created,
             model,

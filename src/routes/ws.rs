@@ -1,6 +1,7 @@
 //! `GET /api/v1/ws` (API.md 6): authenticate, then upgrade. The socket's
 //! life is in [`crate::ws`].
 
+use axum::Extension;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Request, State};
 use axum::http::HeaderValue;
@@ -11,6 +12,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::CurrentUser;
+use crate::error::ApiError;
+use crate::server::ConnectionSlot;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -19,22 +22,36 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// Opens a WebSocket. Authenticated by the access cookie, a bearer header,
 /// or `?token=<access token or API key>` for browsers, which cannot set
-/// headers on a WebSocket. A bad token is refused with 401 before the upgrade.
+/// headers on a WebSocket. A bad token is refused with 401 before the upgrade,
+/// a user holding `limits.max_streams_per_user` streams with 429.
 #[utoipa::path(get, path = "/ws", tag = "realtime",
     params(("token" = Option<String>, Query, description = "access token or API key")),
     responses((status = 101, description = "switching protocols; JSON text frames as in API.md 6"),
-              (status = 401, description = "missing or invalid credentials")))]
-async fn connect(State(state): State<AppState>, me: CurrentUser, ws: WebSocketUpgrade) -> Response {
+              (status = 401, description = "missing or invalid credentials"),
+              (status = 429, description = "QUOTA_EXCEEDED: too many open streams")))]
+async fn connect(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    connection: Option<Extension<ConnectionSlot>>,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let slot = crate::sse::take_slot(&state, &me)?;
+    let connection = connection.map(|Extension(c)| c);
     let config = &state.config.ws;
     let max = config.max_frame_bytes;
     // Small buffers keep an idle socket cheap (CRATES.md: tungstenite's
     // defaults cost ~135 KB per socket). Frames queued while a socket is busy
     // go out together, up to 8 KiB per write.
-    ws.read_buffer_size(4096)
+    Ok(ws
+        .read_buffer_size(4096)
         .write_buffer_size(8 * 1024)
         .max_frame_size(max)
         .max_message_size(max)
-        .on_upgrade(move |socket| crate::ws::run(socket, state, me))
+        .on_upgrade(move |socket| async move {
+            // The listener slot and the stream slot live as long as the socket.
+            let _connection = connection;
+            crate::ws::run(socket, state, me, slot).await;
+        }))
 }
 
 /// Moves `?token=` into the `Authorization` header, for this route only, so

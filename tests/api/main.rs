@@ -18,6 +18,8 @@ mod hardening_docs;
 mod hardening_jobs;
 mod hardening_limits;
 mod hardening_quota;
+mod hardening_ws;
+mod hardening_ws_limits;
 mod helpers;
 mod jobs;
 mod jobs_restart;

@@ -48,16 +48,20 @@ async fn connections_over_the_cap_wait_until_one_frees() {
         axum::Router::new(),
     )
     .await;
-    // Hold the only slot with an idle connection.
-    let holder = TcpStream::connect(app.addr).await.unwrap();
+    // Hold the only slot, and the few kept past it for health checks,
+    // with idle connections.
+    let mut holders = Vec::new();
+    for _ in 0..=chorus::server::PROBE_SLOTS {
+        holders.push(TcpStream::connect(app.addr).await.unwrap());
+    }
     tokio::task::yield_now().await;
     let started = Instant::now();
     let waiting = tokio::spawn({
         let url = app.url("/live");
         async move { reqwest::get(url).await.map(|r| r.status().as_u16()) }
     });
-    // The held connection is closed by the header timeout (it never sends a
-    // request); then the waiting client is served.
+    // The held connections are closed by the header timeout (they never
+    // send a request); then the waiting client is served.
     let status = tokio::time::timeout(Duration::from_secs(15), waiting)
         .await
         .expect("the waiting client was never served")
@@ -69,5 +73,5 @@ async fn connections_over_the_cap_wait_until_one_frees() {
         "served at once: the connection cap did not hold ({:?})",
         started.elapsed()
     );
-    drop(holder);
+    drop(holders);
 }

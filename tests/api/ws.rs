@@ -288,6 +288,7 @@ async fn a_quiet_socket_passivates_its_actor_and_keeps_its_subscriptions() {
 
     // Its subscription outlives the actor; its next frame starts it again.
     let mut other = app.ws(&ada.access).await;
+    other.subscribe("room:q").await;
     other
         .send(json!({"type": "message", "channel": "room:q", "data": "still here"}))
         .await;

@@ -59,6 +59,32 @@ impl WsClient {
             .unwrap();
     }
 
+    /// Sends `value`; an error once the server has closed the socket.
+    pub async fn send_checked(
+        &mut self,
+        value: Value,
+    ) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+        self.socket.send(Message::text(value.to_string())).await
+    }
+
+    /// The next JSON message, or `Err` with the close code and reason once
+    /// the socket closes (`None` if it ended without a close frame).
+    pub async fn next_or_close(&mut self) -> Result<Value, Option<(u16, String)>> {
+        loop {
+            let frame = tokio::time::timeout(Duration::from_secs(10), self.socket.next())
+                .await
+                .expect("no message or close within 10 s");
+            match frame {
+                Some(Ok(Message::Text(text))) => return Ok(serde_json::from_str(&text).unwrap()),
+                Some(Ok(Message::Close(frame))) => {
+                    return Err(frame.map(|f| (u16::from(f.code), f.reason.to_string())));
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return Err(None),
+            }
+        }
+    }
+
     /// Sends `text` as it is.
     pub async fn send_raw(&mut self, text: &str) {
         self.socket.send(Message::text(text)).await.unwrap();

@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures::future::join_all;
+use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
 
 use crate::helpers::{eventually, spawn_app_with};
 use crate::ws_client::WsClient;
@@ -18,7 +20,16 @@ const MAX_BURST: usize = 50_000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_consumer_is_closed_with_1008_and_the_others_get_every_message() {
-    let app = spawn_app_with(|c| c.rate_limits.default = 100_000, axum::Router::new()).await;
+    let app = spawn_app_with(
+        |c| {
+            c.rate_limits.default = 100_000;
+            // One user holds every socket here, and the publisher bursts.
+            c.limits.max_streams_per_user = 1_000;
+            c.ws.frames_per_s = 100_000;
+        },
+        axum::Router::new(),
+    )
+    .await;
     let ada = app.sign_up("ada").await;
 
     // The slow one: a tiny receive buffer, and it reads nothing during the burst.
@@ -64,14 +75,23 @@ async fn a_slow_consumer_is_closed_with_1008_and_the_others_get_every_message() 
         })
         .collect();
     let mut publisher = app.ws(&ada.access).await;
+    // Publishing needs a subscription; the publisher reads its own copies.
+    assert_eq!(
+        publisher.subscribe("room:burst").await["type"],
+        "subscribed"
+    );
+    let (mut publisher, mut own_copies) = publisher.socket.split();
+    tokio::spawn(async move { while own_copies.next().await.is_some() {} });
     let padding = "x".repeat(2000);
     let mut sent = 0;
     while !slow_consumer_cut(&app).await {
         assert!(sent < MAX_BURST, "the slow consumer was never cut off");
         for n in sent..sent + CHUNK {
+            let msg = json!({"type": "message", "channel": "room:burst", "data": {"n": n, "pad": padding}});
             publisher
-                .send(json!({"type": "message", "channel": "room:burst", "data": {"n": n, "pad": padding}}))
-                .await;
+                .send(Message::text(msg.to_string()))
+                .await
+                .unwrap();
         }
         sent += CHUNK;
         // The others keep up; only the slow one's queue grows.
@@ -86,9 +106,11 @@ async fn a_slow_consumer_is_closed_with_1008_and_the_others_get_every_message() 
         })
         .await;
     }
+    let end = json!({"type": "message", "channel": "room:burst", "data": {"end": true}});
     publisher
-        .send(json!({"type": "message", "channel": "room:burst", "data": {"end": true}}))
-        .await;
+        .send(Message::text(end.to_string()))
+        .await
+        .unwrap();
     eprintln!("slow consumer cut off after {sent} messages");
     let expected: Vec<u64> = (0..sent as u64).collect();
     for got in join_all(readers).await {

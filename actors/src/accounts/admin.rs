@@ -108,6 +108,7 @@ impl Accounts {
                 .await;
         }
         if !saved.is_active {
+            self.revocations.emit(super::Revoked::User(id));
             self.revoke_sessions_of(id, None).await?;
         }
         Ok(saved)

@@ -107,12 +107,22 @@ impl Accounts {
             )?;
         }
         self.store.commit().await?;
+        self.revocations.emit(super::Revoked::ApiKey {
+            user: user_id,
+            key: id,
+        });
         Ok(())
     }
 
     /// The active user an API key belongs to. Two store reads, no cache, so
     /// a deleted key is refused by the very next request.
     pub fn authenticate_api_key(&self, key: &str) -> Result<Arc<User>, CoreError> {
+        self.authenticate_api_key_id(key).map(|(user, _)| user)
+    }
+
+    /// [`Accounts::authenticate_api_key`], with the key's id (what a socket
+    /// opened with it is closed by when the key is deleted).
+    pub fn authenticate_api_key_id(&self, key: &str) -> Result<(Arc<User>, Uuid), CoreError> {
         let invalid = || CoreError::unauthenticated("invalid", "invalid API key");
         let hash = secrets::sha256(key);
         let id = self
@@ -131,6 +141,6 @@ impl Accounts {
                 "account is deactivated",
             ));
         }
-        Ok(user)
+        Ok((user, id))
     }
 }

@@ -8,6 +8,7 @@ mod api_keys;
 mod login;
 mod oidc;
 mod passwords;
+pub mod revocations;
 pub mod secrets;
 mod tables;
 #[cfg(test)]
@@ -33,6 +34,7 @@ pub use admin::{UserPage, UserPatch};
 pub use api_keys::NewApiKey;
 pub use login::{LoginContext, LoginOutcome};
 pub use oidc::OidcClaims;
+pub use revocations::{Revocations, Revoked};
 pub use tables::Tables;
 
 /// Clock leeway allowed when access tokens are verified, and then some.
@@ -105,6 +107,8 @@ pub struct Accounts {
     /// Striped per-user locks: a user's write and its cache update happen
     /// under one, so racing writes leave the cache equal to the store.
     user_locks: Arc<Vec<tokio::sync::Mutex<()>>>,
+    /// Announces dead credentials, so live sockets opened with them end.
+    revocations: Revocations,
 }
 
 impl Accounts {
@@ -123,11 +127,13 @@ impl Accounts {
             revoked.insert(sid, at);
         }
         spawn_revocation_pruner(revoked.clone(), config.access_ttl);
+        let revocations = Revocations::default();
         let actor = SessionActor::new(
             store.clone(),
             tables.clone(),
             revoked.clone(),
             config.refresh_ttl,
+            revocations.clone(),
         );
         let sessions = Supervisor::start(actor, actors).await?;
         let failures = FailureThrottle::new(config.max_failed_logins, config.failed_login_window);
@@ -142,7 +148,13 @@ impl Accounts {
             touched: Arc::new(DashMap::new()),
             failures: Arc::new(failures),
             user_locks: Arc::new((0..USER_LOCKS).map(|_| Default::default()).collect()),
+            revocations,
         })
+    }
+
+    /// Where revoked sessions, API keys and users are announced.
+    pub fn revocations(&self) -> &Revocations {
+        &self.revocations
     }
 
     pub fn config(&self) -> &AccountsConfig {

@@ -82,6 +82,18 @@ pub fn pong(reference: Option<&Value>) -> Bytes {
     with_ref(json!({ "type": "pong" }), reference)
 }
 
+/// The answer to an accepted `auth` message: when the new token expires
+/// (`null` for an API key, which does not).
+pub fn authenticated(expires_at: Option<i64>, reference: Option<&Value>) -> Bytes {
+    let expires_at = expires_at
+        .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+    with_ref(
+        json!({ "type": "authenticated", "expires_at": expires_at }),
+        reference,
+    )
+}
+
 /// A generation event as `chat.<name>`: the SSE payload's fields plus
 /// `type` and `conversation_id`, spliced without re-parsing the payload.
 pub fn chat_event(name: &str, conversation_id: Uuid, data: &str) -> Bytes {

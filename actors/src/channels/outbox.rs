@@ -57,8 +57,13 @@ pub struct OutboxRx {
 impl Outbox {
     /// A queue of `capacity` frames for connection `conn`.
     pub fn new(conn: u64, capacity: usize) -> (Outbox, OutboxRx) {
+        Self::with_close(conn, capacity, Arc::new(CloseSignal::default()))
+    }
+
+    /// [`Outbox::new`] closed through an existing `close` signal (the one
+    /// revocation and expiry use).
+    pub fn with_close(conn: u64, capacity: usize, close: Arc<CloseSignal>) -> (Outbox, OutboxRx) {
         let (tx, frames) = mpsc::channel(capacity.max(1));
-        let close = Arc::new(CloseSignal::default());
         let outbox = Outbox {
             conn,
             tx,

@@ -88,11 +88,12 @@ impl ChannelState {
         users
     }
 
-    /// Keeps a published message for recovery, dropping the oldest past the cap.
-    pub fn keep(&mut self, id: u64, frame: Bytes, config: &ChannelsConfig) {
+    /// Keeps a published message for recovery, dropping the oldest past the
+    /// cap; whether it was kept.
+    pub fn keep(&mut self, id: u64, frame: Bytes, config: &ChannelsConfig) -> bool {
         if config.history == 0 {
             self.floor = self.floor.max(id);
-            return;
+            return false;
         }
         self.history.push_back(Kept {
             id,
@@ -100,6 +101,17 @@ impl ChannelState {
             frame,
         });
         self.prune(config);
+        true
+    }
+
+    /// Drops every kept message up to and including `id` (the global byte
+    /// budget's eviction).
+    pub fn drop_through(&mut self, id: u64) {
+        while self.history.front().is_some_and(|k| k.id <= id) {
+            if let Some(dropped) = self.history.pop_front() {
+                self.floor = self.floor.max(dropped.id);
+            }
+        }
     }
 
     /// Drops kept messages over the cap or older than the TTL.

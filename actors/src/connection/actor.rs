@@ -6,7 +6,9 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::protocol::{self, ClientMsg, Incoming};
-use super::{Conn, Live, leave_all};
+use super::streams::REVOKED;
+use super::{Conn, EdgeHooks, Live, leave_all};
+use crate::accounts::Accounts;
 use crate::channels::{ChannelName, Channels, frames};
 use crate::conversations::{ChatParams, Conversations};
 use crate::error::CoreError;
@@ -21,10 +23,12 @@ pub enum ConnMsg {
 }
 
 pub struct ConnectionActor {
-    pub(super) gate: Arc<std::sync::OnceLock<super::ChatGate>>,
+    pub(super) hooks: Arc<EdgeHooks>,
     pub(super) live: Arc<Live>,
     pub(super) channels: Channels,
     pub(super) conversations: Conversations,
+    /// Each chat reads the user afresh here (allowance, active flag).
+    pub(super) accounts: Accounts,
     pub(super) max_subscriptions: usize,
 }
 
@@ -100,23 +104,24 @@ impl ConnectionActor {
                     .map(|s| s.value())
                     .transpose()
                     .map_err(|e| (e.code(), e.public_message()))?;
-                {
-                    let mut subscriptions = conn.subscriptions();
-                    if !subscriptions.contains(&channel)
-                        && subscriptions.len() >= self.max_subscriptions
-                    {
-                        return Err((
-                            "VALIDATION_ERROR",
-                            format!(
-                                "at most {} subscriptions per connection",
-                                self.max_subscriptions
-                            ),
-                        ));
-                    }
-                    subscriptions.insert(channel.clone());
+                let known = conn.subscriptions().contains(&channel);
+                if !known && conn.subscriptions().len() >= self.max_subscriptions {
+                    return Err((
+                        "VALIDATION_ERROR",
+                        format!(
+                            "at most {} subscriptions per connection",
+                            self.max_subscriptions
+                        ),
+                    ));
                 }
                 self.channels
-                    .subscribe(&channel, conn.user.id, &conn.outbox, since, reference);
+                    .subscribe(&channel, conn.user.id, &conn.outbox, since, reference)
+                    .map_err(|full| {
+                        let message =
+                            format!("at most {} rooms of yours may exist at once", full.limit);
+                        ("QUOTA_EXCEEDED", message)
+                    })?;
+                conn.subscriptions().insert(channel);
             }
             ClientMsg::Unsubscribe { channel } => {
                 if conn.subscriptions().remove(&channel) {
@@ -126,6 +131,13 @@ impl ConnectionActor {
             }
             ClientMsg::Message { channel, data } => {
                 self.authorize(conn, &channel)?;
+                let own = channel == ChannelName::user(conn.user.id);
+                if !own && !conn.subscriptions().contains(&channel) {
+                    return Err((
+                        "AUTHORIZATION_ERROR",
+                        format!("subscribe to {channel} before publishing to it"),
+                    ));
+                }
                 self.channels.publish(&channel, Some(conn.user.id), &data);
             }
             ClientMsg::Chat {
@@ -134,7 +146,9 @@ impl ConnectionActor {
                 provider,
                 model,
             } => {
-                if let Some(Err(retry_after)) = self.gate.get().map(|gate| gate(conn.user.id)) {
+                if let Some(Err(retry_after)) =
+                    self.hooks.chat_gate.get().map(|gate| gate(conn.user.id))
+                {
                     return Err((
                         "RATE_LIMIT_EXCEEDED",
                         format!("too many chats; retry in {retry_after} s"),
@@ -147,8 +161,10 @@ impl ConnectionActor {
                 let name = ChannelName::conversation(conversation_id);
                 // The sender listens implicitly (past the subscription cap).
                 if conn.subscriptions().insert(name.clone()) {
-                    self.channels
-                        .subscribe(&name, conn.user.id, &conn.outbox, None, reference);
+                    // Only rooms are ever refused; this is a conversation.
+                    let _ =
+                        self.channels
+                            .subscribe(&name, conn.user.id, &conn.outbox, None, reference);
                 }
                 let params = ChatParams {
                     content,
@@ -156,13 +172,20 @@ impl ConnectionActor {
                     model,
                     ..ChatParams::default()
                 };
+                // Allowance and active flag as they are now, not at the upgrade.
+                let user = self
+                    .accounts
+                    .user(conn.user.id)
+                    .map_err(|e| (e.code(), e.public_message()))?;
+                if !user.is_active {
+                    conn.outbox.close(REVOKED.0, REVOKED.1);
+                    return Err(("AUTHENTICATION_ERROR", "account is deactivated".into()));
+                }
                 let (conversations, conn) = (self.conversations.clone(), conn.clone());
                 let reference = reference.cloned();
                 // Persisting the user message takes a durable write: off the mailbox.
                 tokio::spawn(async move {
-                    let result = conversations
-                        .chat(conn.user.clone(), conversation_id, params)
-                        .await;
+                    let result = conversations.chat(user, conversation_id, params).await;
                     if let Err(e) = result {
                         reply_error(&conn, &e, reference.as_ref());
                     }
@@ -181,7 +204,26 @@ impl ConnectionActor {
             ClientMsg::Ping {} => {
                 conn.outbox.push(frames::pong(reference));
             }
+            ClientMsg::Auth { token } => self.renew(conn, &token, reference)?,
         }
+        Ok(())
+    }
+
+    /// An `auth` message: the socket runs on `token` from now on, if it is
+    /// a valid credential of the same user.
+    fn renew(&self, conn: &Conn, token: &str, reference: Option<&Value>) -> Result<(), Refusal> {
+        let Some(authenticate) = self.hooks.authenticator.get() else {
+            return Err(("SERVICE_UNAVAILABLE", "auth is not available".into()));
+        };
+        let fresh = authenticate(token).map_err(|e| (e.code(), e.public_message()))?;
+        if !conn.stream.renew(fresh) {
+            return Err((
+                "AUTHENTICATION_ERROR",
+                "the token belongs to another user".into(),
+            ));
+        }
+        conn.outbox
+            .push(frames::authenticated(fresh.expires_at, reference));
         Ok(())
     }
 

@@ -5,9 +5,14 @@
 //! ([`Conn`]) stays in memory while the socket is open, and the actor
 //! passivates when the socket is quiet (an idle socket costs no actor) and
 //! starts again from that state with the next frame.
+//!
+//! [`Streams`] tracks every open stream (these sockets and the edge's SSE
+//! responses) by user and credential: it caps them per user and closes the
+//! ones whose credential is revoked.
 
 mod actor;
 pub mod protocol;
+pub mod streams;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,12 +21,14 @@ use std::time::Duration;
 
 use dashmap::DashMap;
 
+use crate::accounts::Accounts;
 use crate::channels::{ChannelName, Channels, Outbox, OutboxRx, frames};
 use crate::conversations::Conversations;
 use crate::error::CoreError;
 use crate::model::User;
 use crate::supervisor::{Supervisor, SupervisorConfig};
 pub use actor::{ConnMsg, ConnectionActor};
+pub use streams::{Credential, StreamHandle, StreamLease, Streams, TooManyStreams};
 
 #[derive(Debug, Clone)]
 pub struct ConnectionsConfig {
@@ -29,13 +36,19 @@ pub struct ConnectionsConfig {
     pub outbound_queue: usize,
     /// Explicit subscriptions allowed per connection.
     pub max_subscriptions: usize,
+    /// Open WebSockets plus SSE streams per user.
+    pub max_streams_per_user: usize,
 }
 
 /// What a connection's actor keeps, shared with the registry so that a
 /// restarted actor picks up the same socket and subscriptions.
 pub struct Conn {
+    /// The user as of the upgrade: only its id is trusted later; whatever
+    /// can change (allowance, active flag) is read fresh.
     pub user: Arc<User>,
     pub outbox: Outbox,
+    /// The credential the socket runs on, renewed by `auth` messages.
+    pub stream: StreamHandle,
     subscriptions: Mutex<HashSet<String>>,
 }
 
@@ -51,6 +64,17 @@ type Live = DashMap<u64, Arc<Conn>>;
 /// `Err(seconds to wait)` when the user is over it.
 pub type ChatGate = Arc<dyn Fn(uuid::Uuid) -> Result<(), u64> + Send + Sync>;
 
+/// The edge's check of a token sent in an `auth` message (the core cannot
+/// verify access tokens: their keys live at the edge).
+pub type Authenticator = Arc<dyn Fn(&str) -> Result<Credential, CoreError> + Send + Sync>;
+
+/// The hooks the edge installs once at start-up.
+#[derive(Default)]
+pub(crate) struct EdgeHooks {
+    chat_gate: OnceLock<ChatGate>,
+    authenticator: OnceLock<Authenticator>,
+}
+
 /// Opens, feeds and closes connections. Cheap to clone.
 #[derive(Clone)]
 pub struct Connections {
@@ -59,23 +83,31 @@ pub struct Connections {
     channels: Channels,
     next_id: Arc<AtomicU64>,
     config: ConnectionsConfig,
-    gate: Arc<OnceLock<ChatGate>>,
+    hooks: Arc<EdgeHooks>,
+    streams: Streams,
 }
 
 impl Connections {
     pub async fn start(
         channels: Channels,
         conversations: Conversations,
+        accounts: Accounts,
         config: ConnectionsConfig,
         actors: SupervisorConfig,
     ) -> Result<Self, CoreError> {
         let live = Arc::new(Live::new());
-        let gate = Arc::new(OnceLock::new());
+        let hooks = Arc::new(EdgeHooks::default());
+        let streams = Streams::new(config.max_streams_per_user);
+        let revoked = streams.clone();
+        accounts
+            .revocations()
+            .subscribe(Arc::new(move |r| revoked.revoke(r)));
         let behavior = ConnectionActor {
-            gate: gate.clone(),
+            hooks: hooks.clone(),
             live: live.clone(),
             channels: channels.clone(),
             conversations,
+            accounts,
             max_subscriptions: config.max_subscriptions,
         };
         Ok(Self {
@@ -84,20 +116,33 @@ impl Connections {
             channels,
             next_id: Arc::new(AtomicU64::new(0)),
             config,
-            gate,
+            hooks,
+            streams,
         })
     }
 
     /// Sets the rate limit chats over a socket pass, once, at start-up.
     pub fn set_chat_gate(&self, gate: ChatGate) {
-        let _ = self.gate.set(gate);
+        let _ = self.hooks.chat_gate.set(gate);
     }
 
-    /// Registers a socket of `user`: answers its id and the queue its writer
-    /// drains, which already holds the `connected` message.
-    pub fn open(&self, user: Arc<User>) -> (u64, OutboxRx) {
+    /// Sets how `auth` messages are checked, once, at start-up.
+    pub fn set_authenticator(&self, authenticator: Authenticator) {
+        let _ = self.hooks.authenticator.set(authenticator);
+    }
+
+    /// Every open stream, WebSocket or SSE, by user and credential.
+    pub fn streams(&self) -> &Streams {
+        &self.streams
+    }
+
+    /// Registers a socket of `user` on the stream slot `stream`: answers its
+    /// id and the queue its writer drains, which already holds the
+    /// `connected` message. Revoking the stream's credential closes it.
+    pub fn open(&self, user: Arc<User>, stream: StreamHandle) -> (u64, OutboxRx) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
-        let (outbox, rx) = Outbox::new(id, self.config.outbound_queue);
+        let close = stream.close_signal().clone();
+        let (outbox, rx) = Outbox::with_close(id, self.config.outbound_queue, close);
         outbox.push(frames::connected(user.id, id));
         // Server-side notifications reach every connection of the user.
         self.channels
@@ -105,6 +150,7 @@ impl Connections {
         let conn = Arc::new(Conn {
             user,
             outbox,
+            stream,
             subscriptions: Mutex::new(HashSet::new()),
         });
         // The actor starts with the first frame and passivates when the
@@ -117,6 +163,13 @@ impl Connections {
     /// Hands one frame from the socket to the connection's actor.
     pub async fn receive(&self, id: u64, msg: ConnMsg) -> Result<(), CoreError> {
         self.actors.cast(&id, msg).await
+    }
+
+    /// Queues an `error` for connection `id` (the edge's frame rate limit).
+    pub fn reply_error(&self, id: u64, code: &str, message: &str) {
+        if let Some(conn) = self.live.get(&id) {
+            conn.outbox.push(frames::error(code, message, None));
+        }
     }
 
     /// Ends a connection whose socket closed: its actor handles what is

@@ -38,15 +38,20 @@ pub enum ClientMsg {
         conversation_id: Uuid,
     },
     Ping {},
+    /// A fresh access token, before the socket's current one expires.
+    Auth {
+        token: String,
+    },
 }
 
-const TYPES: [&str; 6] = [
+const TYPES: [&str; 7] = [
     "subscribe",
     "unsubscribe",
     "message",
     "chat",
     "cancel",
     "ping",
+    "auth",
 ];
 
 /// A channel message id: sent as a string, accepted as a string or a number.
@@ -124,6 +129,10 @@ mod tests {
         assert!(matches!(
             parse(r#"{"type":"ping"}"#).unwrap().msg,
             ClientMsg::Ping {}
+        ));
+        assert!(matches!(
+            parse(r#"{"type":"auth","token":"t"}"#).unwrap().msg,
+            ClientMsg::Auth { token } if token == "t"
         ));
     }
 

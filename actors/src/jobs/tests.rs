@@ -58,6 +58,8 @@ async fn fixture() -> Fixture {
     let channels = Channels::new(ChannelsConfig {
         history: 10,
         history_ttl: Duration::from_secs(60),
+        history_max_bytes: 1 << 20,
+        max_rooms_per_user: 10,
     });
     let (progress, finish) = (Arc::new(Semaphore::new(0)), Arc::new(Semaphore::new(0)));
     let mut handlers = Handlers::new();

@@ -1,0 +1,63 @@
+//! What a connection may hold the server to: a request body that stops
+//! arriving is cut off (408), and a connection taken past the connection
+//! cap serves health checks only (see `server::PROBE_SLOTS`).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
+use tower_http::timeout::{TimeoutBody, TimeoutError};
+
+use crate::error::{ApiError, ErrorCode};
+use crate::server::ProbeOnly;
+
+/// Fails the body read when no data arrives for `timeout` (tower-http's
+/// `TimeoutBody`: the timer restarts with each chunk, like nginx's
+/// `client_body_timeout`), and answers such a request 408 with its
+/// connection closed, whatever the handler made of the failed read.
+pub async fn body_timeout(State(timeout): State<Duration>, req: Request, next: Next) -> Response {
+    let timed_out = Arc::new(AtomicBool::new(false));
+    let flag = timed_out.clone();
+    let (parts, body) = req.into_parts();
+    let body = TimeoutBody::new(timeout, body).map_err(move |e| {
+        if e.is::<TimeoutError>() {
+            flag.store(true, Ordering::Relaxed);
+        }
+        e
+    });
+    let response = next.run(Request::from_parts(parts, Body::new(body))).await;
+    if !timed_out.load(Ordering::Relaxed) {
+        return response;
+    }
+    let mut response = ApiError::new(
+        ErrorCode::BadRequest,
+        "the request body stopped arriving; send it without pauses",
+    )
+    .into_response();
+    // The envelope keeps a 408 as it is.
+    *response.status_mut() = StatusCode::REQUEST_TIMEOUT;
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+/// On a probe-only connection, anything but `/live` and `/ready` is 503.
+pub async fn probe_only(req: Request, next: Next) -> Response {
+    let probe = req.extensions().get::<ProbeOnly>().is_some();
+    if probe && !matches!(req.uri().path(), "/live" | "/ready") {
+        return ApiError::new(
+            ErrorCode::ServiceUnavailable,
+            "the server is at its connection limit; retry shortly",
+        )
+        .with_header(header::RETRY_AFTER, HeaderValue::from_static("1"))
+        .into_response();
+    }
+    next.run(req).await
+}
