@@ -1,4 +1,8 @@
-//! `AppState`: what every handler can reach. Built only through `AppState::new`.
+//! `AppState`: what every handler can reach. The server builds it with
+//! `AppState::new`, which also installs the edge's hooks in the core (the
+//! socket chat gate and token check) and starts the rate-limit pruner. Its
+//! fields are public, so nothing stops other code from building one with a
+//! struct literal and skipping those steps; none does today.
 
 use std::sync::Arc;
 use std::time::Duration;

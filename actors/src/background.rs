@@ -1,7 +1,7 @@
-//! `Background`: the long-lived tasks the core owns (the job scheduler, the
-//! webhook forwarder, channel sweepers). Each is tracked and told to stop
-//! when the core shuts down, before the store closes, so no task outlives
-//! its server and none writes to a closed store.
+//! `Background`: the long-lived tasks the core owns (the job scheduler, each
+//! running job attempt, the webhook forwarder, the channel sweeper). Each is
+//! tracked and told to stop when the core shuts down, before the store
+//! closes, so no task outlives its server and none writes to a closed store.
 
 use std::future::Future;
 use std::time::Duration;

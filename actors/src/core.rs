@@ -255,7 +255,10 @@ impl Core {
         &self.documents
     }
 
-    /// A real write+read round trip through the store, and the actor system.
+    /// A real write+read round trip through the store, and whether the actors
+    /// can be reached: not shutting down, and the parent actors of the
+    /// session and conversation supervisors still running. The job and
+    /// connection supervisors are not checked.
     pub async fn readiness(&self) -> Readiness {
         let actors = if self.stopping.load(Ordering::Acquire) {
             Err("shutting down".to_string())

@@ -146,16 +146,20 @@ impl Usage {
     }
 
     /// Adds one call to the user's month, day, model and query log, and to
-    /// the metrics. Failures are logged: usage never fails a chat. The write
-    /// is atomic at once and durable with the next commit: no answer waits
-    /// for a flush of its usage counters.
+    /// the metrics. Failures are logged: usage never fails a chat. These are
+    /// four separate inserts under the user's stripe lock (see
+    /// `Usage::add`), not one transaction, and nothing here waits for a
+    /// flush: they become durable with the next one (the next commit any
+    /// writer makes, or sled's periodic flush under `relaxed`). A crash can
+    /// lose the call's usage, or keep only some of the four (the month
+    /// counted without its day, model or query-log line).
     pub async fn record(&self, user_id: Uuid, entry: UsageEntry) {
         self.settle(user_id, entry, 0);
     }
 
-    /// [`Usage::record`], releasing `held` reserved tokens in the same step:
-    /// the call's tokens move from held to spent with no moment in between
-    /// in which another call could take them.
+    /// [`Usage::record`], releasing `held` reserved tokens under the same
+    /// lock: the call's tokens move from held to spent with no moment in
+    /// between in which another call of the user could take them.
     fn settle(&self, user_id: Uuid, entry: UsageEntry, held: u64) {
         let log = entry.log;
         let tokens = log.prompt_tokens + log.completion_tokens;
@@ -191,8 +195,10 @@ impl Usage {
     }
 
     /// The counter updates of one call: read-modify-writes under the user's
-    /// stripe lock rather than a sled transaction (see `KeyLocks`). They are
-    /// counters nobody is told are durable; a crash may lose the last few.
+    /// stripe lock rather than a sled transaction (see `KeyLocks`), in this
+    /// order: month, day, model, query log. An error stops at the failed
+    /// insert and leaves the earlier ones written. They are counters nobody
+    /// is told are durable; a crash may lose the last few, or part of one.
     fn add(
         &self,
         user_id: Uuid,

@@ -1,8 +1,10 @@
 //! Every open stream (a WebSocket or an SSE response) by user, with the
 //! credential it was opened with. It caps the streams one user holds, and
-//! closes the ones whose credential is revoked or expires: a stream is
-//! authenticated once, at its start, so without this a logged-out token
-//! would keep listening.
+//! closes the ones whose credential is revoked: a stream is authenticated
+//! once, at its start, so without this a logged-out token would keep
+//! listening. Expiry is the owner's to act on ([`StreamHandle::expired`]):
+//! the WebSocket edge closes its socket then; an SSE stream is not closed
+//! when its access token expires, only at the end of its generation.
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -1,9 +1,13 @@
 //! Group commit: one flusher thread makes every queued write durable with a
 //! single `flush`, then wakes all of its waiters.
 //!
-//! Only this thread ever flushes the database: concurrent `flush_async` calls
-//! deadlock in sled 0.34 (sled issue #1308), and one flush per batch is what
-//! lets durable throughput grow with the number of writers.
+//! Under `sync`, once the store is open, only this thread flushes the
+//! database (sled's own periodic flush is off; `Store::open` flushes
+//! itself, before any writer exists): concurrent `flush_async` calls
+//! deadlock in sled 0.34 (sled issue #1308), and one flush per batch is
+//! what lets durable throughput grow with the number of writers. Under
+//! `relaxed`, sled's periodic flush runs too, and this thread serves only
+//! `close`.
 //!
 //! The flusher is a dedicated OS thread, not a task on tokio's blocking
 //! pool: that pool also runs password hashing and other CPU work, and a

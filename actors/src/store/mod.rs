@@ -200,8 +200,9 @@ impl Store {
     }
 
     /// [`Store::transaction`] without waiting for the flush: atomic now,
-    /// durable with the next commit (milliseconds later under load). For
-    /// writes nobody is told about, such as usage counters.
+    /// durable with the next commit. Callers that hold a stripe lock use it
+    /// and call [`Store::commit`] after letting go, so the lock is never
+    /// held across the flush.
     pub fn transaction_unflushed<T>(
         &self,
         tables: &[&dyn TableRef],
@@ -249,8 +250,9 @@ impl Store {
     }
 
     /// Flushes everything; call once on shutdown after the writers stopped.
-    /// Goes through the flusher whatever the durability, so that no second
-    /// flush ever runs beside it.
+    /// Goes through the flusher whatever the durability, so that under
+    /// `sync` no second flush runs beside it (under `relaxed` sled's own
+    /// periodic flush may still run).
     pub async fn close(&self) -> Result<(), StoreError> {
         self.inner.db.open_tree("meta")?.remove(OPEN_MARKER)?;
         self.inner.commits.wait_durable().await

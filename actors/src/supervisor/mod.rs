@@ -72,7 +72,9 @@ pub struct SupervisorConfig {
     /// Restarts allowed per key within `restart_window` before the key stays down.
     pub max_restarts: u32,
     pub restart_window: Duration,
-    /// `None` for kinds that never passivate (connections live with their socket).
+    /// How long a child may go without a message before it passivates;
+    /// `None`: never. The server gives every kind the same value
+    /// (`actors.idle_timeout_s`), connections included; jobs cap theirs at 10 s.
     pub idle_timeout: Option<Duration>,
     /// How long a [`Supervisor::call`] waits for its answer.
     pub call_timeout: Duration,
