@@ -256,13 +256,16 @@ impl Core {
     }
 
     /// A real write+read round trip through the store, and whether the actors
-    /// can be reached: not shutting down, and the parent actors of the
-    /// session and conversation supervisors still running. The job and
-    /// connection supervisors are not checked.
+    /// can be reached: not shutting down, and the parent actor of each of the
+    /// four supervisors (sessions, conversations, jobs, connections) running.
     pub async fn readiness(&self) -> Readiness {
         let actors = if self.stopping.load(Ordering::Acquire) {
             Err("shutting down".to_string())
-        } else if !self.accounts.sessions().is_up() || !self.conversations.actors().is_up() {
+        } else if !self.accounts.sessions().is_up()
+            || !self.conversations.actors().is_up()
+            || !self.jobs.actors().is_up()
+            || !self.connections.is_up()
+        {
             Err("a supervisor is down".to_string())
         } else {
             Ok(())

@@ -187,6 +187,11 @@ impl Connections {
     }
 
     /// Asks every socket to close with 1001, then stops the actors.
+    /// Whether the connection actors' supervisor is still running.
+    pub fn is_up(&self) -> bool {
+        self.actors.is_up()
+    }
+
     pub async fn shutdown(&self, grace: Duration) {
         for conn in self.live.iter() {
             conn.outbox.close(1001, "server shutting down");
