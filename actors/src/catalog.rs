@@ -225,7 +225,7 @@ impl Catalog {
             .ok_or_else(|| CoreError::not_found("tag", id))
     }
 
-    /// A page of the user's tags, oldest first, and how many there are.
+    /// A page of the user's tags, newest first (as every list), and how many there are.
     /// Only the page's records are read.
     pub fn tags_page(
         &self,
@@ -233,7 +233,7 @@ impl Catalog {
         skip: usize,
         limit: usize,
     ) -> Result<(Vec<Tag>, usize), CoreError> {
-        let (ids, total) = index_page(&self.tags_by_user, user, skip, limit, false)?;
+        let (ids, total) = index_page(&self.tags_by_user, user, skip, limit, true)?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             if let Some(t) = self.tags.get(&id)? {

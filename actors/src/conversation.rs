@@ -174,7 +174,6 @@ impl ConversationActor {
             json!({
                 "message_id": generation.message_id,
                 "user_message_id": user_message.id,
-                "conversation_id": conversation_id,
                 "provider": provider,
                 "model": model,
             }),

@@ -76,7 +76,7 @@ async fn create(
     ))
 }
 
-/// Your tags, oldest first.
+/// Your tags, newest first.
 #[utoipa::path(get, path = "/tags", tag = "tags", params(PageQuery), security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = Page<TagView>)))]
 async fn list(

@@ -289,12 +289,11 @@ async fn a_corrupt_record_outside_the_page_does_not_break_the_page() {
         let m = json!({"role": "user", "content": format!("m{i}")});
         messages.push(create(&app, t, &format!("/conversations/{conv}/messages"), m).await);
     }
-    // Personas and conversations list newest first, tags oldest first:
-    // corrupt the record that comes last in each list; and a message the
-    // page skips (passed by key, never decoded).
+    // Every list is newest first: corrupt the record that comes last in
+    // each; and a message the page skips (passed by key, never decoded).
     corrupt("personas", personas[0].clone(), "-".into()).await;
     corrupt("conversations", convs[0].clone(), "-".into()).await;
-    corrupt("tags", tags[7].clone(), "-".into()).await;
+    corrupt("tags", tags[0].clone(), "-".into()).await;
     corrupt("messages", conv.clone(), messages[0].clone()).await;
     let pages = [
         "/personas?limit=5".to_string(),

@@ -9,6 +9,7 @@ mod auth;
 mod binary;
 mod catalog;
 mod chat;
+mod contract;
 mod conversations;
 mod documents;
 mod errors;
