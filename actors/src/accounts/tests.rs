@@ -4,7 +4,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
-use crate::store::{Durability, StoreConfig};
 
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -14,13 +13,7 @@ struct Fixture {
 
 async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&StoreConfig {
-        path: dir.path().to_path_buf(),
-        durability: Durability::Relaxed,
-        cache_capacity: 8 << 20,
-        flush_every_ms: 500,
-    })
-    .unwrap();
+    let store = crate::store::open_for_test(dir.path(), crate::store::Durability::Relaxed);
     let audit = Audit::open(store.clone()).unwrap();
     let config = AccountsConfig {
         access_ttl: Duration::from_secs(900),

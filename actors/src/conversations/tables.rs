@@ -257,18 +257,11 @@ impl ConvTables {
 mod tests {
     use super::*;
     use crate::model::now_ms;
-    use crate::store::{Durability, StoreConfig};
 
     #[tokio::test]
     async fn counts_left_stale_by_a_crash_are_repaired_in_one_pass() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&StoreConfig {
-            path: dir.path().to_path_buf(),
-            durability: Durability::Sync,
-            cache_capacity: 8 << 20,
-            flush_every_ms: 500,
-        })
-        .unwrap();
+        let store = crate::store::open_for_test(dir.path(), crate::store::Durability::Sync);
         let tables = ConvTables::open(&store, 100).unwrap();
         let user = Uuid::now_v7();
         let mut ids = Vec::new();

@@ -10,7 +10,6 @@ use tokio::sync::Semaphore;
 
 use super::*;
 use crate::channels::ChannelsConfig;
-use crate::store::{Durability, StoreConfig};
 
 /// Runs until told to report progress or to finish, one permit each.
 struct Gated {
@@ -48,13 +47,7 @@ struct Fixture {
 
 async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&StoreConfig {
-        path: dir.path().to_path_buf(),
-        durability: Durability::Sync,
-        cache_capacity: 8 << 20,
-        flush_every_ms: 500,
-    })
-    .unwrap();
+    let store = crate::store::open_for_test(dir.path(), crate::store::Durability::Sync);
     let channels = Channels::new(ChannelsConfig {
         history: 10,
         history_ttl: Duration::from_secs(60),

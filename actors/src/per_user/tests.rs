@@ -2,16 +2,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::store::{Durability, StoreConfig};
 
 fn open(dir: &std::path::Path) -> Store {
-    Store::open(&StoreConfig {
-        path: dir.to_path_buf(),
-        durability: Durability::Relaxed,
-        cache_capacity: 8 << 20,
-        flush_every_ms: 500,
-    })
-    .unwrap()
+    crate::store::open_for_test(dir, crate::store::Durability::Relaxed)
 }
 
 /// One create as the services do it: lock, check, write record and count.

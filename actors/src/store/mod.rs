@@ -265,6 +265,21 @@ impl Store {
     }
 }
 
+/// A store in `dir` for unit tests, with a small page cache.
+#[cfg(test)]
+pub(crate) fn open_for_test(dir: &Path, durability: Durability) -> Store {
+    let config = StoreConfig {
+        path: dir.to_path_buf(),
+        durability,
+        cache_capacity: 8 << 20,
+        flush_every_ms: 500,
+    };
+    match Store::open(&config) {
+        Ok(store) => store,
+        Err(e) => panic!("test store: {e}"),
+    }
+}
+
 /// A table of any type, as [`Store::transaction`] needs it. Sealed: only
 /// [`Table`] implements it.
 pub trait TableRef: sealed::Sealed + Sync {

@@ -5,7 +5,7 @@ use std::time::Duration;
 use ractor::RpcReplyPort;
 
 use super::*;
-use crate::store::{Durability, Store, StoreConfig, Table};
+use crate::store::{Store, Table};
 
 struct Counter {
     store: Store,
@@ -66,13 +66,7 @@ struct Fixture {
 
 async fn fixture(max_restarts: u32, idle: Option<Duration>) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&StoreConfig {
-        path: dir.path().to_path_buf(),
-        durability: Durability::Sync,
-        cache_capacity: 8 << 20,
-        flush_every_ms: 500,
-    })
-    .unwrap();
+    let store = crate::store::open_for_test(dir.path(), crate::store::Durability::Sync);
     let counts = store.table("counts").unwrap();
     let config = SupervisorConfig {
         max_restarts,

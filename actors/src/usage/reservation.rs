@@ -110,13 +110,7 @@ mod tests {
 
     fn usage() -> (Usage, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
-        let store = crate::store::Store::open(&crate::store::StoreConfig {
-            path: dir.path().to_path_buf(),
-            durability: crate::store::Durability::Relaxed,
-            cache_capacity: 8 << 20,
-            flush_every_ms: 500,
-        })
-        .unwrap();
+        let store = crate::store::open_for_test(dir.path(), crate::store::Durability::Relaxed);
         (Usage::open(store).unwrap(), dir)
     }
 
