@@ -29,7 +29,7 @@ use std::time::Duration;
 use axum::Router;
 use chorus_actors::accounts::AccountsConfig;
 use chorus_actors::channels::ChannelsConfig;
-use chorus_actors::connection::ConnectionsConfig;
+use chorus_actors::connections::ConnectionsConfig;
 use chorus_actors::documents::DocumentsConfig;
 use chorus_actors::jobs::JobsConfig;
 use chorus_actors::jobs::webhook::WebhookTarget;

@@ -13,8 +13,8 @@ use std::time::Duration;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use chorus_actors::connection::StreamLease;
-use chorus_actors::generation::{GenEvent, Generation};
+use chorus_actors::connections::StreamLease;
+use chorus_actors::replay::{GenEvent, Generation};
 use futures::{Stream, StreamExt};
 
 use crate::auth::CurrentUser;

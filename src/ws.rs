@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use chorus_actors::channels::{CloseSignal, OutboxRx};
-use chorus_actors::connection::streams::TOKEN_EXPIRED;
-use chorus_actors::connection::{ConnMsg, StreamLease};
+use chorus_actors::connections::streams::TOKEN_EXPIRED;
+use chorus_actors::connections::{ConnMsg, StreamLease};
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use governor::{DefaultDirectRateLimiter, Quota};
@@ -96,7 +96,7 @@ async fn serve(socket: WebSocket, state: AppState, me: CurrentUser, slot: Stream
 
 async fn read(
     mut stream: SplitStream<WebSocket>,
-    connections: &chorus_actors::connection::Connections,
+    connections: &chorus_actors::connections::Connections,
     id: u64,
     close: &CloseSignal,
     liveness: &Liveness,

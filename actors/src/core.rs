@@ -8,9 +8,9 @@ use crate::accounts::{Accounts, AccountsConfig};
 use crate::audit::Audit;
 use crate::background::Background;
 use crate::channels::{Channels, ChannelsConfig};
-use crate::connection::{Connections, ConnectionsConfig};
+use crate::connections::{Connections, ConnectionsConfig};
 use crate::conversations::Conversations;
-use crate::conversations::generate::ChatDeps;
+use crate::conversations::generation::ChatDeps;
 use crate::documents::{Documents, DocumentsConfig};
 use crate::error::CoreError;
 use crate::jobs::Jobs;
@@ -56,7 +56,7 @@ pub struct Core {
     accounts: Accounts,
     audit: Audit,
     usage: Usage,
-    catalog: crate::catalog::Catalog,
+    catalog: crate::conversations::Catalog,
     llm: Llm,
     conversations: Conversations,
     channels: Channels,
@@ -103,7 +103,7 @@ impl Core {
         let conv_tables =
             crate::conversations::ConvTables::open(&store, config.limits.conversations)?;
         let catalog =
-            crate::catalog::Catalog::open(store.clone(), conv_tables.clone(), config.limits)?;
+            crate::conversations::Catalog::open(store.clone(), conv_tables.clone(), config.limits)?;
         let channels = Channels::new(config.channels);
         background.spawn_with(|stop| channels.sweep_until(stop));
         let documents = Documents::open(store.clone(), config.documents)?;
@@ -135,7 +135,7 @@ impl Core {
             max_seconds: config.jobs.max_delay.as_secs_f64(),
         };
         handlers.insert("delay".into(), Arc::new(delay));
-        let ticket = crate::jobs::ticket::TicketChat {
+        let ticket = crate::conversations::TicketChat {
             accounts: accounts.clone(),
             conversations: conversations.clone(),
         };
@@ -190,7 +190,7 @@ impl Core {
     }
 
     /// Personas and tags.
-    pub fn catalog(&self) -> &crate::catalog::Catalog {
+    pub fn catalog(&self) -> &crate::conversations::Catalog {
         &self.catalog
     }
 

@@ -22,7 +22,7 @@ use axum::response::{IntoResponse, Response};
 use chorus_actors::CoreError;
 use chorus_actors::accounts::Accounts;
 use chorus_actors::accounts::secrets::API_KEY_PREFIX;
-use chorus_actors::connection::Credential;
+use chorus_actors::connections::Credential;
 use chorus_actors::model::User;
 use uuid::Uuid;
 

@@ -5,8 +5,8 @@ use std::time::Instant;
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use chorus_actors::generation::Generation;
 use chorus_actors::llm::{ChatMessage, ChatRequest, ProviderKind};
+use chorus_actors::replay::Generation;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chorus_actors::conversations::ChatParams;
-use chorus_actors::generation::{Generation, Opening};
+use chorus_actors::replay::{Generation, Opening};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
@@ -181,7 +181,7 @@ async fn whole_answer(
     let user_message = conversations.message(me.user.id, id, generation.user_message_id)?;
     let usage = message
         .usage
-        .map(chorus_actors::conversations::generate::usage_json)
+        .map(chorus_actors::conversations::generation::usage_json)
         .unwrap_or(Value::Null);
     Ok(ChatAnswer {
         message: message.into(),

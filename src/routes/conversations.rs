@@ -99,7 +99,7 @@ impl From<Message> for MessageView {
                 .unwrap_or_else(|_| Value::Object(Default::default())),
             usage: m
                 .usage
-                .map(chorus_actors::conversations::generate::usage_json),
+                .map(chorus_actors::conversations::generation::usage_json),
             status: m.status.as_str(),
             created_at: rfc3339_ms(m.created_at),
         }

@@ -193,7 +193,7 @@ fn chunk(id: &str, created: i64, model: &str, delta: Value, finish_reason: Value
 /// OpenAI's stream: a role chunk, content chunks, a finish chunk, the usage
 /// chunk if asked for, then `[DONE]`.
 fn stream(
-    events: impl futures::Stream<Item = chorus_actors::generation::GenEvent> + Send + 'static,
+    events: impl futures::Stream<Item = chorus_actors::replay::GenEvent> + Send + 'static,
     id: String,
     created: i64,
     model: String,

@@ -277,7 +277,7 @@ async fn a_quiet_socket_passivates_its_actor_and_keeps_its_subscriptions() {
         let metrics = app.get("/metrics").await.text().await.unwrap();
         metrics
             .lines()
-            .find(|l| l.starts_with("chorus_actors{kind=\"connection\"}"))
+            .find(|l| l.starts_with("chorus_actors{kind=\"connections\"}"))
             .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
     };
     assert!(connection_actors().await.unwrap() >= 1.0);

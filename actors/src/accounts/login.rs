@@ -6,10 +6,10 @@ use uuid::Uuid;
 
 use super::throttle::FailureThrottle;
 use super::{Accounts, Tables, passwords, secrets, validate};
+use crate::accounts::actor::{RefreshRefused, SessionMsg};
 use crate::audit::AuditEvent;
 use crate::error::CoreError;
 use crate::model::{Session, User, now_ms};
-use crate::session::{RefreshRefused, SessionMsg};
 use crate::store::Tx;
 
 /// Where a login comes from, recorded on the session.

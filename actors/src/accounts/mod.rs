@@ -3,6 +3,7 @@
 //! needs (users, revoked sessions) is also held in memory so that
 //! checking a credential takes no mailbox round trip.
 
+pub(crate) mod actor;
 mod admin;
 mod api_keys;
 mod login;
@@ -22,10 +23,10 @@ use std::time::Duration;
 use dashmap::DashMap;
 use uuid::Uuid;
 
+use crate::accounts::actor::SessionActor;
 use crate::audit::Audit;
 use crate::error::CoreError;
 use crate::model::{Role, User, now_ms};
-use crate::session::SessionActor;
 use crate::store::{Store, Tx};
 use crate::supervisor::{Supervisor, SupervisorConfig};
 use throttle::FailureThrottle;
@@ -314,7 +315,9 @@ impl Accounts {
             self.touched.insert(sid, now);
             let sessions = self.sessions.clone();
             tokio::spawn(async move {
-                let _ = sessions.cast(&sid, crate::session::SessionMsg::Touch).await;
+                let _ = sessions
+                    .cast(&sid, crate::accounts::actor::SessionMsg::Touch)
+                    .await;
             });
         }
     }

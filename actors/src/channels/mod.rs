@@ -30,7 +30,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::generation::Generation;
+use crate::replay::Generation;
 use budget::HistoryBudget;
 pub use name::ChannelName;
 pub use outbox::{CloseSignal, Outbox, OutboxRx};

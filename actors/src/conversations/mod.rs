@@ -2,24 +2,29 @@
 //! to the store; chat goes through the conversation's actor, which owns the
 //! generation lock. Another user's conversation is always `NotFound`.
 
-pub mod generate;
+mod actor;
+mod catalog;
+pub mod generation;
 pub(crate) mod prompt;
 mod tables;
+pub(crate) mod ticket;
 
 use std::sync::Arc;
 
 use uuid::Uuid;
 
-pub use generate::{ChatParams, ChatStart};
+pub use catalog::Catalog;
+pub use generation::{ChatParams, ChatStart};
 pub use tables::ConvTables;
+pub(crate) use ticket::TicketChat;
 
-use crate::conversation::{ConversationActor, ConversationMsg};
 use crate::error::CoreError;
-use crate::generation::Generation;
 use crate::llm::LlmError;
 use crate::model::{Conversation, Message, MessageStatus, User, limits, now_ms};
+use crate::replay::Generation;
 use crate::store::{Store, StoreKey};
 use crate::supervisor::{Supervisor, SupervisorConfig};
+use actor::{ConversationActor, ConversationMsg};
 
 /// The fields of a new conversation.
 #[derive(Debug, Clone, Default)]
@@ -53,7 +58,7 @@ pub struct ListFilter {
 
 #[derive(Clone)]
 pub struct Conversations {
-    deps: Arc<generate::ChatDeps>,
+    deps: Arc<generation::ChatDeps>,
     store: Store,
     tables: ConvTables,
     actors: Supervisor<ConversationActor>,
@@ -62,7 +67,7 @@ pub struct Conversations {
 impl Conversations {
     pub async fn start(
         store: Store,
-        deps: generate::ChatDeps,
+        deps: generation::ChatDeps,
         actors: SupervisorConfig,
     ) -> Result<Self, CoreError> {
         let tables = deps.tables.clone();
@@ -370,7 +375,7 @@ impl Conversations {
             "start",
             serde_json::json!({ "message_id": generation.message_id, "provider": provider, "model": request.model }),
         );
-        tokio::spawn(generate::run(
+        tokio::spawn(generation::run(
             self.deps.clone(),
             generation.clone(),
             reservation,

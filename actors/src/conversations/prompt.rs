@@ -5,7 +5,7 @@
 
 use uuid::Uuid;
 
-use super::generate::{ChatDeps, ChatParams};
+use super::generation::{ChatDeps, ChatParams};
 use crate::llm::{ChatMessage, ChatRequest};
 use crate::model::{Conversation, Message, Persona};
 

@@ -16,8 +16,9 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use super::JobCtx;
 use super::counts::ActiveCounts;
-use super::handler::{Handlers, JobCtx};
+use super::handler::Handlers;
 use super::recovery::requeue_interrupted;
 use super::scheduler::Scheduler;
 use super::tables::JobTables;
@@ -96,7 +97,7 @@ impl KeyedActor for JobActor {
     type Key = Uuid;
     type Msg = JobMsg;
     type State = JobState;
-    const KIND: &'static str = "job";
+    const KIND: &'static str = "jobs";
 
     async fn load(&self, id: &Uuid) -> Result<JobState, CoreError> {
         let deps = &self.deps;

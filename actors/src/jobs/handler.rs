@@ -7,12 +7,9 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
-use super::actor::{JobActor, JobMsg};
+use super::JobCtx;
 use crate::error::CoreError;
-use crate::supervisor::{ChildMsg, Supervisor};
 
 /// Who may submit a job type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,40 +46,6 @@ pub trait JobHandler: Send + Sync + 'static {
 
 /// The job types a server runs, by name.
 pub type Handlers = HashMap<String, Arc<dyn JobHandler>>;
-
-/// What a running attempt knows and how it reports.
-pub struct JobCtx {
-    pub job_id: Uuid,
-    pub user_id: Uuid,
-    pub payload: Value,
-    /// Cancelled when the job is; a handler stops as soon as it can.
-    pub cancel: CancellationToken,
-    /// Which attempt this is, so reports of an older attempt are ignored.
-    pub(super) attempt: u64,
-    /// Reports go to whichever actor serves the job now (a restarted actor
-    /// included), not to the one that started the attempt.
-    pub(super) actors: Supervisor<JobActor>,
-}
-
-impl JobCtx {
-    /// Reports progress, 0-100.
-    pub fn progress(&self, percent: u8) {
-        self.report(JobMsg::Progress(self.attempt, percent.min(100)));
-    }
-
-    /// Adds a line to the job's log.
-    pub fn log(&self, level: &'static str, message: impl Into<String>) {
-        self.report(JobMsg::Log(self.attempt, level, message.into()));
-    }
-
-    /// Best effort: a report made while the job's actor restarts is dropped
-    /// (the outcome is not: see `JobActor::run`).
-    fn report(&self, msg: JobMsg) {
-        if let Some(actor) = self.actors.get(&self.job_id) {
-            let _ = actor.send_message(ChildMsg::Work(msg));
-        }
-    }
-}
 
 /// `delay`: `{"seconds": 0-max_seconds, "steps": 1-100, "fail": false}`
 /// waits, reporting progress at each step; with `fail` it fails. For tests

@@ -14,7 +14,7 @@ mod scheduler;
 mod tables;
 #[cfg(test)]
 mod tests;
-pub mod ticket;
+
 pub mod webhook;
 
 use std::sync::Arc;
@@ -24,11 +24,12 @@ use dashmap::DashMap;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 pub use actor::{JobActor, JobDeps, JobMsg};
 use counts::ActiveCounts;
-pub use handler::{Delay, Handlers, JobCtx, JobHandler, Visibility};
+pub use handler::{Delay, Handlers, JobHandler, Visibility};
 use scheduler::Scheduler;
 use tables::Idempotent;
 pub use tables::JobTables;
@@ -38,7 +39,7 @@ use crate::channels::Channels;
 use crate::error::CoreError;
 use crate::model::{Job, JobEvent, JobLog, JobStatus, now_ms};
 use crate::store::{KeyLocks, Store};
-use crate::supervisor::{Supervisor, SupervisorConfig};
+use crate::supervisor::{ChildMsg, Supervisor, SupervisorConfig};
 
 /// The owner of the jobs the server makes itself (webhook deliveries): no
 /// account has this id, so no user ever lists, reads, cancels, retries or
@@ -126,7 +127,14 @@ impl Jobs {
         actors.idle_timeout = Some(actors.idle_timeout.map_or(idle, |t| t.min(idle)));
         let actors = Supervisor::start(JobActor { deps: deps.clone() }, actors).await?;
         let _ = deps.actors.set(actors.clone());
-        Scheduler::run(inbox, actors.clone(), config.concurrency, background);
+        let dispatch = {
+            let actors = actors.clone();
+            move |id: Uuid| {
+                let actors = actors.clone();
+                async move { actors.cast(&id, JobMsg::Run).await.is_ok() }
+            }
+        };
+        Scheduler::run(inbox, dispatch, config.concurrency, background);
         let jobs = Self {
             deps,
             actors,
@@ -378,4 +386,38 @@ fn body_hash(new: &NewJob) -> [u8; 32] {
         "max_attempts": new.max_attempts,
     });
     Sha256::digest(body.to_string().as_bytes()).into()
+}
+
+/// What a running attempt knows and how it reports.
+pub struct JobCtx {
+    pub job_id: Uuid,
+    pub user_id: Uuid,
+    pub payload: Value,
+    /// Cancelled when the job is; a handler stops as soon as it can.
+    pub cancel: CancellationToken,
+    /// Which attempt this is, so reports of an older attempt are ignored.
+    pub(super) attempt: u64,
+    /// Reports go to whichever actor serves the job now (a restarted actor
+    /// included), not to the one that started the attempt.
+    pub(super) actors: Supervisor<JobActor>,
+}
+
+impl JobCtx {
+    /// Reports progress, 0-100.
+    pub fn progress(&self, percent: u8) {
+        self.report(JobMsg::Progress(self.attempt, percent.min(100)));
+    }
+
+    /// Adds a line to the job's log.
+    pub fn log(&self, level: &'static str, message: impl Into<String>) {
+        self.report(JobMsg::Log(self.attempt, level, message.into()));
+    }
+
+    /// Best effort: a report made while the job's actor restarts is dropped
+    /// (the outcome is not: see `JobActor::run`).
+    fn report(&self, msg: JobMsg) {
+        if let Some(actor) = self.actors.get(&self.job_id) {
+            let _ = actor.send_message(ChildMsg::Work(msg));
+        }
+    }
 }

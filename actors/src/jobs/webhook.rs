@@ -14,7 +14,8 @@ use sha2::Sha256;
 
 use tokio::sync::mpsc;
 
-use super::handler::{JobCtx, JobHandler, Visibility};
+use super::JobCtx;
+use super::handler::{JobHandler, Visibility};
 use super::{Jobs, NewJob, SYSTEM_USER};
 use crate::background::Background;
 use crate::error::CoreError;

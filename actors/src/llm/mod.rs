@@ -6,6 +6,7 @@
 
 mod anthropic;
 mod echo;
+mod endpoint;
 mod ollama;
 mod openai;
 mod registry;

@@ -4,7 +4,7 @@ use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 use serde_json::{Value, json};
 
-use super::registry::Endpoint;
+use super::endpoint::Endpoint;
 use super::{ChatRequest, Delta, DeltaStream, LlmError, TokenUsage};
 
 pub async fn stream(endpoint: &Endpoint, request: &ChatRequest) -> Result<DeltaStream, LlmError> {

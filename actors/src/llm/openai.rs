@@ -5,7 +5,7 @@ use eventsource_stream::Eventsource;
 use futures::StreamExt;
 use serde_json::{Value, json};
 
-use super::registry::Endpoint;
+use super::endpoint::Endpoint;
 use super::{ChatRequest, Delta, DeltaStream, LlmError, TokenUsage};
 
 pub async fn stream(endpoint: &Endpoint, request: &ChatRequest) -> Result<DeltaStream, LlmError> {

@@ -8,6 +8,7 @@ use dashmap::DashMap;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
+use super::endpoint::Endpoint;
 use super::{ChatRequest, Delta, DeltaStream, LlmError, anthropic, echo, ollama, openai};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,38 +95,6 @@ pub struct ProviderInfo {
     pub default_model: String,
     pub healthy: bool,
     pub last_error: Option<String>,
-}
-
-/// Where and how a provider is called.
-pub(super) struct Endpoint {
-    http: reqwest::Client,
-    base_url: String,
-    pub(super) api_key: Option<String>,
-    read_timeout: Duration,
-}
-
-impl Endpoint {
-    pub(super) fn post(&self, path: &str) -> reqwest::RequestBuilder {
-        self.http
-            .post(format!("{}{}", self.base_url.trim_end_matches('/'), path))
-    }
-
-    /// Sends `call`; anything but a 2xx answer (in time) is an error.
-    pub(super) async fn send(
-        &self,
-        call: reqwest::RequestBuilder,
-    ) -> Result<reqwest::Response, LlmError> {
-        let response = tokio::time::timeout(self.read_timeout, call.send())
-            .await
-            .map_err(|_| LlmError::Timeout)?
-            .map_err(|e| LlmError::from_reqwest(&e))?;
-        if !response.status().is_success() {
-            return Err(LlmError::Status {
-                status: response.status().as_u16(),
-            });
-        }
-        Ok(response)
-    }
 }
 
 /// A stream that has produced its first item, from the provider that made it.

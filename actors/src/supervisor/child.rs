@@ -5,8 +5,7 @@ use std::time::{Duration, Instant};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 
-use super::KeyedActor;
-use super::parent::ParentMsg;
+use super::{KeyedActor, ParentMsg};
 
 /// A child's mailbox: the kind's own messages plus the idle check.
 pub enum ChildMsg<M> {

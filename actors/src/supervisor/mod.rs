@@ -22,12 +22,27 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dashmap::DashMap;
-use ractor::{Actor, ActorRef, MessagingErr, RpcReplyPort};
+use ractor::{Actor, ActorId, ActorRef, MessagingErr, RpcReplyPort};
 use tokio::sync::oneshot;
 
 use crate::error::CoreError;
 pub use child::{ChildMsg, Ctx, Mailbox};
-use parent::{Parent, ParentMsg};
+use parent::Parent;
+
+/// Where the parent answers a start.
+type StartReply<A> = RpcReplyPort<Result<ActorRef<ChildMsg<<A as KeyedActor>::Msg>>, CoreError>>;
+
+/// A running child's address.
+type ChildRef<A> = ActorRef<ChildMsg<<A as KeyedActor>::Msg>>;
+
+/// What the parent actor of a kind handles (its children send `Idle`).
+enum ParentMsg<A: KeyedActor> {
+    Start(A::Key, StartReply<A>),
+    /// A child has been idle long enough to passivate.
+    Idle(A::Key, ActorId),
+    /// A child's start (its `load`) ended, in a task of its own.
+    Started(A::Key, Result<ChildRef<A>, CoreError>),
+}
 
 /// What a kind of keyed actor does. Implemented once per kind
 /// (sessions, conversations, jobs, connections).

@@ -5,26 +5,11 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
-use ractor::{
-    Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SpawnErr,
-    SupervisionEvent,
-};
+use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, SpawnErr, SupervisionEvent};
 
-use super::child::{Child, ChildMsg, is_running};
-use super::{KeyedActor, Registry, SupervisorConfig};
+use super::child::{Child, is_running};
+use super::{ChildRef, KeyedActor, ParentMsg, Registry, StartReply, SupervisorConfig};
 use crate::error::CoreError;
-
-type StartReply<A> = RpcReplyPort<Result<ActorRef<ChildMsg<<A as KeyedActor>::Msg>>, CoreError>>;
-
-type ChildRef<A> = ActorRef<ChildMsg<<A as KeyedActor>::Msg>>;
-
-pub(super) enum ParentMsg<A: KeyedActor> {
-    Start(A::Key, StartReply<A>),
-    /// A child has been idle long enough to passivate.
-    Idle(A::Key, ActorId),
-    /// A child's start (its `load`) ended, in a task of its own.
-    Started(A::Key, Result<ChildRef<A>, CoreError>),
-}
 
 pub(super) struct Parent<A: KeyedActor> {
     pub(super) behavior: Arc<A>,

@@ -4,10 +4,11 @@
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
-use super::handler::{JobCtx, JobHandler};
+use super::Conversations;
 use crate::accounts::Accounts;
-use crate::conversations::Conversations;
 use crate::error::CoreError;
+use crate::jobs::JobCtx;
+use crate::jobs::handler::JobHandler;
 use crate::llm::{ChatMessage, ChatRequest};
 
 pub struct TicketChat {

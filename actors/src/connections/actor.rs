@@ -39,7 +39,7 @@ impl KeyedActor for ConnectionActor {
     type Key = u64;
     type Msg = ConnMsg;
     type State = Arc<Conn>;
-    const KIND: &'static str = "connection";
+    const KIND: &'static str = "connections";
 
     async fn load(&self, key: &u64) -> Result<Arc<Conn>, CoreError> {
         self.live

@@ -10,9 +10,9 @@ use uuid::Uuid;
 
 use super::tables::ConvTables;
 use crate::error::CoreError;
-use crate::generation::{Generation, Opening, token_event};
 use crate::llm::{ChatRequest, Delta, Llm, LlmError, TokenUsage};
 use crate::model::{Message, MessageStatus, User, now_ms};
+use crate::replay::{Generation, Opening, token_event};
 use crate::store::Store;
 use crate::usage::{Reservation, Usage, UsageEntry};
 
@@ -20,7 +20,7 @@ use crate::usage::{Reservation, Usage, UsageEntry};
 pub struct ChatDeps {
     pub store: Store,
     /// Personas, for a conversation's system prompt and model settings.
-    pub catalog: crate::catalog::Catalog,
+    pub catalog: crate::conversations::Catalog,
     pub tables: ConvTables,
     pub llm: Llm,
     pub usage: Usage,

@@ -11,11 +11,11 @@ use serde_json::json;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use crate::conversations::generate::{self, ChatDeps, ChatStart};
+use super::generation::{self, ChatDeps, ChatStart};
 use crate::conversations::prompt;
 use crate::error::CoreError;
-use crate::generation::Generation;
 use crate::model::{Conversation, Message, MessageStatus, Persona, now_ms};
+use crate::replay::Generation;
 use crate::supervisor::{Ctx, KeyedActor};
 
 pub enum ConversationMsg {
@@ -126,7 +126,7 @@ impl ConversationActor {
             mailbox.send(ConversationMsg::Ended(id));
         };
         let task = match call {
-            Some((request, reservation)) => tokio::spawn(generate::run(
+            Some((request, reservation)) => tokio::spawn(generation::run(
                 deps.clone(),
                 generation.clone(),
                 reservation,
@@ -138,7 +138,7 @@ impl ConversationActor {
                 let generation = generation.clone();
                 tokio::spawn(async move {
                     let message = "the conversation's persona could not be read";
-                    generate::fail_at_once(&generation, message, ended);
+                    generation::fail_at_once(&generation, message, ended);
                 })
             }
         };
