@@ -33,7 +33,9 @@ impl From<CoreError> for AdminError {
 }
 
 async fn core(config: &Config) -> Result<Core, AdminError> {
-    Ok(Core::start(crate::core_config(config)).await?)
+    // The CLI serves no sockets: no chat needs a rate limit.
+    let gate = chorus_actors::connections::no_chat_limit();
+    Ok(Core::start(crate::core_config(config), gate).await?)
 }
 
 fn role(name: &str) -> Result<Role, AdminError> {

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, ErrorKind};
 
 /// A JSON body. Not JSON at all: 400. Wrong shape: 422 naming the field.
 /// Over `limits.json_body_bytes`: 413. Not `application/json`: 415.
@@ -37,7 +37,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
             });
         if !is_json {
             return Err(ApiError::new(
-                ErrorCode::UnsupportedMediaType,
+                ErrorKind::UnsupportedMediaType,
                 "expected Content-Type: application/json",
             ));
         }
@@ -62,7 +62,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 
 fn body_rejection(rejection: BytesRejection) -> ApiError {
     if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::from_code(ErrorCode::PayloadTooLarge)
+        ApiError::from_code(ErrorKind::PayloadTooLarge)
     } else {
         ApiError::bad_request("could not read the request body")
     }
@@ -193,13 +193,13 @@ mod tests {
     #[test]
     fn a_syntax_error_is_400() {
         let e = parse_json::<Body>(b"{not json").unwrap_err();
-        assert_eq!(e.code, ErrorCode::BadRequest);
+        assert_eq!(e.code, ErrorKind::BadRequest);
     }
 
     #[test]
     fn a_missing_field_is_422_naming_it() {
         let e = parse_json::<Body>(br#"{"inner":{"count":1}}"#).unwrap_err();
-        assert_eq!(e.code, ErrorCode::Validation);
+        assert_eq!(e.code, ErrorKind::Validation);
         assert_eq!(details_field(&e), "name");
         let e = parse_json::<Body>(br#"{"name":"x","inner":{}}"#).unwrap_err();
         assert_eq!(details_field(&e), "inner.count");
@@ -208,7 +208,7 @@ mod tests {
     #[test]
     fn a_wrong_type_is_422_naming_the_nested_field() {
         let e = parse_json::<Body>(br#"{"name":"x","inner":{"count":"many"}}"#).unwrap_err();
-        assert_eq!(e.code, ErrorCode::Validation);
+        assert_eq!(e.code, ErrorKind::Validation);
         assert_eq!(details_field(&e), "inner.count");
         assert!(!e.message.contains("line"), "{}", e.message);
     }

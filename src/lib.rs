@@ -85,12 +85,15 @@ impl Application {
 
     /// [`Application::build`] with extra routes (see [`app_with`]).
     pub async fn build_with(config: Config, extra: Router<AppState>) -> Result<Self, ServerError> {
-        let core = Core::start(core_config(&config)).await?;
+        let rate_limits = crate::rate_limit::RateLimits::new(&config.rate_limits);
+        let gate = crate::rate_limit::chat_gate(&rate_limits);
+        let core = Core::start(core_config(&config), gate).await?;
         let addr = config.server.bind;
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| ServerError::Bind { addr, source })?;
-        let state = AppState::new(core, Arc::new(config)).map_err(ServerError::DataDir)?;
+        let state =
+            AppState::new(core, Arc::new(config), rate_limits).map_err(ServerError::DataDir)?;
         let router = app_with(state.clone(), extra);
         Ok(Self {
             listener,

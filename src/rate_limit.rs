@@ -15,7 +15,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::config::RateLimitsConfig;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, ErrorKind};
 
 /// Who a bucket belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -152,7 +152,7 @@ impl RateLimits {
                     remaining: 0,
                     reset: now_unix + full.as_secs_f64().ceil() as u64,
                 };
-                let mut error = ApiError::new(ErrorCode::RateLimitExceeded, "rate limit exceeded")
+                let mut error = ApiError::new(ErrorKind::RateLimitExceeded, "rate limit exceeded")
                     .with_details(json!({ "retry_after": retry_after, "class": class.as_str() }))
                     .with_header(
                         axum::http::header::RETRY_AFTER,
@@ -197,7 +197,7 @@ mod tests {
             .collect();
         assert_eq!(remaining, vec![2, 1, 0]);
         let refused = limits.check(RateClass::Default, key).unwrap_err();
-        assert_eq!(refused.code, ErrorCode::RateLimitExceeded);
+        assert_eq!(refused.code, ErrorKind::RateLimitExceeded);
         assert!(refused.details.unwrap()["retry_after"].as_u64().unwrap() >= 1);
         // Other keys and other classes have their own buckets.
         assert!(
@@ -225,4 +225,21 @@ mod tests {
         let mapped = RateKey::ip("::ffff:192.0.2.1".parse().unwrap());
         assert_eq!(mapped, RateKey::Ip("192.0.2.1".parse().unwrap()));
     }
+}
+
+/// The `ai` class as the core's gate for chats sent over a WebSocket.
+pub fn chat_gate(limits: &RateLimits) -> chorus_actors::connections::ChatGate {
+    let limits = limits.clone();
+    Arc::new(move |user| {
+        limits
+            .check(RateClass::Ai, RateKey::User(user))
+            .map(|_| ())
+            .map_err(|refused| {
+                refused
+                    .details
+                    .as_ref()
+                    .and_then(|d| d["retry_after"].as_u64())
+                    .unwrap_or(1)
+            })
+    })
 }

@@ -10,15 +10,16 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::HeaderMap;
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderName, header};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use chorus_actors::connections::StreamLease;
-use chorus_actors::replay::{GenEvent, Generation};
+use chorus_actors::replay::Generation;
 use futures::{Stream, StreamExt};
 
 use crate::auth::CurrentUser;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, ErrorKind};
 use crate::state::AppState;
 
 /// One of `me`'s stream slots, for an SSE response or a WebSocket: 429
@@ -32,7 +33,7 @@ pub fn take_slot(state: &AppState, me: &CurrentUser) -> Result<StreamLease, ApiE
         .open(me.credential())
         .map_err(|full| {
             ApiError::new(
-                ErrorCode::QuotaExceeded,
+                ErrorKind::QuotaExceeded,
                 format!(
                     "at most {} open streams (WebSockets and SSE) per user",
                     full.limit
@@ -81,35 +82,43 @@ impl Drop for StreamGauge {
     }
 }
 
-/// An SSE response of `events`, which carry their own names and ids, on
-/// stream slot `slot`.
-pub fn respond(
-    slot: StreamLease,
-    events: impl Stream<Item = GenEvent> + Send + 'static,
-) -> Response {
-    let gauge = StreamGauge::new();
-    let stream = guarded(slot, events).map(move |e| {
-        let _alive = &gauge;
-        Ok::<_, Infallible>(
-            Event::default()
-                .event(e.name)
-                .id(e.seq.to_string())
-                .data(&*e.data),
-        )
+/// How long a quiet stream waits before a keep-alive comment.
+const KEEP_ALIVE: Duration = Duration::from_secs(10);
+
+/// An SSE response of ready-made `frames` (each one whole SSE frame, see
+/// [`chorus_actors::replay::sse_frame`]) on stream slot `slot`: they are
+/// written as they are, with a keep-alive comment when the stream is quiet.
+pub fn respond(slot: StreamLease, frames: impl Stream<Item = Bytes> + Send + 'static) -> Response {
+    let state = (Box::pin(guarded(slot, frames)), StreamGauge::new());
+    let body = futures::stream::unfold(state, |(mut frames, gauge)| async move {
+        let frame = match tokio::time::timeout(KEEP_ALIVE, frames.next()).await {
+            Ok(Some(frame)) => frame,
+            Ok(None) => return None,
+            Err(_) => Bytes::from_static(b":keep-alive\n\n"),
+        };
+        Some((Ok::<_, Infallible>(frame), (frames, gauge)))
     });
-    let sse = Sse::new(stream).keep_alive(
-        KeepAlive::new()
-            .interval(Duration::from_secs(10))
-            .text("keep-alive"),
-    );
     (
-        [("x-accel-buffering", "no"), ("cache-control", "no-cache")],
-        sse,
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+            (HeaderName::from_static("x-accel-buffering"), "no"),
+        ],
+        Body::from_stream(body),
     )
         .into_response()
 }
 
+/// A frame of only `data:` (OpenAI's stream, which names no events).
+pub fn data_frame(data: &[u8]) -> Bytes {
+    let mut out = Vec::with_capacity(data.len() + 8);
+    out.extend_from_slice(b"data: ");
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\n\n");
+    Bytes::from(out)
+}
+
 /// A generation's events after `after`, as SSE.
 pub fn generation(slot: StreamLease, generation: &Arc<Generation>, after: u64) -> Response {
-    respond(slot, generation.listen(after))
+    respond(slot, generation.listen(after).map(|e| e.sse()))
 }

@@ -16,7 +16,7 @@ use tokio_util::task::TaskTracker;
 use crate::auth::jwt::JwtKeys;
 use crate::auth::oidc::OidcVerifier;
 use crate::config::Config;
-use crate::rate_limit::{RateClass, RateKey, RateLimits};
+use crate::rate_limit::RateLimits;
 
 /// Cheap to clone; reads through to [`Shared`].
 #[derive(Clone)]
@@ -50,26 +50,12 @@ pub struct Shared {
 
 impl AppState {
     /// Loads (or makes) the JWT secret and starts the rate-limit pruner.
-    pub fn new(core: Core, config: Arc<Config>) -> std::io::Result<Self> {
+    pub fn new(core: Core, config: Arc<Config>, rate_limits: RateLimits) -> std::io::Result<Self> {
         let jwt = JwtKeys::load(config.auth.jwt_secret.as_ref(), &config.store.data_dir)?;
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .build()
             .map_err(std::io::Error::other)?;
-        let rate_limits = RateLimits::new(&config.rate_limits);
-        let limits = rate_limits.clone();
-        core.connections().set_chat_gate(Arc::new(move |user| {
-            limits
-                .check(RateClass::Ai, RateKey::User(user))
-                .map(|_| ())
-                .map_err(|refused| {
-                    refused
-                        .details
-                        .as_ref()
-                        .and_then(|d| d["retry_after"].as_u64())
-                        .unwrap_or(1)
-                })
-        }));
         let jwt = Arc::new(jwt);
         install_authenticator(&core, &jwt);
         let shutdown = CancellationToken::new();

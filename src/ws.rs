@@ -10,9 +10,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use chorus_actors::ErrorKind;
 use chorus_actors::channels::{CloseSignal, OutboxRx};
+use chorus_actors::connections::StreamLease;
 use chorus_actors::connections::streams::TOKEN_EXPIRED;
-use chorus_actors::connections::{ConnMsg, StreamLease};
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use governor::{DefaultDirectRateLimiter, Quota};
@@ -87,7 +88,7 @@ async fn serve(socket: WebSocket, state: AppState, me: CurrentUser, slot: Stream
         () = read(stream, &connections, id, &close, &liveness, &limit) => {}
         () = expiry => {}
     }
-    connections.close(id);
+    connections.closed(id);
     drop(slot);
     // The client went away: the writer has nothing more to do.
     close.close(1000, "");
@@ -118,9 +119,9 @@ async fn read(
             None => return,
         };
         liveness.touch();
-        let msg = match msg {
-            Message::Text(text) => ConnMsg::Text(text.as_str().to_owned()),
-            Message::Binary(_) => ConnMsg::Binary,
+        let text = match msg {
+            Message::Text(text) => Some(text.as_str().to_owned()),
+            Message::Binary(_) => None,
             // tungstenite answers pings itself; a pong is proof of life.
             Message::Ping(_) | Message::Pong(_) => continue,
             // tungstenite answers the close handshake itself.
@@ -129,7 +130,11 @@ async fn read(
         match limit.check() {
             Verdict::Pass => {}
             Verdict::Refuse => {
-                connections.reply_error(id, "RATE_LIMIT_EXCEEDED", "too many frames; slow down");
+                connections.reply_error(
+                    id,
+                    ErrorKind::RateLimitExceeded,
+                    "too many frames; slow down",
+                );
                 continue;
             }
             Verdict::Close => {
@@ -137,7 +142,11 @@ async fn read(
                 return;
             }
         }
-        if connections.receive(id, msg).await.is_err() {
+        let handed = match text {
+            Some(text) => connections.receive_text(id, text).await,
+            None => connections.receive_binary(id).await,
+        };
+        if handed.is_err() {
             close.close(1011, "connection unavailable");
             return;
         }

@@ -8,7 +8,7 @@ use crate::accounts::{Accounts, AccountsConfig};
 use crate::audit::Audit;
 use crate::background::Background;
 use crate::channels::{Channels, ChannelsConfig};
-use crate::connections::{Connections, ConnectionsConfig};
+use crate::connections::{ChatGate, Connections, ConnectionsConfig};
 use crate::conversations::Conversations;
 use crate::conversations::generation::ChatDeps;
 use crate::documents::{Documents, DocumentsConfig};
@@ -87,7 +87,10 @@ impl Readiness {
 
 impl Core {
     /// Opens the store and starts the actor system.
-    pub async fn start(config: CoreConfig) -> Result<Self, CoreError> {
+    /// Opens the store and starts everything; `chat_gate` is the edge's rate
+    /// limit for chats over a socket ([`crate::connections::no_chat_limit`]
+    /// for a core that serves none).
+    pub async fn start(config: CoreConfig, chat_gate: ChatGate) -> Result<Self, CoreError> {
         let background = Background::new();
         let store = Store::open(&config.store)?;
         let audit = Audit::open(store.clone())?;
@@ -128,6 +131,7 @@ impl Core {
             accounts.clone(),
             config.connections,
             config.actors.clone(),
+            chat_gate,
         )
         .await?;
         let mut handlers = crate::jobs::Handlers::new();

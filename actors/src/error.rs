@@ -1,4 +1,7 @@
-//! The core's error type. The edge maps each variant to exactly one HTTP status.
+//! The core's errors, and the one mapping from an error to its API.md code
+//! and HTTP status ([`ErrorKind`]). Every answer that carries an error code
+//! (HTTP envelope, SSE `error` event, WebSocket `error` message) takes it
+//! from here; no other module spells a code.
 
 use crate::store::StoreError;
 
@@ -85,23 +88,22 @@ impl CoreError {
         }
     }
 
-    /// The API.md error code, for answers that are not HTTP (WebSocket).
-    pub fn code(&self) -> &'static str {
-        use crate::llm::LlmError;
+    /// What kind of error this is: its code and status.
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            CoreError::NotFound { .. } => "NOT_FOUND",
-            CoreError::Conflict(_) => "CONFLICT",
-            CoreError::Validation { .. } => "VALIDATION_ERROR",
-            CoreError::Unavailable(_) => "SERVICE_UNAVAILABLE",
-            CoreError::Timeout(_) | CoreError::Llm(LlmError::Timeout) => "GATEWAY_TIMEOUT",
-            CoreError::Unauthenticated { .. } => "AUTHENTICATION_ERROR",
-            CoreError::Forbidden(_) => "AUTHORIZATION_ERROR",
-            CoreError::Busy(_) => "CONVERSATION_BUSY",
-            CoreError::QuotaExceeded | CoreError::LimitReached { .. } => "QUOTA_EXCEEDED",
-            CoreError::RateLimited { .. } => "RATE_LIMIT_EXCEEDED",
-            CoreError::Llm(LlmError::UnknownProvider(_)) => "SERVICE_UNAVAILABLE",
-            CoreError::Llm(_) => "EXTERNAL_SERVICE_ERROR",
-            CoreError::Store(_) | CoreError::Internal(_) => "INTERNAL_ERROR",
+            CoreError::NotFound { .. } => ErrorKind::NotFound,
+            CoreError::Conflict(_) => ErrorKind::Conflict,
+            CoreError::Validation { .. } => ErrorKind::Validation,
+            // An actor that does not answer in time is the server's own
+            // trouble, not an upstream's: 503, like one that is down.
+            CoreError::Unavailable(_) | CoreError::Timeout(_) => ErrorKind::ServiceUnavailable,
+            CoreError::Unauthenticated { .. } => ErrorKind::Authentication,
+            CoreError::Forbidden(_) => ErrorKind::Authorization,
+            CoreError::Busy(_) => ErrorKind::ConversationBusy,
+            CoreError::QuotaExceeded | CoreError::LimitReached { .. } => ErrorKind::QuotaExceeded,
+            CoreError::RateLimited { .. } => ErrorKind::RateLimitExceeded,
+            CoreError::Llm(e) => e.kind(),
+            CoreError::Store(_) | CoreError::Internal(_) => ErrorKind::Internal,
         }
     }
 
@@ -119,6 +121,189 @@ impl CoreError {
         CoreError::Validation {
             field: field.into(),
             message: message.into(),
+        }
+    }
+}
+
+/// The `error.code` values of API.md 0.1 (and the WebSocket-only
+/// `INVALID_CHANNEL` of section 6), each with its one HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// 400: malformed JSON, a query string that cannot be parsed.
+    BadRequest,
+    /// 401: missing, expired, revoked or invalid credentials.
+    Authentication,
+    /// 403: authenticated, but the role is not allowed.
+    Authorization,
+    /// 404: unknown resource or path, or another user's resource.
+    NotFound,
+    /// 405: the path exists, the method does not.
+    MethodNotAllowed,
+    /// 409: a duplicate, or an invalid state transition.
+    Conflict,
+    /// 413: a body or upload over the limit.
+    PayloadTooLarge,
+    /// 415: wrong content type or file type.
+    UnsupportedMediaType,
+    /// 422: a field failed validation (`details.field` names it).
+    Validation,
+    /// 422 (WebSocket only): a channel name that is not one of API.md 6.
+    InvalidChannel,
+    /// 429: a rate limit.
+    RateLimitExceeded,
+    /// 429: a generation is already running in the conversation.
+    ConversationBusy,
+    /// 429: the monthly token allowance is used up, or a per-user count reached.
+    QuotaExceeded,
+    /// 500: a bug; the message never carries internals.
+    Internal,
+    /// 502: the model provider or another upstream failed.
+    ExternalService,
+    /// 503: not ready, shutting down, provider not configured.
+    ServiceUnavailable,
+    /// 504: the upstream timed out.
+    GatewayTimeout,
+}
+
+impl ErrorKind {
+    /// The HTTP status and the API.md code: the one table of both.
+    const fn parts(self) -> (u16, &'static str) {
+        use ErrorKind::*;
+        match self {
+            BadRequest => (400, "BAD_REQUEST"),
+            Authentication => (401, "AUTHENTICATION_ERROR"),
+            Authorization => (403, "AUTHORIZATION_ERROR"),
+            NotFound => (404, "NOT_FOUND"),
+            MethodNotAllowed => (405, "METHOD_NOT_ALLOWED"),
+            Conflict => (409, "CONFLICT"),
+            PayloadTooLarge => (413, "PAYLOAD_TOO_LARGE"),
+            UnsupportedMediaType => (415, "UNSUPPORTED_MEDIA_TYPE"),
+            Validation => (422, "VALIDATION_ERROR"),
+            InvalidChannel => (422, "INVALID_CHANNEL"),
+            RateLimitExceeded => (429, "RATE_LIMIT_EXCEEDED"),
+            ConversationBusy => (429, "CONVERSATION_BUSY"),
+            QuotaExceeded => (429, "QUOTA_EXCEEDED"),
+            Internal => (500, "INTERNAL_ERROR"),
+            ExternalService => (502, "EXTERNAL_SERVICE_ERROR"),
+            ServiceUnavailable => (503, "SERVICE_UNAVAILABLE"),
+            GatewayTimeout => (504, "GATEWAY_TIMEOUT"),
+        }
+    }
+
+    /// The HTTP status of an answer with this code.
+    pub const fn status(self) -> u16 {
+        self.parts().0
+    }
+
+    /// The API.md code (`error.code`, a WebSocket `error`'s `code`).
+    pub const fn code(self) -> &'static str {
+        self.parts().1
+    }
+
+    /// The code of an error answer some layer produced without a kind (a
+    /// framework rejection, a tower layer), from its status.
+    pub fn from_status(status: u16) -> Self {
+        use ErrorKind::*;
+        match status {
+            401 => Authentication,
+            403 => Authorization,
+            404 => NotFound,
+            405 => MethodNotAllowed,
+            409 => Conflict,
+            413 => PayloadTooLarge,
+            415 => UnsupportedMediaType,
+            422 => Validation,
+            429 => RateLimitExceeded,
+            502 => ExternalService,
+            503 => ServiceUnavailable,
+            504 => GatewayTimeout,
+            400..=499 => BadRequest,
+            _ => Internal,
+        }
+    }
+
+    /// The message used when nothing more specific is known.
+    pub const fn default_message(self) -> &'static str {
+        use ErrorKind::*;
+        match self {
+            BadRequest => "bad request",
+            Authentication => "authentication required",
+            Authorization => "not allowed",
+            NotFound => "not found",
+            MethodNotAllowed => "method not allowed",
+            Conflict => "conflict",
+            PayloadTooLarge => "payload too large",
+            UnsupportedMediaType => "unsupported media type",
+            Validation => "validation failed",
+            InvalidChannel => "unknown channel",
+            RateLimitExceeded => "rate limit exceeded",
+            ConversationBusy => "a generation is already running in this conversation",
+            QuotaExceeded => "monthly token allowance used up",
+            Internal => "internal error",
+            ExternalService => "upstream service failed",
+            ServiceUnavailable => "service unavailable",
+            GatewayTimeout => "upstream timed out",
+        }
+    }
+}
+
+impl crate::llm::LlmError {
+    /// The code a failure answers with: 503 when the provider is not
+    /// configured, 504 when it stopped answering, 502 for anything else.
+    pub fn kind(&self) -> crate::error::ErrorKind {
+        match self {
+            crate::llm::LlmError::UnknownProvider(_) => ErrorKind::ServiceUnavailable,
+            crate::llm::LlmError::UnknownModel { .. } => ErrorKind::Validation,
+            crate::llm::LlmError::Timeout => ErrorKind::GatewayTimeout,
+            _ => ErrorKind::ExternalService,
+        }
+    }
+}
+
+impl serde::Serialize for ErrorKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.code())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::llm::LlmError;
+
+    #[test]
+    fn a_timeout_has_one_code_whatever_the_transport() {
+        assert_eq!(
+            CoreError::Llm(LlmError::Timeout).kind(),
+            ErrorKind::GatewayTimeout
+        );
+        assert_eq!(
+            CoreError::Timeout("x".into()).kind(),
+            ErrorKind::ServiceUnavailable
+        );
+        assert_eq!(ErrorKind::GatewayTimeout.status(), 504);
+    }
+
+    #[test]
+    fn every_kind_round_trips_through_its_status_when_the_status_is_its_own() {
+        use ErrorKind::*;
+        for kind in [
+            BadRequest,
+            Authentication,
+            Authorization,
+            NotFound,
+            MethodNotAllowed,
+            Conflict,
+            PayloadTooLarge,
+            UnsupportedMediaType,
+            Validation,
+            Internal,
+            ExternalService,
+            ServiceUnavailable,
+            GatewayTimeout,
+            RateLimitExceeded,
+        ] {
+            assert_eq!(ErrorKind::from_status(kind.status()), kind, "{kind:?}");
         }
     }
 }

@@ -22,4 +22,4 @@ mod core;
 pub mod documents;
 
 pub use crate::core::{Core, CoreConfig};
-pub use error::CoreError;
+pub use error::{CoreError, ErrorKind};

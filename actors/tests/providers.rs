@@ -15,6 +15,7 @@ use axum::routing::post;
 use chorus_actors::llm::{
     ChatMessage, ChatRequest, Delta, Llm, LlmError, ProviderKind, ProviderSpec, TokenUsage,
 };
+use chorus_actors::model::MessageRole;
 use futures::StreamExt;
 use tokio::sync::oneshot;
 
@@ -45,8 +46,8 @@ fn request() -> ChatRequest {
     ChatRequest {
         model: String::new(),
         messages: vec![
-            ChatMessage::new("system", "be kind"),
-            ChatMessage::new("user", "hi there"),
+            ChatMessage::new(MessageRole::System, "be kind"),
+            ChatMessage::new(MessageRole::User, "hi there"),
         ],
         ..Default::default()
     }

@@ -26,7 +26,7 @@ use chorus_actors::connections::Credential;
 use chorus_actors::model::User;
 use uuid::Uuid;
 
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, ErrorKind};
 use crate::rate_limit::{RateClass, RateKey};
 use crate::state::AppState;
 
@@ -79,7 +79,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Admin {
             Ok(Admin(current))
         } else {
             Err(ApiError::new(
-                ErrorCode::Authorization,
+                ErrorKind::Authorization,
                 "admin role required",
             ))
         }
@@ -134,7 +134,7 @@ fn check_origin(state: &AppState, parts: &Parts) -> Result<(), ApiError> {
     if foreign {
         metrics::counter!("chorus_cross_site_refused_total").increment(1);
         return Err(ApiError::new(
-            ErrorCode::Authorization,
+            ErrorKind::Authorization,
             "cross-site request refused: this origin may not use the session cookie",
         ));
     }

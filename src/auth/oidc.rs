@@ -10,7 +10,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 
 use crate::config::OidcIssuer;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, ErrorKind};
 
 /// How long a fetched JWKS is trusted before it is fetched again.
 const JWKS_TTL: Duration = Duration::from_secs(600);
@@ -130,7 +130,7 @@ impl OidcVerifier {
         let set = Arc::new(fetch.await.map_err(|e| {
             tracing::warn!(error = %e, "JWKS fetch failed");
             ApiError::new(
-                ErrorCode::ExternalService,
+                ErrorKind::ExternalService,
                 "could not fetch the issuer's keys",
             )
         })?);

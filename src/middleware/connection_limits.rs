@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 use tower_http::timeout::{TimeoutBody, TimeoutError};
 
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, ErrorKind};
 use crate::server::ProbeOnly;
 
 /// Fails the body read when no data arrives for `timeout` (tower-http's
@@ -36,7 +36,7 @@ pub async fn body_timeout(State(timeout): State<Duration>, req: Request, next: N
         return response;
     }
     let mut response = ApiError::new(
-        ErrorCode::BadRequest,
+        ErrorKind::BadRequest,
         "the request body stopped arriving; send it without pauses",
     )
     .into_response();
@@ -53,7 +53,7 @@ pub async fn probe_only(req: Request, next: Next) -> Response {
     let probe = req.extensions().get::<ProbeOnly>().is_some();
     if probe && !matches!(req.uri().path(), "/live" | "/ready") {
         return ApiError::new(
-            ErrorCode::ServiceUnavailable,
+            ErrorKind::ServiceUnavailable,
             "the server is at its connection limit; retry shortly",
         )
         .with_header(header::RETRY_AFTER, HeaderValue::from_static("1"))

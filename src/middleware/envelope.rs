@@ -14,7 +14,7 @@ use http_body_util::BodyExt;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, ErrorKind};
 
 /// The id of the request being served: the client's `X-Request-ID` when it
 /// is acceptable, otherwise a new UUID.
@@ -36,7 +36,8 @@ pub async fn envelope(mut req: Request, next: Next) -> Response {
     let error = response.extensions_mut().remove::<ApiError>();
     let status = response.status();
     if error.is_some() || status.is_client_error() || status.is_server_error() {
-        let error = error.unwrap_or_else(|| ApiError::from_code(ErrorCode::from_status(status)));
+        let error =
+            error.unwrap_or_else(|| ApiError::from_code(ErrorKind::from_status(status.as_u16())));
         response = render_error(response, &error, &id, api);
     } else if api == ApiVersion::V2 && is_json(&response) {
         response = wrap_v2(response, &id).await;
@@ -148,8 +149,8 @@ fn openai_type(status: StatusCode) -> &'static str {
 fn render_error(response: Response, error: &ApiError, id: &str, api: ApiVersion) -> Response {
     if api == ApiVersion::OpenAi {
         let body = serde_json::json!({ "error": {
-            "message": error.message, "type": openai_type(error.code.status()),
-            "code": error.code.as_str().to_lowercase(), "param": error.details.as_ref().and_then(|d| d.get("field")),
+            "message": error.message, "type": openai_type(crate::error::status_of(error.code)),
+            "code": error.code.code().to_lowercase(), "param": error.details.as_ref().and_then(|d| d.get("field")),
         }});
         return with_json_body(
             response,
@@ -159,7 +160,7 @@ fn render_error(response: Response, error: &ApiError, id: &str, api: ApiVersion)
     }
     let body = ErrorEnvelope {
         error: ErrorBody {
-            code: error.code.as_str(),
+            code: error.code.code(),
             message: &error.message,
             details: error.details.as_ref(),
         },
@@ -182,7 +183,7 @@ fn with_json_body(response: Response, error: &ApiError, bytes: Vec<u8>) -> Respo
     // A layer may have answered with a status the code does not carry (e.g.
     // 408); keep the code's own status so the pair always matches the table.
     if parts.status != StatusCode::REQUEST_TIMEOUT {
-        parts.status = error.code.status();
+        parts.status = crate::error::status_of(error.code);
     }
     Response::from_parts(parts, Body::from(bytes))
 }

@@ -6,7 +6,8 @@ use std::time::Instant;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use chorus_actors::llm::{ChatMessage, ChatRequest, ProviderKind};
-use chorus_actors::replay::Generation;
+use chorus_actors::model::MessageRole;
+use chorus_actors::replay::{GenData, Generation};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -41,7 +42,10 @@ pub fn public_router() -> OpenApiRouter<AppState> {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct MessageBody {
-    pub role: String,
+    /// `system`, `user` or `assistant`.
+    #[schema(value_type = String)]
+    pub role: MessageRole,
+    /// At most 100000 characters.
     pub content: String,
 }
 
@@ -69,27 +73,6 @@ pub struct CompletionAnswer {
     pub analysis_type: Option<String>,
 }
 
-fn check_messages(messages: &[MessageBody]) -> Result<(), ApiError> {
-    if messages.is_empty() {
-        return Err(ApiError::validation("messages", "at least one message"));
-    }
-    for (i, m) in messages.iter().enumerate() {
-        if !matches!(m.role.as_str(), "system" | "user" | "assistant") {
-            return Err(ApiError::validation(
-                format!("messages.{i}.role"),
-                "one of system, user, assistant",
-            ));
-        }
-        if m.content.chars().count() > 100_000 {
-            return Err(ApiError::validation(
-                format!("messages.{i}.content"),
-                "at most 100000 characters",
-            ));
-        }
-    }
-    Ok(())
-}
-
 /// Starts a stateless generation and answers it as SSE or as one body.
 pub async fn answer(
     state: &AppState,
@@ -113,10 +96,11 @@ pub async fn answer(
         return Err(error);
     }
     if let Some(slot) = slot {
-        let events = generation
-            .listen(0)
-            .filter(|e| futures::future::ready(e.name != "start"));
-        return Ok(crate::sse::respond(slot, holding(events, client)));
+        let frames = generation.listen(0).filter_map(|e| {
+            let frame = (!matches!(e.data(), GenData::Start(_))).then(|| e.sse());
+            futures::future::ready(frame)
+        });
+        return Ok(crate::sse::respond(slot, holding(frames, client)));
     }
     let body = whole(&generation, started).await?;
     drop(client);
@@ -131,21 +115,17 @@ async fn whole(
     generation: &Arc<Generation>,
     started: Instant,
 ) -> Result<CompletionAnswer, ApiError> {
-    let start: Value = generation
-        .events()
-        .first()
-        .and_then(|e| serde_json::from_str(&e.data).ok())
-        .unwrap_or_default();
-    let data = finished(generation).await?;
+    let (provider, model) = match generation.events().first().map(|e| e.data().clone()) {
+        Some(GenData::Start(started)) => (started.provider, started.model),
+        _ => Default::default(),
+    };
+    let end = finished(generation).await?;
     Ok(CompletionAnswer {
-        content: data["full_response"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
-        model: start["model"].as_str().unwrap_or_default().to_string(),
-        provider: start["provider"].as_str().unwrap_or_default().to_string(),
-        usage: data["usage"].clone(),
-        finish_reason: data["finish_reason"].as_str().unwrap_or("stop").to_string(),
+        content: end.full_response,
+        model,
+        provider,
+        usage: end.usage.to_json(),
+        finish_reason: end.finish_reason,
         latency_ms: started.elapsed().as_millis() as u64,
         analysis_type: None,
     })
@@ -161,13 +141,12 @@ async fn completions(
     me: CurrentUser,
     Json(body): Json<CompletionBody>,
 ) -> Result<Response, ApiError> {
-    check_messages(&body.messages)?;
     let request = ChatRequest {
         model: body.model.unwrap_or_default(),
         messages: body
             .messages
             .into_iter()
-            .map(|m| ChatMessage::new(&m.role, m.content))
+            .map(|m| ChatMessage::new(m.role, m.content))
             .collect(),
         temperature: body.temperature,
         max_tokens: body.max_tokens,
@@ -226,9 +205,12 @@ async fn process(
     }
     let mut messages = Vec::new();
     if !template.system_prompt.is_empty() {
-        messages.push(ChatMessage::new("system", template.system_prompt.clone()));
+        messages.push(ChatMessage::new(
+            MessageRole::System,
+            template.system_prompt.clone(),
+        ));
     }
-    messages.push(ChatMessage::new("user", body.user_input));
+    messages.push(ChatMessage::new(MessageRole::User, body.user_input));
     let request = ChatRequest {
         model: body.model.unwrap_or_default(),
         messages,

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chorus_actors::conversations::ChatParams;
-use chorus_actors::replay::{Generation, Opening};
+use chorus_actors::replay::{Finished, GenData, Generation, Opening};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::conversations::MessageView;
 use crate::auth::CurrentUser;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::ApiError;
 use crate::extract::{Json, Path};
 use crate::state::AppState;
 
@@ -64,22 +64,13 @@ pub struct ChatAnswer {
 pub fn early_failure(opening: Opening) -> Option<ApiError> {
     match opening {
         Opening::Failed {
-            code,
+            kind,
             message,
             upstream_status,
-            timeout,
-        } => {
-            let code = match (code, timeout) {
-                (_, true) => ErrorCode::GatewayTimeout,
-                ("SERVICE_UNAVAILABLE", _) => ErrorCode::ServiceUnavailable,
-                ("INTERNAL_ERROR", _) => ErrorCode::Internal,
-                _ => ErrorCode::ExternalService,
-            };
-            Some(
-                ApiError::new(code, message)
-                    .with_details(json!({ "upstream_status": upstream_status })),
-            )
-        }
+        } => Some(
+            ApiError::new(kind, message)
+                .with_details(json!({ "upstream_status": upstream_status })),
+        ),
         _ => None,
     }
 }
@@ -151,21 +142,21 @@ async fn chat(
     Ok(Json(whole_answer(&state, &me, id, &generation).await?).into_response())
 }
 
-/// Waits for a generation's end: the `done` payload, or its `error` as a 502.
-pub async fn finished(generation: &Arc<Generation>) -> Result<Value, ApiError> {
+/// Waits for a generation's end: how it finished, or its `error` (with the
+/// error's own code: 502, 504 or 500).
+pub async fn finished(generation: &Arc<Generation>) -> Result<Finished, ApiError> {
     let end = generation
         .finished()
         .await
         .ok_or_else(|| ApiError::internal("generation ended without an event"))?;
-    let data: Value = serde_json::from_str(&end.data).unwrap_or_default();
-    if end.name == "error" {
-        let message = data["message"]
-            .as_str()
-            .unwrap_or("the provider failed")
-            .to_string();
-        return Err(ApiError::new(ErrorCode::ExternalService, message));
+    match end.data() {
+        GenData::Done(f) | GenData::Cancelled(f) => Ok((**f).clone()),
+        GenData::Error(kind, message) => Err(ApiError::new(*kind, message.clone())),
+        other => Err(ApiError::internal(format!(
+            "a generation ended on {}",
+            other.name()
+        ))),
     }
-    Ok(data)
 }
 
 /// Waits for the end of a generation and answers the persisted messages.
@@ -179,10 +170,7 @@ async fn whole_answer(
     let conversations = state.core.conversations();
     let message = conversations.message(me.user.id, id, generation.message_id)?;
     let user_message = conversations.message(me.user.id, id, generation.user_message_id)?;
-    let usage = message
-        .usage
-        .map(chorus_actors::conversations::generation::usage_json)
-        .unwrap_or(Value::Null);
+    let usage = message.usage.map_or(Value::Null, |u| u.to_json());
     Ok(ChatAnswer {
         message: message.into(),
         user_message: user_message.into(),

@@ -3,6 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chorus_actors::conversations::{ConversationPatch, ListFilter, NewConversation};
+use chorus_actors::model::MessageRole;
 use chorus_actors::model::{Conversation, Message};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -77,7 +78,7 @@ impl From<Conversation> for ConversationView {
 pub struct MessageView {
     pub id: Uuid,
     pub conversation_id: Uuid,
-    pub role: String,
+    pub role: &'static str,
     pub content: String,
     #[schema(value_type = Object)]
     pub metadata: Value,
@@ -93,13 +94,11 @@ impl From<Message> for MessageView {
         Self {
             id: m.id,
             conversation_id: m.conversation_id,
-            role: m.role,
+            role: m.role.as_str(),
             content: m.content,
             metadata: serde_json::from_str(&m.metadata_json)
                 .unwrap_or_else(|_| Value::Object(Default::default())),
-            usage: m
-                .usage
-                .map(chorus_actors::conversations::generation::usage_json),
+            usage: m.usage.map(|u| u.to_json()),
             status: m.status.as_str(),
             created_at: rfc3339_ms(m.created_at),
         }
@@ -306,7 +305,8 @@ async fn messages(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct AppendBody {
     /// `user`, `assistant` or `system`.
-    pub role: String,
+    #[schema(value_type = String)]
+    pub role: MessageRole,
     /// 1-100000 characters.
     pub content: String,
     #[schema(value_type = Option<Object>)]
@@ -327,7 +327,7 @@ async fn append(
     let message = state
         .core
         .conversations()
-        .append(me.user.id, id, &body.role, body.content, metadata)
+        .append(me.user.id, id, body.role, body.content, metadata)
         .await?;
     Ok((StatusCode::CREATED, Json(message.into())))
 }

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::conversations::PageQuery;
 use crate::auth::CurrentUser;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, ErrorKind};
 use crate::extract::{Json, Path, Query};
 use crate::pagination::{Page, bounds};
 use crate::state::AppState;
@@ -66,13 +66,13 @@ impl From<Document> for DocumentView {
 }
 
 fn unsupported(message: &'static str) -> ApiError {
-    ApiError::new(ErrorCode::UnsupportedMediaType, message)
+    ApiError::new(ErrorKind::UnsupportedMediaType, message)
 }
 
 /// Reads the `file` field of a multipart upload: its title and UTF-8 text.
 async fn read_file(mut form: Multipart) -> Result<(String, String), ApiError> {
     let bad = |e: axum::extract::multipart::MultipartError| {
-        ApiError::from_code(ErrorCode::from_status(e.status()))
+        ApiError::from_code(ErrorKind::from_status(e.status().as_u16()))
     };
     while let Some(field) = form.next_field().await.map_err(bad)? {
         if field.name() != Some("file") {
@@ -110,7 +110,7 @@ async fn upload(
     let (title, text) = if content_type.starts_with("multipart/form-data") {
         let form = Multipart::from_request(req, &state)
             .await
-            .map_err(|_| ApiError::new(ErrorCode::BadRequest, "malformed multipart body"))?;
+            .map_err(|_| ApiError::new(ErrorKind::BadRequest, "malformed multipart body"))?;
         read_file(form).await?
     } else {
         let Json(body) = Json::<TextDocument>::from_request(req, &state).await?;

@@ -1,13 +1,11 @@
 //! Background jobs (API.md 5).
 
-use std::sync::Arc;
-
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use chorus_actors::jobs::{JobFilter, NewJob};
 use chorus_actors::model::{Job, JobEvent, JobLog, JobStatus};
-use chorus_actors::replay::GenEvent;
+use chorus_actors::replay::sse_frame;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -101,7 +99,7 @@ pub struct EventView {
     pub seq: u64,
     /// created, started, progress, log, completed, failed, cancelled or retrying.
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: &'static str,
     #[schema(value_type = Object)]
     pub data: Value,
     pub at: String,
@@ -112,7 +110,7 @@ impl From<JobEvent> for EventView {
         Self {
             seq: e.seq,
             data: serde_json::from_str(&e.data_json).unwrap_or_default(),
-            kind: e.kind,
+            kind: e.kind.as_str(),
             at: rfc3339_ms(e.at),
         }
     }
@@ -299,26 +297,8 @@ async fn stream(
     let events = state.core.jobs().listen(me.user.id, id, after)?;
     Ok(crate::sse::respond(
         slot,
-        events.map(|e| GenEvent {
-            seq: e.seq,
-            name: event_name(&e.kind),
-            data: Arc::from(e.data_json.as_str()),
-        }),
+        events.map(|e| sse_frame(e.kind.as_str(), e.seq, e.data_json.as_bytes())),
     ))
-}
-
-/// The SSE event name of a job event kind.
-fn event_name(kind: &str) -> &'static str {
-    match kind {
-        "created" => "created",
-        "started" => "started",
-        "progress" => "progress",
-        "log" => "log",
-        "completed" => "completed",
-        "failed" => "failed",
-        "cancelled" => "cancelled",
-        _ => "retrying",
-    }
 }
 
 /// A job's log lines.

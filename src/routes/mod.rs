@@ -27,7 +27,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::{limit_by_ip, require_user};
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, ErrorKind};
 use crate::openapi::ApiDoc;
 use crate::rate_limit::RateClass;
 use crate::state::AppState;
@@ -90,9 +90,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
 }
 
 async fn not_found() -> ApiError {
-    ApiError::new(ErrorCode::NotFound, "no such route")
+    ApiError::new(ErrorKind::NotFound, "no such route")
 }
 
 async fn method_not_allowed() -> ApiError {
-    ApiError::from_code(ErrorCode::MethodNotAllowed)
+    ApiError::from_code(ErrorKind::MethodNotAllowed)
 }

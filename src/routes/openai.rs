@@ -1,12 +1,13 @@
 //! The OpenAI-compatible surface (API.md 9): `/v1/models` and
 //! `/v1/chat/completions`, so existing OpenAI SDKs work unchanged.
 
-use std::convert::Infallible;
-
 use axum::extract::State;
-use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use chorus_actors::connections::StreamLease;
 use chorus_actors::llm::{ChatMessage, ChatRequest};
+use chorus_actors::model::MessageRole;
+use chorus_actors::replay::{GenData, GenEvent};
 use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -113,20 +114,12 @@ async fn chat_completions(
 ) -> Result<Response, ApiError> {
     let mut messages = Vec::with_capacity(body.messages.len());
     for m in &body.messages {
-        if !matches!(
-            m.role.as_str(),
-            "system" | "developer" | "user" | "assistant"
-        ) {
-            return Err(ApiError::validation(
-                "messages.role",
-                "one of system, user, assistant",
-            ));
+        // OpenAI's newer name for the system role.
+        let role = match m.role.as_str() {
+            "developer" => Ok(MessageRole::System),
+            other => other.parse::<MessageRole>(),
         }
-        let role = if m.role == "developer" {
-            "system"
-        } else {
-            m.role.as_str()
-        };
+        .map_err(|e| ApiError::validation("messages.role", e))?;
         messages.push(ChatMessage::new(role, text_of(&m.content)?));
     }
     let stop = match body.stop {
@@ -165,7 +158,8 @@ async fn chat_completions(
     if let Some(slot) = slot {
         let include_usage = body.stream_options.is_some_and(|o| o.include_usage);
         return Ok(stream(
-            crate::sse::guarded(slot, holding(generation.listen(0), client)),
+            slot,
+            holding(generation.listen(0), client),
             id,
             created,
             model,
@@ -176,56 +170,50 @@ async fn chat_completions(
     drop(client);
     Ok(Json(json!({
         "id": id, "object": "chat.completion", "created": created, "model": model,
-        "choices": [{ "index": 0, "message": { "role": "assistant", "content": data["full_response"] }, "finish_reason": data["finish_reason"] }],
-        "usage": data["usage"],
+        "choices": [{ "index": 0, "message": { "role": "assistant", "content": data.full_response }, "finish_reason": data.finish_reason }],
+        "usage": data.usage.to_json(),
     }))
     .into_response())
 }
 
-fn chunk(id: &str, created: i64, model: &str, delta: Value, finish_reason: Value) -> Event {
+fn chunk(id: &str, created: i64, model: &str, delta: Value, finish_reason: Value) -> Bytes {
     let body = json!({
         "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
         "choices": [{ "index": 0, "delta": delta, "finish_reason": finish_reason }],
     });
-    Event::default().data(body.to_string())
+    crate::sse::data_frame(body.to_string().as_bytes())
 }
 
 /// OpenAI's stream: a role chunk, content chunks, a finish chunk, the usage
 /// chunk if asked for, then `[DONE]`.
 fn stream(
-    events: impl futures::Stream<Item = chorus_actors::replay::GenEvent> + Send + 'static,
+    slot: StreamLease,
+    events: impl futures::Stream<Item = GenEvent> + Send + 'static,
     id: String,
     created: i64,
     model: String,
     include_usage: bool,
 ) -> Response {
-    let out = events.flat_map(move |e| {
-        let data: Value = serde_json::from_str(&e.data).unwrap_or_default();
-        let items: Vec<Event> = match e.name {
-            "start" => vec![chunk(&id, created, &model, json!({ "role": "assistant", "content": "" }), Value::Null)],
-            "token" => vec![chunk(&id, created, &model, json!({ "content": data["token"] }), Value::Null)],
-            "done" => {
-                let mut v = vec![chunk(&id, created, &model, json!({}), data["finish_reason"].clone())];
+    let done = || crate::sse::data_frame(b"[DONE]");
+    let frames = events.flat_map(move |e| {
+        let items: Vec<Bytes> = match e.data() {
+            GenData::Start(_) => vec![chunk(&id, created, &model, json!({ "role": "assistant", "content": "" }), Value::Null)],
+            GenData::Token(token) => vec![chunk(&id, created, &model, json!({ "content": token }), Value::Null)],
+            GenData::Done(end) | GenData::Cancelled(end) => {
+                let mut v = vec![chunk(&id, created, &model, json!({}), json!(end.finish_reason))];
                 if include_usage {
-                    let usage = json!({ "id": id, "object": "chat.completion.chunk", "created": created, "model": model, "choices": [], "usage": data["usage"] });
-                    v.push(Event::default().data(usage.to_string()));
+                    let usage = json!({ "id": id, "object": "chat.completion.chunk", "created": created, "model": model, "choices": [], "usage": end.usage.to_json() });
+                    v.push(crate::sse::data_frame(usage.to_string().as_bytes()));
                 }
-                v.push(Event::default().data("[DONE]"));
+                v.push(done());
                 v
             }
-            _ => {
-                let error = json!({ "error": { "message": data["message"], "type": "server_error", "code": data["code"] } });
-                vec![Event::default().data(error.to_string()), Event::default().data("[DONE]")]
+            GenData::Error(kind, message) => {
+                let error = json!({ "error": { "message": message, "type": "server_error", "code": kind } });
+                vec![crate::sse::data_frame(error.to_string().as_bytes()), done()]
             }
         };
-        futures::stream::iter(items.into_iter().map(Ok::<_, Infallible>))
+        futures::stream::iter(items)
     });
-    let keep_alive = axum::response::sse::KeepAlive::new()
-        .interval(std::time::Duration::from_secs(10))
-        .text("keep-alive");
-    (
-        [("x-accel-buffering", "no"), ("cache-control", "no-cache")],
-        Sse::new(out).keep_alive(keep_alive),
-    )
-        .into_response()
+    crate::sse::respond(slot, frames)
 }

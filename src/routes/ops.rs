@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, ErrorKind};
 use crate::extract::Json;
 use crate::state::AppState;
 
@@ -115,7 +115,7 @@ async fn ready(
 ) -> Result<Json<Ready>, ApiError> {
     if state.shutdown.is_cancelled() {
         return Err(ApiError::new(
-            ErrorCode::ServiceUnavailable,
+            ErrorKind::ServiceUnavailable,
             "shutting down",
         ));
     }
@@ -137,7 +137,7 @@ async fn ready(
             checks,
         }))
     } else {
-        Err(ApiError::new(ErrorCode::ServiceUnavailable, "not ready")
+        Err(ApiError::new(ErrorKind::ServiceUnavailable, "not ready")
             .with_details(json!({ "checks": checks })))
     }
 }

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::users::UsageView;
 use crate::auth::CurrentUser;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, ErrorKind};
 use crate::extract::{Json, Query};
 use crate::state::AppState;
 use crate::time::rfc3339_ms;
@@ -104,7 +104,7 @@ async fn query_logs(
     let user_id = match q.user_id {
         Some(other) if other != me.user.id && !me.user.role.is_admin() => {
             return Err(ApiError::new(
-                ErrorCode::Authorization,
+                ErrorKind::Authorization,
                 "only admins may read other users' logs",
             ));
         }

@@ -27,7 +27,7 @@ pub enum RefreshRefused {
     Reused,
 }
 
-pub enum SessionMsg {
+pub(crate) enum SessionMsg {
     /// Rotates the refresh token presented (by its hash); answers the new token.
     Refresh(
         [u8; 32],
@@ -39,7 +39,7 @@ pub enum SessionMsg {
     Touch,
 }
 
-pub struct SessionActor {
+pub(crate) struct SessionActor {
     store: Store,
     tables: Tables,
     revoked: Arc<DashMap<Uuid, i64>>,

@@ -163,7 +163,7 @@ impl Accounts {
     }
 
     /// The session supervisor (for readiness and shutdown).
-    pub fn sessions(&self) -> &Supervisor<SessionActor> {
+    pub(crate) fn sessions(&self) -> &Supervisor<SessionActor> {
         &self.sessions
     }
 

@@ -5,6 +5,8 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::error::ErrorKind;
+
 /// Now as RFC 3339 with milliseconds, the format of every timestamp we send.
 pub fn timestamp() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
@@ -71,7 +73,7 @@ pub fn presence(channel: &str, users: &[Uuid]) -> Bytes {
     frame(json!({ "type": "presence", "channel": channel, "users": users }))
 }
 
-pub fn error(code: &str, message: &str, reference: Option<&Value>) -> Bytes {
+pub fn error(code: ErrorKind, message: &str, reference: Option<&Value>) -> Bytes {
     with_ref(
         json!({ "type": "error", "code": code, "message": message }),
         reference,
@@ -96,15 +98,16 @@ pub fn authenticated(expires_at: Option<i64>, reference: Option<&Value>) -> Byte
 
 /// A generation event as `chat.<name>`: the SSE payload's fields plus
 /// `type` and `conversation_id`, spliced without re-parsing the payload.
-pub fn chat_event(name: &str, conversation_id: Uuid, data: &str) -> Bytes {
+pub fn chat_event(name: &str, conversation_id: Uuid, data: &[u8]) -> Bytes {
     let head = format!(r#"{{"type":"chat.{name}","conversation_id":"{conversation_id}""#);
-    let rest = data.trim_start().strip_prefix('{').unwrap_or("}");
-    let mut out = String::with_capacity(head.len() + rest.len() + 1);
-    out.push_str(&head);
-    if !rest.trim_start().starts_with('}') {
-        out.push(',');
+    // A payload is a compact JSON object: `{` then its fields, or `{}`.
+    let rest = data.strip_prefix(b"{").unwrap_or(b"}");
+    let mut out = Vec::with_capacity(head.len() + rest.len() + 1);
+    out.extend_from_slice(head.as_bytes());
+    if !rest.starts_with(b"}") {
+        out.push(b',');
     }
-    out.push_str(rest);
+    out.extend_from_slice(rest);
     Bytes::from(out)
 }
 
@@ -119,11 +122,11 @@ mod tests {
     #[test]
     fn chat_events_carry_the_payload_fields() {
         let id = Uuid::now_v7();
-        let v = parse(&chat_event("token", id, r#"{"token":"hi"}"#));
+        let v = parse(&chat_event("token", id, br#"{"token":"hi"}"#));
         assert_eq!(v["type"], "chat.token");
         assert_eq!(v["conversation_id"], id.to_string());
         assert_eq!(v["token"], "hi");
-        let v = parse(&chat_event("done", id, "{}"));
+        let v = parse(&chat_event("done", id, b"{}"));
         assert_eq!(v["type"], "chat.done");
     }
 
@@ -132,7 +135,7 @@ mod tests {
         let r = json!(7);
         assert_eq!(parse(&pong(Some(&r)))["ref"], 7);
         assert!(parse(&pong(None)).get("ref").is_none());
-        let v = parse(&error("BAD_REQUEST", "no", Some(&json!("a"))));
+        let v = parse(&error(ErrorKind::BadRequest, "no", Some(&json!("a"))));
         assert_eq!(
             (v["code"].as_str(), v["ref"].as_str()),
             (Some("BAD_REQUEST"), Some("a"))

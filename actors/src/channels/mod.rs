@@ -270,7 +270,7 @@ impl Channels {
         tokio::spawn(async move {
             while let Some(event) = events.next().await {
                 if let Some(channel) = channels.get(&name) {
-                    let frame = frames::chat_event(event.name, conversation_id, &event.data);
+                    let frame = frames::chat_event(event.name(), conversation_id, event.payload());
                     channel.lock().fan_out(&frame);
                 }
             }

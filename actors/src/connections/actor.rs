@@ -11,18 +11,18 @@ use super::{Conn, EdgeHooks, Live, leave_all};
 use crate::accounts::Accounts;
 use crate::channels::{ChannelName, Channels, frames};
 use crate::conversations::{ChatParams, Conversations};
-use crate::error::CoreError;
+use crate::error::{CoreError, ErrorKind};
 use crate::supervisor::{Ctx, KeyedActor};
 
 /// A frame from the socket.
 #[derive(Debug)]
-pub enum ConnMsg {
+pub(crate) enum ConnMsg {
     Text(String),
     /// Binary frames are not part of the protocol; they get an `error`.
     Binary,
 }
 
-pub struct ConnectionActor {
+pub(crate) struct ConnectionActor {
     pub(super) hooks: Arc<EdgeHooks>,
     pub(super) live: Arc<Live>,
     pub(super) channels: Channels,
@@ -33,7 +33,7 @@ pub struct ConnectionActor {
 }
 
 /// An `error` reply: code and message.
-type Refusal = (&'static str, String);
+type Refusal = (ErrorKind, String);
 
 impl KeyedActor for ConnectionActor {
     type Key = u64;
@@ -56,7 +56,7 @@ impl KeyedActor for ConnectionActor {
     ) -> Result<(), CoreError> {
         let incoming = match msg {
             ConnMsg::Binary => Err(protocol::Refused {
-                code: "BAD_REQUEST",
+                code: ErrorKind::BadRequest,
                 message: "binary frames are not supported: send JSON text".into(),
                 reference: None,
             }),
@@ -103,11 +103,11 @@ impl ConnectionActor {
                 let since = since
                     .map(|s| s.value())
                     .transpose()
-                    .map_err(|e| (e.code(), e.public_message()))?;
+                    .map_err(|e| (e.kind(), e.public_message()))?;
                 let known = conn.subscriptions().contains(&channel);
                 if !known && conn.subscriptions().len() >= self.max_subscriptions {
                     return Err((
-                        "VALIDATION_ERROR",
+                        ErrorKind::Validation,
                         format!(
                             "at most {} subscriptions per connection",
                             self.max_subscriptions
@@ -119,7 +119,7 @@ impl ConnectionActor {
                     .map_err(|full| {
                         let message =
                             format!("at most {} rooms of yours may exist at once", full.limit);
-                        ("QUOTA_EXCEEDED", message)
+                        (ErrorKind::QuotaExceeded, message)
                     })?;
                 conn.subscriptions().insert(channel);
             }
@@ -134,7 +134,7 @@ impl ConnectionActor {
                 let own = channel == ChannelName::user(conn.user.id);
                 if !own && !conn.subscriptions().contains(&channel) {
                     return Err((
-                        "AUTHORIZATION_ERROR",
+                        ErrorKind::Authorization,
                         format!("subscribe to {channel} before publishing to it"),
                     ));
                 }
@@ -146,18 +146,16 @@ impl ConnectionActor {
                 provider,
                 model,
             } => {
-                if let Some(Err(retry_after)) =
-                    self.hooks.chat_gate.get().map(|gate| gate(conn.user.id))
-                {
+                if let Err(retry_after) = (self.hooks.chat_gate)(conn.user.id) {
                     return Err((
-                        "RATE_LIMIT_EXCEEDED",
+                        ErrorKind::RateLimitExceeded,
                         format!("too many chats; retry in {retry_after} s"),
                     ));
                 }
                 // Like 4.1: someone else's conversation does not exist.
                 self.conversations
                     .get(conn.user.id, conversation_id)
-                    .map_err(|e| (e.code(), e.public_message()))?;
+                    .map_err(|e| (e.kind(), e.public_message()))?;
                 let name = ChannelName::conversation(conversation_id);
                 // The sender listens implicitly (past the subscription cap).
                 if conn.subscriptions().insert(name.clone()) {
@@ -176,10 +174,10 @@ impl ConnectionActor {
                 let user = self
                     .accounts
                     .user(conn.user.id)
-                    .map_err(|e| (e.code(), e.public_message()))?;
+                    .map_err(|e| (e.kind(), e.public_message()))?;
                 if !user.is_active {
                     conn.outbox.close(REVOKED.0, REVOKED.1);
-                    return Err(("AUTHENTICATION_ERROR", "account is deactivated".into()));
+                    return Err((ErrorKind::Authentication, "account is deactivated".into()));
                 }
                 let (conversations, conn) = (self.conversations.clone(), conn.clone());
                 let reference = reference.cloned();
@@ -213,12 +211,15 @@ impl ConnectionActor {
     /// a valid credential of the same user.
     fn renew(&self, conn: &Conn, token: &str, reference: Option<&Value>) -> Result<(), Refusal> {
         let Some(authenticate) = self.hooks.authenticator.get() else {
-            return Err(("SERVICE_UNAVAILABLE", "auth is not available".into()));
+            return Err((
+                ErrorKind::ServiceUnavailable,
+                "auth is not available".into(),
+            ));
         };
-        let fresh = authenticate(token).map_err(|e| (e.code(), e.public_message()))?;
+        let fresh = authenticate(token).map_err(|e| (e.kind(), e.public_message()))?;
         if !conn.stream.renew(fresh) {
             return Err((
-                "AUTHENTICATION_ERROR",
+                ErrorKind::Authentication,
                 "the token belongs to another user".into(),
             ));
         }
@@ -229,10 +230,10 @@ impl ConnectionActor {
 
     /// The channel rules of API.md 6.
     fn authorize(&self, conn: &Conn, name: &str) -> Result<(), Refusal> {
-        let forbidden = || ("AUTHORIZATION_ERROR", format!("not allowed on {name}"));
+        let forbidden = || (ErrorKind::Authorization, format!("not allowed on {name}"));
         match ChannelName::parse(name) {
             None => Err((
-                "INVALID_CHANNEL",
+                ErrorKind::InvalidChannel,
                 format!(
                     "unknown channel {name:?}: use user:{{id}}, conversation:{{id}}, project:{{id}} or room:{{name}}"
                 ),
@@ -252,5 +253,5 @@ impl ConnectionActor {
 
 fn reply_error(conn: &Conn, e: &CoreError, reference: Option<&Value>) {
     conn.outbox
-        .push(frames::error(e.code(), &e.public_message(), reference));
+        .push(frames::error(e.kind(), &e.public_message(), reference));
 }

@@ -24,10 +24,10 @@ use dashmap::DashMap;
 use crate::accounts::Accounts;
 use crate::channels::{ChannelName, Channels, Outbox, OutboxRx, frames};
 use crate::conversations::Conversations;
-use crate::error::CoreError;
+use crate::error::{CoreError, ErrorKind};
 use crate::model::User;
 use crate::supervisor::{Supervisor, SupervisorConfig};
-pub use actor::{ConnMsg, ConnectionActor};
+use actor::{ConnMsg, ConnectionActor};
 pub use streams::{Credential, StreamHandle, StreamLease, Streams, TooManyStreams};
 
 #[derive(Debug, Clone)]
@@ -61,17 +61,25 @@ impl Conn {
 type Live = DashMap<u64, Arc<Conn>>;
 
 /// The edge's rate limit for chats sent over a socket (class `ai`):
-/// `Err(seconds to wait)` when the user is over it.
+/// `Err(seconds to wait)` when the user is over it. Required at start, so
+/// a core that serves sockets cannot run without it.
 pub type ChatGate = Arc<dyn Fn(uuid::Uuid) -> Result<(), u64> + Send + Sync>;
+
+/// A gate that lets every chat through: for a core that serves no sockets
+/// (the admin CLI).
+pub fn no_chat_limit() -> ChatGate {
+    Arc::new(|_| Ok(()))
+}
 
 /// The edge's check of a token sent in an `auth` message (the core cannot
 /// verify access tokens: their keys live at the edge).
 pub type Authenticator = Arc<dyn Fn(&str) -> Result<Credential, CoreError> + Send + Sync>;
 
-/// The hooks the edge installs once at start-up.
-#[derive(Default)]
+/// The hooks of the edge: the chat gate, given at start, and the
+/// authenticator, installed once the edge's keys are loaded (until then an
+/// `auth` message is refused).
 pub(crate) struct EdgeHooks {
-    chat_gate: OnceLock<ChatGate>,
+    chat_gate: ChatGate,
     authenticator: OnceLock<Authenticator>,
 }
 
@@ -94,9 +102,13 @@ impl Connections {
         accounts: Accounts,
         config: ConnectionsConfig,
         actors: SupervisorConfig,
+        chat_gate: ChatGate,
     ) -> Result<Self, CoreError> {
         let live = Arc::new(Live::new());
-        let hooks = Arc::new(EdgeHooks::default());
+        let hooks = Arc::new(EdgeHooks {
+            chat_gate,
+            authenticator: OnceLock::new(),
+        });
         let streams = Streams::new(config.max_streams_per_user);
         let revoked = streams.clone();
         accounts
@@ -119,11 +131,6 @@ impl Connections {
             hooks,
             streams,
         })
-    }
-
-    /// Sets the rate limit chats over a socket pass, once, at start-up.
-    pub fn set_chat_gate(&self, gate: ChatGate) {
-        let _ = self.hooks.chat_gate.set(gate);
     }
 
     /// Sets how `auth` messages are checked, once, at start-up.
@@ -160,13 +167,18 @@ impl Connections {
         (id, rx)
     }
 
-    /// Hands one frame from the socket to the connection's actor.
-    pub async fn receive(&self, id: u64, msg: ConnMsg) -> Result<(), CoreError> {
-        self.actors.cast(&id, msg).await
+    /// Hands a text frame from the socket to the connection's actor.
+    pub async fn receive_text(&self, id: u64, text: String) -> Result<(), CoreError> {
+        self.actors.cast(&id, ConnMsg::Text(text)).await
+    }
+
+    /// A binary frame arrived: not part of the protocol, so it gets an `error`.
+    pub async fn receive_binary(&self, id: u64) -> Result<(), CoreError> {
+        self.actors.cast(&id, ConnMsg::Binary).await
     }
 
     /// Queues an `error` for connection `id` (the edge's frame rate limit).
-    pub fn reply_error(&self, id: u64, code: &str, message: &str) {
+    pub fn reply_error(&self, id: u64, code: ErrorKind, message: &str) {
         if let Some(conn) = self.live.get(&id) {
             conn.outbox.push(frames::error(code, message, None));
         }
@@ -174,7 +186,7 @@ impl Connections {
 
     /// Ends a connection whose socket closed: its actor handles what is
     /// queued, then leaves every channel.
-    pub fn close(&self, id: u64) {
+    pub fn closed(&self, id: u64) {
         let Some((_, conn)) = self.live.remove(&id) else {
             return;
         };

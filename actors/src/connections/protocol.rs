@@ -4,7 +4,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::error::CoreError;
+use crate::error::{CoreError, ErrorKind};
 
 /// One message a client sent, with the `ref` it wants echoed.
 #[derive(Debug)]
@@ -76,7 +76,7 @@ impl MessageId {
 /// Why a frame could not be read: the error code and the `ref`, if any.
 #[derive(Debug)]
 pub struct Refused {
-    pub code: &'static str,
+    pub code: ErrorKind,
     pub message: String,
     pub reference: Option<Value>,
 }
@@ -84,7 +84,7 @@ pub struct Refused {
 /// Parses one text frame.
 pub fn parse(text: &str) -> Result<Incoming, Refused> {
     let value: Value = serde_json::from_str(text).map_err(|e| Refused {
-        code: "BAD_REQUEST",
+        code: ErrorKind::BadRequest,
         message: format!("not JSON: {e}"),
         reference: None,
     })?;
@@ -96,18 +96,18 @@ pub fn parse(text: &str) -> Result<Incoming, Refused> {
     };
     let Some(kind) = value.get("type").and_then(Value::as_str).map(str::to_owned) else {
         return Err(refuse(
-            "BAD_REQUEST",
+            ErrorKind::BadRequest,
             "a JSON object with a string `type`".into(),
         ));
     };
     if !TYPES.contains(&kind.as_str()) {
         return Err(refuse(
-            "BAD_REQUEST",
+            ErrorKind::BadRequest,
             format!("unknown message type `{kind}`"),
         ));
     }
     let msg = serde_json::from_value(value)
-        .map_err(|e| refuse("VALIDATION_ERROR", format!("{kind}: {e}")))?;
+        .map_err(|e| refuse(ErrorKind::Validation, format!("{kind}: {e}")))?;
     Ok(Incoming { reference, msg })
 }
 
@@ -138,15 +138,15 @@ mod tests {
 
     #[test]
     fn refuses_bad_json_unknown_types_and_missing_fields() {
-        assert_eq!(parse("{nope").unwrap_err().code, "BAD_REQUEST");
-        assert_eq!(parse("[1]").unwrap_err().code, "BAD_REQUEST");
+        assert_eq!(parse("{nope").unwrap_err().code, ErrorKind::BadRequest);
+        assert_eq!(parse("[1]").unwrap_err().code, ErrorKind::BadRequest);
         let e = parse(r#"{"type":"dance","ref":"x"}"#).unwrap_err();
         assert_eq!(
             (e.code, e.reference),
-            ("BAD_REQUEST", Some(Value::from("x")))
+            (ErrorKind::BadRequest, Some(Value::from("x")))
         );
         let e = parse(r#"{"type":"chat","content":"hi"}"#).unwrap_err();
-        assert_eq!(e.code, "VALIDATION_ERROR");
+        assert_eq!(e.code, ErrorKind::Validation);
         assert!(e.message.contains("conversation_id"), "{}", e.message);
     }
 }

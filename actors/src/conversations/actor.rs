@@ -7,18 +7,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ractor::RpcReplyPort;
-use serde_json::json;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use super::generation::{self, ChatDeps, ChatStart};
 use crate::conversations::prompt;
-use crate::error::CoreError;
-use crate::model::{Conversation, Message, MessageStatus, Persona, now_ms};
-use crate::replay::Generation;
+use crate::error::{CoreError, ErrorKind};
+use crate::model::{Conversation, Message, MessageRole, MessageStatus, Persona, now_ms};
+use crate::replay::{GenData, Generation, Started};
 use crate::supervisor::{Ctx, KeyedActor};
 
-pub enum ConversationMsg {
+pub(crate) enum ConversationMsg {
     /// Takes the lock and starts a generation, or answers `Busy`.
     Chat(
         Box<ChatStart>,
@@ -32,7 +31,7 @@ pub enum ConversationMsg {
     Ended(Uuid),
 }
 
-pub struct ConversationActor {
+pub(crate) struct ConversationActor {
     deps: Arc<ChatDeps>,
 }
 
@@ -72,10 +71,10 @@ impl ConversationActor {
     fn release_if_ended(&self, state: &mut ConversationState) {
         let ended = state.running.as_ref().is_some_and(|r| {
             if r.task.is_finished() && !r.generation.is_finished() {
-                r.generation.push(
-                    "error",
-                    json!({ "code": "INTERNAL_ERROR", "message": "the generation stopped unexpectedly" }),
-                );
+                r.generation.push(GenData::Error(
+                    ErrorKind::Internal,
+                    "the generation stopped unexpectedly".into(),
+                ));
             }
             r.generation.is_finished()
         });
@@ -157,7 +156,7 @@ impl ConversationActor {
         let user_message = Message {
             id: Uuid::now_v7(),
             conversation_id,
-            role: "user".into(),
+            role: MessageRole::User,
             content: content.to_string(),
             metadata_json: "{}".into(),
             usage: None,
@@ -169,15 +168,12 @@ impl ConversationActor {
             .append(&self.deps.store, &user_message)
             .await?;
         let generation = Generation::new(Uuid::now_v7(), user_message.id, Some(conversation_id));
-        generation.push(
-            "start",
-            json!({
-                "message_id": generation.message_id,
-                "user_message_id": user_message.id,
-                "provider": provider,
-                "model": model,
-            }),
-        );
+        generation.push(GenData::Start(Started {
+            message_id: generation.message_id,
+            user_message_id: Some(user_message.id),
+            provider: provider.to_string(),
+            model: model.to_string(),
+        }));
         Ok(generation)
     }
 

@@ -9,10 +9,10 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::tables::ConvTables;
-use crate::error::CoreError;
+use crate::error::{CoreError, ErrorKind};
 use crate::llm::{ChatRequest, Delta, Llm, LlmError, TokenUsage};
-use crate::model::{Message, MessageStatus, User, now_ms};
-use crate::replay::{Generation, Opening, token_event};
+use crate::model::{Message, MessageRole, MessageStatus, User, now_ms};
+use crate::replay::{Finished, GenData, Generation, Opening};
 use crate::store::Store;
 use crate::usage::{Reservation, Usage, UsageEntry};
 
@@ -63,6 +63,29 @@ pub struct ChatParams {
     pub stop: Vec<String>,
 }
 
+impl ChatRequest {
+    /// The one check of a chat request's messages, whichever route sent it
+    /// (conversation chat, stateless chat, `/v1`, tickets, WebSocket chat):
+    /// at least one message, each within the length limit.
+    pub fn validate(&self) -> Result<(), CoreError> {
+        if self.messages.is_empty() {
+            return Err(CoreError::validation("messages", "at least one message"));
+        }
+        for (i, m) in self.messages.iter().enumerate() {
+            crate::model::limits::message(&format!("messages.{i}.content"), &m.content)?;
+        }
+        Ok(())
+    }
+}
+
+impl ChatParams {
+    /// The one check of a chat in a conversation (HTTP and WebSocket): the
+    /// message the user sends, as [`ChatRequest::validate`] checks each.
+    pub fn validate(&self) -> Result<(), CoreError> {
+        super::check_content(&self.content)
+    }
+}
+
 /// What the conversation actor is asked to start.
 pub struct ChatStart {
     pub user: Arc<User>,
@@ -78,17 +101,12 @@ enum Outcome {
     Failed(LlmError),
 }
 
-/// The error event's payload, and how an early failure answers over HTTP.
-pub fn failure(e: &LlmError) -> Opening {
+/// How a provider failure before the first token answers the request.
+fn failure(e: &LlmError) -> Opening {
     Opening::Failed {
-        code: match e {
-            LlmError::Timeout => "GATEWAY_TIMEOUT",
-            LlmError::UnknownProvider(_) => "SERVICE_UNAVAILABLE",
-            _ => "EXTERNAL_SERVICE_ERROR",
-        },
+        kind: e.kind(),
         message: e.to_string(),
         upstream_status: e.upstream_status(),
-        timeout: matches!(e, LlmError::Timeout),
     }
 }
 
@@ -146,7 +164,7 @@ pub async fn run(
             );
             reservation.settle(entry);
             // The terminal event first: from then on the lock counts as free.
-            push_error(&generation, &e);
+            generation.push(GenData::Error(e.kind(), e.to_string()));
             generation.set_opening(failure(&e));
             ended(generation.message_id);
             return;
@@ -162,7 +180,7 @@ pub async fn run(
                     () = generation.cancel.cancelled() => break Outcome::Cancelled,
                     item = stream.next() => match item {
                         Some(Ok(Delta::Token(token))) => {
-                            generation.push("token", token_event(&token));
+                            generation.push(GenData::Token(token.clone()));
                             text.push_str(&token);
                         }
                         Some(Ok(Delta::Done { usage, finish_reason })) => break Outcome::Complete { usage, finish_reason },
@@ -191,7 +209,7 @@ pub async fn run(
     let message = Message {
         id: generation.message_id,
         conversation_id: generation.conversation_id.unwrap_or_default(),
-        role: "assistant".into(),
+        role: MessageRole::Assistant,
         content: text.clone(),
         metadata_json:
             json!({ "provider": provider, "model": model, "finish_reason": finish_reason })
@@ -219,28 +237,21 @@ pub async fn run(
     );
     reservation.settle(entry);
 
-    match outcome {
+    let finished = || {
+        Box::new(Finished {
+            message_id: generation.message_id,
+            full_response: text,
+            usage,
+            finish_reason,
+        })
+    };
+    generation.push(match outcome {
         // Never `done` for an answer that is not stored.
-        _ if !saved => {
-            generation.push(
-                "error",
-                json!({ "code": "INTERNAL_ERROR", "message": "the answer could not be stored" }),
-            );
-        }
-        Outcome::Failed(e) => push_error(&generation, &e),
-        _ => {
-            generation.push(
-                "done",
-                json!({
-                    "message_id": generation.message_id,
-                    "full_response": text,
-                    "usage": usage_json(usage),
-                    "finish_reason": finish_reason,
-                    "cancelled": status == MessageStatus::Cancelled,
-                }),
-            );
-        }
-    }
+        _ if !saved => GenData::Error(ErrorKind::Internal, "the answer could not be stored".into()),
+        Outcome::Failed(e) => GenData::Error(e.kind(), e.to_string()),
+        Outcome::Cancelled => GenData::Cancelled(finished()),
+        Outcome::Complete { .. } => GenData::Done(finished()),
+    });
     ended(generation.message_id);
 }
 
@@ -248,25 +259,12 @@ pub async fn run(
 /// could not be built): the `error` event, and an early failure for the
 /// request waiting on its opening.
 pub fn fail_at_once(generation: &Generation, message: &str, ended: impl FnOnce(Uuid)) {
-    let code = "INTERNAL_ERROR";
-    generation.push("error", json!({ "code": code, "message": message }));
+    let kind = ErrorKind::Internal;
+    generation.push(GenData::Error(kind, message.to_string()));
     generation.set_opening(Opening::Failed {
-        code,
+        kind,
         message: message.to_string(),
         upstream_status: None,
-        timeout: false,
     });
     ended(generation.message_id);
-}
-
-fn push_error(generation: &Generation, e: &LlmError) {
-    let Opening::Failed { code, message, .. } = failure(e) else {
-        return;
-    };
-    generation.push("error", json!({ "code": code, "message": message }));
-}
-
-/// The `usage` object of API.md 4.1.
-pub fn usage_json(u: TokenUsage) -> serde_json::Value {
-    json!({ "prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens, "total_tokens": u.total() })
 }

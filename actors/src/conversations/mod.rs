@@ -20,8 +20,8 @@ pub(crate) use ticket::TicketChat;
 
 use crate::error::CoreError;
 use crate::llm::LlmError;
-use crate::model::{Conversation, Message, MessageStatus, User, limits, now_ms};
-use crate::replay::Generation;
+use crate::model::{Conversation, Message, MessageRole, MessageStatus, User, limits, now_ms};
+use crate::replay::{GenData, Generation, Started};
 use crate::store::{Store, StoreKey};
 use crate::supervisor::{Supervisor, SupervisorConfig};
 use actor::{ConversationActor, ConversationMsg};
@@ -91,7 +91,7 @@ impl Conversations {
     }
 
     /// The conversation actors' supervisor (readiness, metrics, shutdown).
-    pub fn actors(&self) -> &Supervisor<ConversationActor> {
+    pub(crate) fn actors(&self) -> &Supervisor<ConversationActor> {
         &self.actors
     }
 
@@ -283,23 +283,17 @@ impl Conversations {
         &self,
         user_id: Uuid,
         id: Uuid,
-        role: &str,
+        role: MessageRole,
         content: String,
         metadata_json: String,
     ) -> Result<Message, CoreError> {
         self.get(user_id, id)?;
-        if !matches!(role, "user" | "assistant" | "system") {
-            return Err(CoreError::validation(
-                "role",
-                "one of user, assistant, system",
-            ));
-        }
         check_content(&content)?;
         limits::metadata("metadata", &metadata_json)?;
         let message = Message {
             id: Uuid::now_v7(),
             conversation_id: id,
-            role: role.to_string(),
+            role,
             content,
             metadata_json,
             usage: None,
@@ -343,7 +337,7 @@ impl Conversations {
         params: ChatParams,
     ) -> Result<Arc<Generation>, CoreError> {
         self.get(user.id, id)?;
-        check_content(&params.content)?;
+        params.validate()?;
         let start = Box::new(ChatStart { user, params });
         let generation = self
             .actors
@@ -362,19 +356,19 @@ impl Conversations {
         mut request: crate::llm::ChatRequest,
         kind: &'static str,
     ) -> Result<Arc<Generation>, CoreError> {
-        if request.messages.is_empty() {
-            return Err(CoreError::validation("messages", "at least one message"));
-        }
+        request.validate()?;
         let model = (!request.model.is_empty()).then_some(request.model.as_str());
         let (provider, model) = self.resolve(provider, model)?;
         request.model = model;
         let reservation = self.deps.reserve(&user, &request)?;
         reservation.clamp(&mut request);
         let generation = Generation::with_kind(Uuid::now_v7(), Uuid::nil(), None, kind);
-        generation.push(
-            "start",
-            serde_json::json!({ "message_id": generation.message_id, "provider": provider, "model": request.model }),
-        );
+        generation.push(GenData::Start(Started {
+            message_id: generation.message_id,
+            user_message_id: None,
+            provider: provider.clone(),
+            model: request.model.clone(),
+        }));
         tokio::spawn(generation::run(
             self.deps.clone(),
             generation.clone(),
@@ -437,13 +431,13 @@ fn model_error(e: LlmError) -> CoreError {
     }
 }
 
-fn check_content(content: &str) -> Result<(), CoreError> {
-    let n = content.chars().count();
-    if n == 0 || n > limits::MESSAGE_CHARS {
+/// A message's content: 1-[`limits::MESSAGE_CHARS`] characters.
+pub(crate) fn check_content(content: &str) -> Result<(), CoreError> {
+    if content.is_empty() {
         return Err(CoreError::validation(
             "content",
             format!("1-{} characters", limits::MESSAGE_CHARS),
         ));
     }
-    Ok(())
+    limits::message("content", content)
 }

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::generation::{ChatDeps, ChatParams};
 use crate::llm::{ChatMessage, ChatRequest};
-use crate::model::{Conversation, Message, Persona};
+use crate::model::{Conversation, Message, MessageRole, Persona};
 
 /// The provider request of one chat in `conv`.
 pub(crate) fn request(
@@ -26,7 +26,7 @@ pub(crate) fn request(
     let system = with_documents(deps, conv, &params.content, system);
     let mut messages = Vec::with_capacity(history.len() + 2);
     if let Some(system) = system.filter(|s| !s.is_empty()) {
-        messages.push(ChatMessage::new("system", system));
+        messages.push(ChatMessage::new(MessageRole::System, system));
     }
     // Empty answers (cancelled before their first token) would make
     // some providers (Anthropic) refuse every later request.
@@ -34,9 +34,9 @@ pub(crate) fn request(
         history
             .iter()
             .filter(|m| !m.content.is_empty())
-            .map(|m| ChatMessage::new(&m.role, m.content.clone())),
+            .map(|m| ChatMessage::new(m.role, m.content.clone())),
     );
-    messages.push(ChatMessage::new("user", params.content.clone()));
+    messages.push(ChatMessage::new(MessageRole::User, params.content.clone()));
     ChatRequest {
         model,
         messages,

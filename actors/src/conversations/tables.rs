@@ -285,7 +285,7 @@ mod tests {
                 let message = Message {
                     id: Uuid::now_v7(),
                     conversation_id: conv.id,
-                    role: "user".into(),
+                    role: crate::model::MessageRole::User,
                     content: "hi".into(),
                     metadata_json: "{}".into(),
                     usage: None,

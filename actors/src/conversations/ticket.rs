@@ -10,33 +10,28 @@ use crate::error::CoreError;
 use crate::jobs::JobCtx;
 use crate::jobs::handler::JobHandler;
 use crate::llm::{ChatMessage, ChatRequest};
+use crate::replay::GenData;
 
 pub struct TicketChat {
     pub accounts: Accounts,
     pub conversations: Conversations,
 }
 
-/// The messages of a ticket's payload.
-fn messages(payload: &Value) -> Result<Vec<ChatMessage>, CoreError> {
-    let invalid = || {
-        CoreError::validation(
-            "messages",
-            "1 or more {\"role\": system|user|assistant, \"content\"}",
-        )
+/// The chat request of a ticket's payload, checked as every chat is.
+fn request(payload: &Value) -> Result<ChatRequest, CoreError> {
+    let messages: Vec<ChatMessage> = serde_json::from_value(payload["messages"].clone())
+        .map_err(|e| CoreError::validation("messages", e.to_string()))?;
+    let params = &payload["params"];
+    let request = ChatRequest {
+        model: payload["model"].as_str().unwrap_or_default().to_string(),
+        messages,
+        temperature: params["temperature"].as_f64().map(|t| t as f32),
+        max_tokens: params["max_tokens"].as_u64().map(|t| t as u32),
+        top_p: params["top_p"].as_f64().map(|t| t as f32),
+        stop: serde_json::from_value(params["stop"].clone()).unwrap_or_default(),
     };
-    let list = payload["messages"].as_array().ok_or_else(invalid)?;
-    if list.is_empty() {
-        return Err(invalid());
-    }
-    list.iter()
-        .map(|m| match (m["role"].as_str(), m["content"].as_str()) {
-            (Some(role @ ("system" | "user" | "assistant")), Some(content)) => Ok(ChatMessage {
-                role: role.to_string(),
-                content: content.to_string(),
-            }),
-            _ => Err(invalid()),
-        })
-        .collect()
+    request.validate()?;
+    Ok(request)
 }
 
 impl JobHandler for TicketChat {
@@ -46,7 +41,7 @@ impl JobHandler for TicketChat {
     }
 
     fn validate(&self, payload: &Value) -> Result<(), CoreError> {
-        messages(payload)?;
+        request(payload)?;
         // A model the provider does not list is refused before it queues.
         let model = payload["model"].as_str().filter(|m| !m.is_empty());
         match self
@@ -62,15 +57,7 @@ impl JobHandler for TicketChat {
         let (accounts, conversations) = (self.accounts.clone(), self.conversations.clone());
         Box::pin(async move {
             let payload = &ctx.payload;
-            let params = &payload["params"];
-            let request = ChatRequest {
-                model: payload["model"].as_str().unwrap_or_default().to_string(),
-                messages: messages(payload).map_err(|e| e.to_string())?,
-                temperature: params["temperature"].as_f64().map(|t| t as f32),
-                max_tokens: params["max_tokens"].as_u64().map(|t| t as u32),
-                top_p: params["top_p"].as_f64().map(|t| t as f32),
-                stop: serde_json::from_value(params["stop"].clone()).unwrap_or_default(),
-            };
+            let request = request(payload).map_err(|e| e.to_string())?;
             let user = accounts.user(ctx.user_id).map_err(|e| {
                 if matches!(e, CoreError::Store(_) | CoreError::Internal(_)) {
                     tracing::error!(job = %ctx.job_id, error = %e, "ticket: reading its user failed");
@@ -90,14 +77,14 @@ impl JobHandler for TicketChat {
                 }
             };
             let end = end.ok_or("the generation ended without an answer")?;
-            let data: Value = serde_json::from_str(&end.data).unwrap_or_default();
-            if end.name == "error" {
-                return Err(data["message"]
-                    .as_str()
-                    .unwrap_or("the provider failed")
-                    .to_string());
+            match end.data() {
+                GenData::Done(f) => {
+                    Ok(json!({ "content": f.full_response, "usage": f.usage.to_json() }))
+                }
+                GenData::Error(_, message) => Err(message.clone()),
+                // Cancelled by someone else than this job (shutdown).
+                _ => Err("cancelled".into()),
             }
-            Ok(json!({ "content": data["full_response"], "usage": data["usage"] }))
         })
     }
 }

@@ -25,11 +25,11 @@ use super::tables::JobTables;
 use crate::background::Background;
 use crate::channels::Channels;
 use crate::error::CoreError;
-use crate::model::{Job, JobEvent, JobLog, JobStatus, now_ms};
+use crate::model::{Job, JobEvent, JobEventKind, JobLog, JobStatus, now_ms};
 use crate::store::Store;
 use crate::supervisor::{Ctx, KeyedActor, Supervisor};
 
-pub enum JobMsg {
+pub(crate) enum JobMsg {
     /// The scheduler hands the job a slot.
     Run,
     /// (attempt, percent)
@@ -84,7 +84,7 @@ impl JobDeps {
     }
 }
 
-pub struct JobActor {
+pub(crate) struct JobActor {
     pub(super) deps: Arc<JobDeps>,
 }
 
@@ -142,7 +142,7 @@ impl KeyedActor for JobActor {
             JobMsg::Run => self.run(job)?,
             JobMsg::Progress(attempt, percent) if self.is_current(job, attempt) => {
                 job.progress_percent = percent;
-                self.record(job, "progress", json!({ "percent": percent }))?;
+                self.record(job, JobEventKind::Progress, json!({ "percent": percent }))?;
             }
             JobMsg::Log(attempt, level, message) if self.is_current(job, attempt) => {
                 job.log_count += 1;
@@ -155,7 +155,11 @@ impl KeyedActor for JobActor {
                     .tables
                     .logs
                     .insert(&(job.id, job.log_count), &line)?;
-                self.record(job, "log", json!({ "level": level, "message": message }))?;
+                self.record(
+                    job,
+                    JobEventKind::Log,
+                    json!({ "level": level, "message": message }),
+                )?;
             }
             JobMsg::Progress(..) | JobMsg::Log(..) => {}
             JobMsg::Finished(attempt, outcome) => {
@@ -234,7 +238,11 @@ impl JobActor {
         job.attempts += 1;
         job.started_at = Some(now_ms());
         job.progress_percent = 0;
-        if let Err(e) = self.record(job, "started", json!({ "attempt": job.attempts })) {
+        if let Err(e) = self.record(
+            job,
+            JobEventKind::Started,
+            json!({ "attempt": job.attempts }),
+        ) {
             // Nothing runs: the slot goes back, and the job (still pending
             // in the store) comes round again.
             self.deps.scheduler.done(job.id);
@@ -290,7 +298,7 @@ impl JobActor {
                 job.result_json = Some(result.to_string());
                 job.error = None;
                 job.completed_at = Some(now);
-                self.record(job, "completed", json!({ "result": result }))?;
+                self.record(job, JobEventKind::Completed, json!({ "result": result }))?;
             }
             Err(error) if job.attempts < job.max_attempts => {
                 // 1 s, 2 s, 4 s ... after the attempt that failed.
@@ -300,7 +308,7 @@ impl JobActor {
                 job.error = Some(error.clone());
                 self.record(
                     job,
-                    "retrying",
+                    JobEventKind::Retrying,
                     json!({ "error": error, "attempt": job.attempts, "retry_in_ms": backoff }),
                 )?;
             }
@@ -308,7 +316,7 @@ impl JobActor {
                 job.status = JobStatus::Failed;
                 job.error = Some(error.clone());
                 job.completed_at = Some(now);
-                self.record(job, "failed", json!({ "error": error }))?;
+                self.record(job, JobEventKind::Failed, json!({ "error": error }))?;
             }
         }
         self.settle(job).await
@@ -327,7 +335,7 @@ impl JobActor {
         }
         job.status = JobStatus::Cancelled;
         job.completed_at = Some(now_ms());
-        self.record(job, "cancelled", json!({}))?;
+        self.record(job, JobEventKind::Cancelled, json!({}))?;
         self.settle(job).await?;
         Ok(job.clone())
     }
@@ -356,16 +364,16 @@ impl JobActor {
         job.result_json = None;
         job.scheduled_for = None;
         job.completed_at = None;
-        self.record(job, "retrying", json!({ "by": "user" }))?;
+        self.record(job, JobEventKind::Retrying, json!({ "by": "user" }))?;
         self.settle(job).await?;
         Ok(job.clone())
     }
 
     /// Writes an event and the job record, and tells live listeners and the
     /// owner's sockets. Durable with the next commit.
-    fn record(&self, job: &mut Job, kind: &str, data: Value) -> Result<(), CoreError> {
+    fn record(&self, job: &mut Job, kind: JobEventKind, data: Value) -> Result<(), CoreError> {
         #[cfg(test)]
-        self.deps.faults.on_record(kind)?;
+        self.deps.faults.on_record(kind.as_str())?;
         let event = self.deps.tables.push_event(job, kind, data, now_ms())?;
         self.deps.tables.jobs.insert(&job.id, job)?;
         if let Some(live) = self.deps.live.get(&job.id) {

@@ -27,7 +27,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-pub use actor::{JobActor, JobDeps, JobMsg};
+pub use actor::JobDeps;
+pub(crate) use actor::{JobActor, JobMsg};
 use counts::ActiveCounts;
 pub use handler::{Delay, Handlers, JobHandler, Visibility};
 use scheduler::Scheduler;
@@ -37,7 +38,7 @@ pub use tables::JobTables;
 use crate::background::Background;
 use crate::channels::Channels;
 use crate::error::CoreError;
-use crate::model::{Job, JobEvent, JobLog, JobStatus, now_ms};
+use crate::model::{Job, JobEvent, JobEventKind, JobLog, JobStatus, now_ms};
 use crate::store::{KeyLocks, Store};
 use crate::supervisor::{ChildMsg, Supervisor, SupervisorConfig};
 
@@ -295,7 +296,7 @@ impl Jobs {
             log_count: 0,
         };
         let tables = &self.deps.tables;
-        tables.push_event(&mut job, "created", json!({}), now)?;
+        tables.push_event(&mut job, JobEventKind::Created, json!({}), now)?;
         tables.active.insert(&job.id, &())?;
         tables.jobs.insert(&job.id, &job)?;
         tables.by_user.insert(&(user_id, job.id), &job.id)?;
@@ -371,7 +372,7 @@ impl Jobs {
     }
 
     /// The job actors' supervisor (readiness, shutdown).
-    pub fn actors(&self) -> &Supervisor<JobActor> {
+    pub(crate) fn actors(&self) -> &Supervisor<JobActor> {
         &self.actors
     }
 }

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::Jobs;
 use super::tables::JobTables;
 use crate::error::CoreError;
-use crate::model::{Job, JobStatus, now_ms};
+use crate::model::{Job, JobEventKind, JobStatus, now_ms};
 use crate::store::StoreError;
 
 /// Re-queues `job`, found `running` with no attempt alive: back to pending
@@ -21,12 +21,15 @@ pub(super) fn requeue_interrupted(tables: &JobTables, job: &mut Job) -> Result<(
         job.error = Some("interrupted by a restart".into());
         job.completed_at = Some(now_ms());
         tables.active.remove(&job.id)?;
-        ("failed", json!({ "error": "interrupted by a restart" }))
+        (
+            JobEventKind::Failed,
+            json!({ "error": "interrupted by a restart" }),
+        )
     } else {
         job.status = JobStatus::Pending;
         job.progress_percent = 0;
         (
-            "retrying",
+            JobEventKind::Retrying,
             json!({ "reason": "restart", "attempt": job.attempts }),
         )
     };

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::model::{Job, JobEvent, JobLog};
+use crate::model::{Job, JobEvent, JobEventKind, JobLog};
 use crate::store::{Store, StoreError, Table};
 
 /// An idempotency key's job and a hash of the body that created it.
@@ -46,14 +46,14 @@ impl JobTables {
     pub fn push_event(
         &self,
         job: &mut Job,
-        kind: &str,
+        kind: JobEventKind,
         data: serde_json::Value,
         at: i64,
     ) -> Result<JobEvent, StoreError> {
         job.event_count += 1;
         let event = JobEvent {
             seq: job.event_count,
-            kind: kind.to_string(),
+            kind,
             data_json: data.to_string(),
             at,
         };

@@ -169,7 +169,9 @@ async fn a_job_whose_outcome_failed_to_persist_runs_again_after_the_restart() {
     assert_eq!(done.attempts, 2, "the interrupted attempt counts");
     let events = f.jobs.deps.tables.events_after(job.id, 0).unwrap();
     assert!(
-        events.iter().any(|e| e.kind == "retrying"),
+        events
+            .iter()
+            .any(|e| e.kind == crate::model::JobEventKind::Retrying),
         "{:?}",
         events.iter().map(|e| &e.kind).collect::<Vec<_>>()
     );

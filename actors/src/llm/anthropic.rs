@@ -5,6 +5,7 @@ use eventsource_stream::Eventsource;
 use futures::StreamExt;
 use serde_json::{Value, json};
 
+use super::MessageRole;
 use super::endpoint::Endpoint;
 use super::{ChatRequest, Delta, DeltaStream, LlmError, TokenUsage};
 
@@ -15,13 +16,13 @@ pub async fn stream(endpoint: &Endpoint, request: &ChatRequest) -> Result<DeltaS
     let system: Vec<&str> = request
         .messages
         .iter()
-        .filter(|m| m.role == "system")
+        .filter(|m| m.role == MessageRole::System)
         .map(|m| m.content.as_str())
         .collect();
     let messages: Vec<&super::ChatMessage> = request
         .messages
         .iter()
-        .filter(|m| m.role != "system")
+        .filter(|m| m.role != MessageRole::System)
         .collect();
     let mut body = json!({
         "model": request.model,

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 
+use super::MessageRole;
 use super::{ChatRequest, Delta, DeltaStream, TokenUsage};
 
 pub fn stream(request: &ChatRequest, tokens_per_s: f64) -> DeltaStream {
@@ -12,7 +13,7 @@ pub fn stream(request: &ChatRequest, tokens_per_s: f64) -> DeltaStream {
         .messages
         .iter()
         .rev()
-        .find(|m| m.role == "user")
+        .find(|m| m.role == MessageRole::User)
         .map(|m| m.content.clone())
         .unwrap_or_default();
     let prompt_tokens = request
@@ -60,8 +61,8 @@ mod tests {
     async fn echo_repeats_the_last_user_message_word_by_word() {
         let request = ChatRequest {
             messages: vec![
-                ChatMessage::new("system", "be brief"),
-                ChatMessage::new("user", "hello there   world"),
+                ChatMessage::new(MessageRole::System, "be brief"),
+                ChatMessage::new(MessageRole::User, "hello there   world"),
             ],
             ..Default::default()
         };

@@ -13,4 +13,4 @@ mod registry;
 mod types;
 
 pub use registry::{Llm, Opened, ProviderInfo, ProviderKind, ProviderSpec};
-pub use types::{ChatMessage, ChatRequest, Delta, DeltaStream, LlmError, TokenUsage};
+pub use types::{ChatMessage, ChatRequest, Delta, DeltaStream, LlmError, MessageRole, TokenUsage};

@@ -5,18 +5,71 @@ use std::pin::Pin;
 use futures::Stream;
 use serde::{Deserialize, Serialize};
 
+/// Who wrote a message. Stored and sent as its lower-case name, so a
+/// record keeps the layout of a plain string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "&'static str")]
+pub enum MessageRole {
+    /// Instructions to the model (a persona, a template).
+    System,
+    /// The person chatting.
+    User,
+    /// The model.
+    Assistant,
+}
+
+impl MessageRole {
+    /// `system`, `user` or `assistant`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageRole::System => "system",
+            MessageRole::User => "user",
+            MessageRole::Assistant => "assistant",
+        }
+    }
+}
+
+impl std::str::FromStr for MessageRole {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "system" => Ok(MessageRole::System),
+            "user" => Ok(MessageRole::User),
+            "assistant" => Ok(MessageRole::Assistant),
+            _ => Err("one of system, user, assistant".into()),
+        }
+    }
+}
+
+impl TryFrom<String> for MessageRole {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+impl From<MessageRole> for &'static str {
+    fn from(role: MessageRole) -> Self {
+        role.as_str()
+    }
+}
+
 /// One message of a prompt.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChatMessage {
-    /// `system`, `user` or `assistant`.
-    pub role: String,
+    /// Who wrote it.
+    pub role: MessageRole,
+    /// Its text, at most `limits::MESSAGE_CHARS` characters.
     pub content: String,
 }
 
 impl ChatMessage {
-    pub fn new(role: &str, content: impl Into<String>) -> Self {
+    /// A message of `role` saying `content`.
+    pub fn new(role: MessageRole, content: impl Into<String>) -> Self {
         Self {
-            role: role.to_string(),
+            role,
             content: content.into(),
         }
     }
@@ -42,8 +95,18 @@ pub struct TokenUsage {
 }
 
 impl TokenUsage {
+    /// Prompt plus completion tokens.
     pub fn total(&self) -> u64 {
         self.prompt_tokens + self.completion_tokens
+    }
+
+    /// The `usage` object of API.md 4.1, with its `total_tokens`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total(),
+        })
     }
 }
 

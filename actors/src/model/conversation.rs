@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::llm::TokenUsage;
+use crate::llm::{MessageRole, TokenUsage};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Conversation {
@@ -47,8 +47,7 @@ impl MessageStatus {
 pub struct Message {
     pub id: Uuid,
     pub conversation_id: Uuid,
-    /// `user`, `assistant` or `system`.
-    pub role: String,
+    pub role: MessageRole,
     pub content: String,
     pub metadata_json: String,
     pub usage: Option<TokenUsage>,

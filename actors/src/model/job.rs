@@ -73,20 +73,99 @@ pub struct Job {
     pub log_count: u64,
 }
 
+/// What happened to a job (API.md 5's event types). Stored as its name,
+/// so a record keeps the layout of a plain string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "&'static str")]
+pub enum JobEventKind {
+    /// Submitted.
+    Created,
+    /// An attempt began.
+    Started,
+    /// The handler reported progress.
+    Progress,
+    /// The handler wrote a log line.
+    Log,
+    /// Succeeded; the result is kept.
+    Completed,
+    /// Failed for good (no attempts left).
+    Failed,
+    /// Cancelled by its owner.
+    Cancelled,
+    /// Queued again: after a failed attempt, a restart, or the owner's retry.
+    Retrying,
+}
+
+impl JobEventKind {
+    /// Every kind, for parsing.
+    const ALL: [JobEventKind; 8] = [
+        JobEventKind::Created,
+        JobEventKind::Started,
+        JobEventKind::Progress,
+        JobEventKind::Log,
+        JobEventKind::Completed,
+        JobEventKind::Failed,
+        JobEventKind::Cancelled,
+        JobEventKind::Retrying,
+    ];
+
+    /// The name (the SSE `event:` of a job's stream).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobEventKind::Created => "created",
+            JobEventKind::Started => "started",
+            JobEventKind::Progress => "progress",
+            JobEventKind::Log => "log",
+            JobEventKind::Completed => "completed",
+            JobEventKind::Failed => "failed",
+            JobEventKind::Cancelled => "cancelled",
+            JobEventKind::Retrying => "retrying",
+        }
+    }
+
+    /// Completed, failed or cancelled: the last event of a job's stream.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            JobEventKind::Completed | JobEventKind::Failed | JobEventKind::Cancelled
+        )
+    }
+}
+
+impl TryFrom<String> for JobEventKind {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| format!("unknown job event kind {s:?}"))
+    }
+}
+
+impl From<JobEventKind> for &'static str {
+    fn from(kind: JobEventKind) -> Self {
+        kind.as_str()
+    }
+}
+
 /// One entry of a job's event history (and of its SSE stream).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct JobEvent {
     /// 1-based, the SSE `id:`.
     pub seq: u64,
-    /// created, started, progress, log, completed, failed, cancelled, retrying.
-    pub kind: String,
+    /// What happened.
+    pub kind: JobEventKind,
+    /// The event's JSON object, as text.
     pub data_json: String,
+    /// Unix ms.
     pub at: i64,
 }
 
 impl JobEvent {
+    /// Whether it is the last event of the job's stream.
     pub fn is_terminal(&self) -> bool {
-        matches!(self.kind.as_str(), "completed" | "failed" | "cancelled")
+        self.kind.is_terminal()
     }
 }
 

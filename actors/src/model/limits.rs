@@ -48,6 +48,18 @@ impl Default for CountLimits {
     }
 }
 
+/// A chat message's content: at most [`MESSAGE_CHARS`] characters.
+pub fn message(field: &str, content: &str) -> Result<(), CoreError> {
+    // Bytes bound characters from above: most contents skip the count.
+    if content.len() > MESSAGE_CHARS && content.chars().count() > MESSAGE_CHARS {
+        return Err(CoreError::validation(
+            field,
+            format!("at most {MESSAGE_CHARS} characters"),
+        ));
+    }
+    Ok(())
+}
+
 /// A required name: 1-[`NAME_CHARS`] characters, not only spaces.
 pub fn name(field: &str, value: &str) -> Result<(), CoreError> {
     let n = value.chars().count();

@@ -11,11 +11,12 @@ mod persona;
 mod session;
 mod user;
 
+pub use crate::llm::MessageRole;
 pub use api_key::ApiKey;
 pub use audit::AuditRecord;
 pub use conversation::{Conversation, Message, MessageStatus};
 pub use document::{Document, DocumentStatus};
-pub use job::{Job, JobEvent, JobLog, JobStatus};
+pub use job::{Job, JobEvent, JobEventKind, JobLog, JobStatus};
 pub use limits::CountLimits;
 pub use persona::{Persona, Tag};
 pub use session::Session;

@@ -8,7 +8,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef};
 use super::{KeyedActor, ParentMsg};
 
 /// A child's mailbox: the kind's own messages plus the idle check.
-pub enum ChildMsg<M> {
+pub(crate) enum ChildMsg<M> {
     Work(M),
     IdleCheck,
 }

@@ -26,7 +26,8 @@ use ractor::{Actor, ActorId, ActorRef, MessagingErr, RpcReplyPort};
 use tokio::sync::oneshot;
 
 use crate::error::CoreError;
-pub use child::{ChildMsg, Ctx, Mailbox};
+pub(crate) use child::ChildMsg;
+pub use child::{Ctx, Mailbox};
 use parent::Parent;
 
 /// Where the parent answers a start.
@@ -98,7 +99,7 @@ pub struct SupervisorConfig {
 type Registry<A> = DashMap<<A as KeyedActor>::Key, ActorRef<ChildMsg<<A as KeyedActor>::Msg>>>;
 
 /// The handle the rest of the core uses to reach actors of one kind.
-pub struct Supervisor<A: KeyedActor> {
+pub(crate) struct Supervisor<A: KeyedActor> {
     registry: Arc<Registry<A>>,
     parent: ActorRef<ParentMsg<A>>,
     call_timeout: Duration,
@@ -209,11 +210,13 @@ impl<A: KeyedActor> Supervisor<A> {
     }
 
     /// Number of live actors of this kind.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.registry.len()
     }
 
     /// Whether no actor of this kind is live.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.registry.is_empty()
     }
