@@ -24,6 +24,7 @@ pub struct GenEvent {
 }
 
 impl GenEvent {
+    /// Whether this event ends the stream (`done` or `error`).
     pub fn is_terminal(&self) -> bool {
         matches!(self.name, "done" | "error")
     }
@@ -33,25 +34,34 @@ impl GenEvent {
 /// it commits to a streamed answer.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Opening {
+    /// Neither a first token nor a failure yet.
     Pending,
     /// The provider produced its first token (or finished).
     Streaming,
     /// It failed before the first token: code, message, upstream status.
     Failed {
+        /// The API.md error code, e.g. `EXTERNAL_SERVICE_ERROR` or `GATEWAY_TIMEOUT`.
         code: &'static str,
+        /// Client-safe text of the failure.
         message: String,
+        /// The provider's HTTP status, when the failure was one (for the error's `details`).
         upstream_status: Option<u16>,
+        /// Whether the provider stopped answering, rather than answering badly.
         timeout: bool,
     },
 }
 
+/// One generation, running or finished: its replay log, live broadcast, cancel switch and opening.
 pub struct Generation {
     /// The id of the assistant message being generated.
     pub message_id: Uuid,
+    /// The id of the user's message that asked for it; nil for stateless completions.
     pub user_message_id: Uuid,
+    /// The conversation it answers in; `None` for stateless completions, which store nothing.
     pub conversation_id: Option<Uuid>,
     /// The usage kind of a stateless generation: `completion` or `openai`.
     pub kind: &'static str,
+    /// Cancelled to stop it; the task then keeps what was generated and ends with `done`.
     pub cancel: CancellationToken,
     log: Mutex<Vec<GenEvent>>,
     live: broadcast::Sender<GenEvent>,
@@ -59,6 +69,7 @@ pub struct Generation {
 }
 
 impl Generation {
+    /// A conversation chat's generation (usage kind `chat`), not yet opened.
     pub fn new(
         message_id: Uuid,
         user_message_id: Uuid,

@@ -17,11 +17,13 @@ use crate::supervisor::{Ctx, KeyedActor};
 /// A frame from the socket.
 #[derive(Debug)]
 pub enum ConnMsg {
+    /// A text frame: one JSON message of the protocol, parsed by the actor.
     Text(String),
     /// Binary frames are not part of the protocol; they get an `error`.
     Binary,
 }
 
+/// The actor of one WebSocket, keyed by connection id: handles its frames in order.
 pub struct ConnectionActor {
     pub(super) hooks: Arc<EdgeHooks>,
     pub(super) live: Arc<Live>,

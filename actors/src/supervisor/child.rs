@@ -9,7 +9,9 @@ use super::{KeyedActor, ParentMsg};
 
 /// A child's mailbox: the kind's own messages plus the idle check.
 pub enum ChildMsg<M> {
+    /// A message of the kind's own, for [`KeyedActor::handle`].
     Work(M),
+    /// Sent to itself on a timer: passivates the child once it was quiet and idle long enough.
     IdleCheck,
 }
 
