@@ -24,15 +24,22 @@ pub struct Audit {
 
 /// One event to record.
 pub struct AuditEvent<'a> {
+    /// The acting user; `None` for anonymous actions (a failed login).
     pub actor_id: Option<Uuid>,
+    /// What was done, e.g. `auth.login_failed` or `user.role_changed`.
     pub action: &'a str,
+    /// The kind of thing acted on, e.g. `user` or `session`.
     pub resource_type: &'a str,
+    /// The acted-on record's id as text; `None` when there is no single target.
     pub resource_id: Option<String>,
+    /// Free-form JSON about the action, e.g. the `from` and `to` of a change.
     pub details: serde_json::Value,
+    /// The client address the request came from, when the edge knows it.
     pub ip_address: Option<String>,
 }
 
 impl Audit {
+    /// Opens the audit table in `store`.
     pub fn open(store: Store) -> Result<Self, CoreError> {
         let records = store.table("audit_log")?;
         Ok(Self {

@@ -20,6 +20,7 @@ pub struct Background {
 }
 
 impl Background {
+    /// An empty set of tasks, not stopping.
     pub fn new() -> Self {
         Self::default()
     }

@@ -23,21 +23,29 @@ use crate::usage::Usage;
 /// Everything the core needs to start.
 #[derive(Debug, Clone)]
 pub struct CoreConfig {
+    /// Where the database lives and how writes are acknowledged.
     pub store: StoreConfig,
+    /// Restart, idle and call-timeout limits every actor kind runs with.
     pub actors: SupervisorConfig,
+    /// Token lifetimes, allowances and caps of the accounts service.
     pub accounts: AccountsConfig,
+    /// The configured model providers (`[providers.<name>]`).
     pub providers: Vec<ProviderSpec>,
+    /// The provider of requests that name none; one of `providers`.
     pub default_provider: String,
     /// How long a finished generation stays replayable.
     pub replay_window: Duration,
     /// Messages of history sent with each chat.
     pub context_messages: usize,
+    /// History and room limits of the real-time channels.
     pub channels: ChannelsConfig,
+    /// Queue, subscription and stream limits of WebSocket connections.
     pub connections: ConnectionsConfig,
     /// Jobs running at once, per-user caps.
     pub jobs: crate::jobs::JobsConfig,
     /// Where outgoing webhooks go, if anywhere.
     pub webhooks: Option<WebhookTarget>,
+    /// Chunking, index directory and per-user cap of documents.
     pub documents: DocumentsConfig,
     /// Document chunks retrieved into a chat's system prompt.
     pub context_chunks: usize,
@@ -74,7 +82,9 @@ pub struct Core {
 /// The answer of a readiness check, one entry per dependency.
 #[derive(Debug, Clone)]
 pub struct Readiness {
+    /// `Ok` if a write and read-back through the store succeeded, else why not.
     pub store: Result<(), String>,
+    /// `Ok` if not shutting down and every supervisor is up, else why not.
     pub actors: Result<(), String>,
 }
 

@@ -10,13 +10,23 @@ use crate::store::StoreError;
 pub enum CoreError {
     /// The resource does not exist (or belongs to someone else).
     #[error("{resource} not found")]
-    NotFound { resource: &'static str, id: String },
+    NotFound {
+        /// What was looked for, e.g. `conversation` or `job`.
+        resource: &'static str,
+        /// The id asked for, as text.
+        id: String,
+    },
     /// A duplicate or an invalid state transition.
     #[error("{0}")]
     Conflict(String),
     /// A field failed validation.
     #[error("{field}: {message}")]
-    Validation { field: String, message: String },
+    Validation {
+        /// The request field at fault, e.g. `content` or `payload.event`.
+        field: String,
+        /// What the field must be, for the client, e.g. `1-255 characters`.
+        message: String,
+    },
     /// An actor is down after too many restarts, or the core is shutting down.
     #[error("{0} unavailable")]
     Unavailable(String),
@@ -27,7 +37,9 @@ pub enum CoreError {
     /// `X-Auth-Reason` value: `missing`, `expired`, `revoked` or `invalid`.
     #[error("{message}")]
     Unauthenticated {
+        /// `missing`, `expired`, `revoked` or `invalid`: sent as `X-Auth-Reason`.
         reason: &'static str,
+        /// Client-safe text saying what was wrong with the credentials.
         message: String,
     },
     /// Authenticated, but the role does not allow it.
@@ -40,7 +52,9 @@ pub enum CoreError {
     /// `retry_after_s` seconds.
     #[error("{message}")]
     RateLimited {
+        /// Seconds until another attempt may succeed (the `Retry-After` header).
         retry_after_s: u64,
+        /// Client-safe text of the refusal.
         message: &'static str,
     },
     /// The monthly token allowance is used up.
@@ -48,7 +62,12 @@ pub enum CoreError {
     QuotaExceeded,
     /// The user already has as many records of a kind as they may keep.
     #[error("at most {limit} {resource} per user")]
-    LimitReached { resource: &'static str, limit: u64 },
+    LimitReached {
+        /// The plural kind, e.g. `personas`; the error's `details.resource`.
+        resource: &'static str,
+        /// How many of that kind one user may keep.
+        limit: u64,
+    },
     /// The model provider failed (or is not configured).
     #[error("{0}")]
     Llm(crate::llm::LlmError),

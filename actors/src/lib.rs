@@ -1,6 +1,8 @@
 //! chorus-actors: the stateful core of chorus. Actors, the store and the
 //! providers live here; this crate knows no HTTP.
 
+#![warn(missing_docs)]
+
 pub mod accounts;
 pub mod audit;
 pub mod background;

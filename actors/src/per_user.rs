@@ -23,10 +23,15 @@ use crate::store::{KeyLocks, Store, StoreError, StoreKey, Table, Tx, TxResult};
 /// The kinds of records counted per user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Counted {
+    /// Conversations (`limits.max_conversations_per_user`).
     Conversations,
+    /// Personas (`limits.max_personas_per_user`).
     Personas,
+    /// Tags (`limits.max_tags_per_user`).
     Tags,
+    /// API keys (`limits.max_api_keys_per_user`).
     ApiKeys,
+    /// Documents (`limits.max_documents_per_user`).
     Documents,
 }
 

@@ -196,6 +196,7 @@ pub fn sse_frame(name: &str, seq: u64, json: &[u8]) -> Bytes {
 /// it commits to a streamed answer.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Opening {
+    /// Neither a first token nor a failure yet.
     Pending,
     /// The provider produced its first token (or finished).
     Streaming,
@@ -210,13 +211,17 @@ pub enum Opening {
     },
 }
 
+/// One generation, running or finished: its replay log, live broadcast, cancel switch and opening.
 pub struct Generation {
     /// The id of the assistant message being generated.
     pub message_id: Uuid,
+    /// The id of the user's message that asked for it; nil for stateless completions.
     pub user_message_id: Uuid,
+    /// The conversation it answers in; `None` for stateless completions, which store nothing.
     pub conversation_id: Option<Uuid>,
     /// The usage kind of a stateless generation: `completion` or `openai`.
     pub kind: &'static str,
+    /// Cancelled to stop it; the task then keeps what was generated and ends with `done`.
     pub cancel: CancellationToken,
     log: Mutex<Vec<GenEvent>>,
     live: broadcast::Sender<GenEvent>,
@@ -224,6 +229,7 @@ pub struct Generation {
 }
 
 impl Generation {
+    /// A conversation chat's generation (usage kind `chat`), not yet opened.
     pub fn new(
         message_id: Uuid,
         user_message_id: Uuid,

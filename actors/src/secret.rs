@@ -12,6 +12,7 @@ use serde::Deserialize;
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps `value`; it shows only through [`Secret::expose`].
     pub fn new(value: impl Into<String>) -> Self {
         Self(value.into())
     }

@@ -19,14 +19,18 @@ pub use reservation::Reservation;
 /// One user's totals for one month.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct MonthlyUsage {
+    /// AI calls made, whatever their outcome.
     pub ai_requests: u64,
+    /// Prompt tokens over those calls.
     pub prompt_tokens: u64,
+    /// Answer tokens over those calls.
     pub completion_tokens: u64,
     /// Cost in millionths of a US dollar.
     pub cost_micro_usd: u64,
 }
 
 impl MonthlyUsage {
+    /// Prompt and answer tokens: what the monthly allowance is measured against.
     pub fn total_tokens(&self) -> u64 {
         self.prompt_tokens + self.completion_tokens
     }
@@ -37,25 +41,36 @@ impl MonthlyUsage {
 pub struct UsageSummary {
     /// First millisecond of the month, and of the next month.
     pub period_start_ms: i64,
+    /// First millisecond (Unix ms) of the next month: the period's exclusive end.
     pub period_end_ms: i64,
+    /// The user's totals so far in the period.
     pub usage: MonthlyUsage,
+    /// The user's tokens per month; `None` = unlimited.
     pub monthly_token_allowance: Option<u64>,
+    /// Allowance minus tokens used, negative once overspent; `None` = unlimited.
     pub tokens_remaining: Option<i64>,
 }
 
 /// One AI call, as `/query-logs` lists it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct QueryLog {
+    /// Primary key (a v7 UUID), so a user's log sorts by time.
     pub id: Uuid,
+    /// Unix ms when the call ended and was recorded.
     pub created_at: i64,
     /// `chat`, `completion`, `job` or `openai`.
     pub kind: String,
+    /// The provider that answered (a fallback's name if one took over).
     pub provider: String,
+    /// The model's label: its name if the provider lists it, else `other`.
     pub model: String,
     /// At most 200 characters of the input.
     pub input_preview: String,
+    /// Prompt tokens, as the provider reported them or estimated in words.
     pub prompt_tokens: u64,
+    /// Answer tokens, as the provider reported them or estimated in words.
     pub completion_tokens: u64,
+    /// Milliseconds from the start of the call to its end.
     pub latency_ms: u64,
     /// `complete`, `cancelled` or `failed`.
     pub status: String,
@@ -67,6 +82,7 @@ pub struct UsageEntry {
 }
 
 impl UsageEntry {
+    /// The record of one call of `kind` begun at `started`; keeps 200 characters of `input`.
     pub fn new(
         kind: &str,
         provider: &str,
@@ -93,6 +109,7 @@ impl UsageEntry {
     }
 }
 
+/// Token accounting: reserves quota before an AI call and records what it used. Cheap to clone.
 #[derive(Clone)]
 pub struct Usage {
     /// Serializes one user's counter updates and reservations, so a check
@@ -134,6 +151,7 @@ pub fn month_of(ms: i64) -> (u32, i64, i64) {
 }
 
 impl Usage {
+    /// Opens the usage tables (month, day, model, query log) in `store`.
     pub fn open(store: Store) -> Result<Self, CoreError> {
         Ok(Self {
             monthly: store.table("usage_monthly")?,

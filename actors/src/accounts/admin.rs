@@ -11,7 +11,9 @@ use crate::model::{Role, User};
 
 /// A page of users, newest first.
 pub struct UserPage {
+    /// The users of this page, as cached.
     pub items: Vec<Arc<User>>,
+    /// How many users match the search in all.
     pub total: usize,
 }
 
@@ -19,8 +21,11 @@ pub struct UserPage {
 /// the user unlimited.
 #[derive(Debug, Default, Clone)]
 pub struct UserPatch {
+    /// The new role; `None` keeps it. Admin roles are a superadmin's to give.
     pub role: Option<Role>,
+    /// `false` deactivates the user and revokes their sessions; `None` keeps it.
     pub is_active: Option<bool>,
+    /// Tokens per month; `Some(None)` is unlimited, `None` keeps it.
     pub monthly_token_allowance: Option<Option<u64>>,
 }
 

@@ -14,11 +14,14 @@ use crate::per_user::{index_len, index_page};
 /// `Debug`: it holds the key.
 #[derive(Clone)]
 pub struct NewApiKey {
+    /// The stored record: id, name, prefix and the key's hash.
     pub record: ApiKey,
+    /// The whole key (`ck_` and 43 characters); shown to the client now and never again.
     pub key: String,
 }
 
 impl Accounts {
+    /// Makes key `name` for `user_id`, expiring at `expires_at` (Unix ms) or never; 429 over cap.
     pub async fn create_api_key(
         &self,
         user_id: Uuid,

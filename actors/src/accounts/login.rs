@@ -15,14 +15,18 @@ use crate::store::Tx;
 /// Where a login comes from, recorded on the session.
 #[derive(Debug, Clone, Default)]
 pub struct LoginContext {
+    /// The client's `User-Agent`, kept to 512 characters; `None` if absent.
     pub user_agent: Option<String>,
+    /// The client address as the edge resolved it; `None` if unknown.
     pub ip: Option<String>,
 }
 
 /// A successful login or refresh. No `Debug`: it holds a refresh token.
 #[derive(Clone)]
 pub struct LoginOutcome {
+    /// The account logged in, as cached.
     pub user: Arc<User>,
+    /// The session opened or refreshed, with its new refresh token's hash.
     pub session: Session,
     /// Shown to the client once; only its hash is stored.
     pub refresh_token: String,

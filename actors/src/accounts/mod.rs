@@ -62,7 +62,9 @@ fn spawn_revocation_pruner(revoked: Arc<DashMap<Uuid, i64>>, access_ttl: Duratio
 /// Limits of the accounts service.
 #[derive(Debug, Clone)]
 pub struct AccountsConfig {
+    /// How long an access token (JWT) is valid; revocations are kept this long.
     pub access_ttl: Duration,
+    /// How long a refresh token is valid; each refresh starts it again.
     pub refresh_ttl: Duration,
     /// Monthly token allowance of new users; `None` = unlimited.
     pub default_allowance: Option<u64>,
@@ -71,6 +73,7 @@ pub struct AccountsConfig {
     /// Failed sign-ins on one account within `failed_login_window` after
     /// which it refuses sign-ins from anywhere (429); 0 = no limit.
     pub max_failed_logins: u32,
+    /// How long failed sign-ins count towards the lock-out.
     pub failed_login_window: Duration,
 }
 
@@ -80,9 +83,13 @@ const USER_LOCKS: usize = 64;
 /// The fields of a new account. No `Debug`: it holds a password.
 #[derive(Clone)]
 pub struct NewUser {
+    /// 3-32 characters of `[a-z0-9_-]`; unique.
     pub username: String,
+    /// A plausible address, stored lower-cased; unique.
     pub email: String,
+    /// The plain password, 8-256 characters; only its argon2id hash is stored.
     pub password: String,
+    /// Display name, at most 255 characters; `None` for none.
     pub full_name: Option<String>,
     /// `None`: `superadmin` for the very first account, `user` after that.
     pub role: Option<Role>,
@@ -113,6 +120,7 @@ pub struct Accounts {
 }
 
 impl Accounts {
+    /// Loads recent revocations, then starts the session actors and the revocation pruner.
     pub async fn start(
         store: Store,
         audit: Audit,
@@ -158,6 +166,7 @@ impl Accounts {
         &self.revocations
     }
 
+    /// The limits it was started with (token lifetimes, allowance, caps, lock-out).
     pub fn config(&self) -> &AccountsConfig {
         &self.config
     }

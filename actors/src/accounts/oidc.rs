@@ -14,10 +14,15 @@ use crate::model::{User, now_ms};
 /// Who an ID token says the user is, once its signature has been checked.
 #[derive(Debug, Clone)]
 pub struct OidcClaims {
+    /// The issuer (`iss`) that signed the ID token.
     pub iss: String,
+    /// The subject (`sub`): the user's id at that issuer; with `iss`, what the account is bound to.
     pub sub: String,
+    /// The email the issuer asserts; used for a new account and lower-cased.
     pub email: String,
+    /// The display name it asserts, if any; a new account's full name.
     pub name: Option<String>,
+    /// URL of the user's picture, if any; kept only if it is an `http(s)` URL.
     pub picture: Option<String>,
 }
 

@@ -16,9 +16,19 @@ use uuid::Uuid;
 pub enum Revoked {
     /// A login session: logout, `DELETE /auth/sessions/{id}`, a password
     /// change (the other sessions), a reused refresh token.
-    Session { user: Uuid, session: Uuid },
+    Session {
+        /// The session's user.
+        user: Uuid,
+        /// The session that ended; access tokens naming it are refused.
+        session: Uuid,
+    },
     /// A deleted API key.
-    ApiKey { user: Uuid, key: Uuid },
+    ApiKey {
+        /// The key's owner.
+        user: Uuid,
+        /// The id of the deleted key.
+        key: Uuid,
+    },
     /// A deactivated user: every credential of theirs.
     User(Uuid),
 }

@@ -14,6 +14,7 @@ pub fn random_secret() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// SHA-256 of `text`: how refresh tokens and API keys are stored and looked up.
 pub fn sha256(text: &str) -> [u8; 32] {
     Sha256::digest(text.as_bytes()).into()
 }

@@ -7,8 +7,10 @@ use crate::model::{ApiKey, Session, User};
 use crate::per_user::{Counted, UserCount};
 use crate::store::{Store, StoreError, Table, Tx, TxResult};
 
+/// The store tables of accounts: users, sessions, API keys and their indexes.
 #[derive(Clone)]
 pub struct Tables {
+    /// User id -> the account.
     pub users: Table<Uuid, User>,
     /// Lower-cased email -> user id.
     pub by_email: Table<str, Uuid>,
@@ -16,11 +18,13 @@ pub struct Tables {
     pub by_username: Table<str, Uuid>,
     /// `first_user` marker: who got the superadmin role.
     pub meta: Table<str, String>,
+    /// Session id -> the session, revoked ones included.
     pub sessions: Table<Uuid, Session>,
     /// (user id, session id): a user's sessions as one key range.
     pub sessions_by_user: Table<(Uuid, Uuid), ()>,
     /// (revoked at ms, session id): recent revocations, read at start-up.
     pub revocations: Table<(i64, Uuid), ()>,
+    /// Key id -> the API key (its hash, never the key).
     pub api_keys: Table<Uuid, ApiKey>,
     /// SHA-256 of a key -> key id.
     pub api_keys_by_hash: Table<[u8], Uuid>,
@@ -35,6 +39,7 @@ pub struct Tables {
 }
 
 impl Tables {
+    /// Opens the account tables in `store`.
     pub fn open(store: &Store) -> Result<Self, StoreError> {
         Ok(Self {
             users: store.table("users")?,

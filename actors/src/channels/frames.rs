@@ -24,6 +24,7 @@ fn with_ref(mut value: Value, reference: Option<&Value>) -> Bytes {
     frame(value)
 }
 
+/// The first frame on a socket: the user, the connection's id and the server's time.
 pub fn connected(user_id: Uuid, connection_id: u64) -> Bytes {
     frame(json!({
         "type": "connected",
@@ -35,6 +36,7 @@ pub fn connected(user_id: Uuid, connection_id: u64) -> Bytes {
     }))
 }
 
+/// Confirms a subscription; `recovered` (only with `since`): whether the replay is whole.
 pub fn subscribed(channel: &str, recovered: Option<bool>, reference: Option<&Value>) -> Bytes {
     let mut value = json!({ "type": "subscribed", "channel": channel });
     if let Some(recovered) = recovered {
@@ -43,6 +45,7 @@ pub fn subscribed(channel: &str, recovered: Option<bool>, reference: Option<&Val
     with_ref(value, reference)
 }
 
+/// Confirms an unsubscribe.
 pub fn unsubscribed(channel: &str, reference: Option<&Value>) -> Bytes {
     with_ref(
         json!({ "type": "unsubscribed", "channel": channel }),
@@ -50,6 +53,7 @@ pub fn unsubscribed(channel: &str, reference: Option<&Value>) -> Bytes {
     )
 }
 
+/// A message broadcast in `channel` with its id there; `sender_id` is `None` for the server.
 pub fn channel_message(channel: &str, data: &Value, sender_id: Option<Uuid>, id: u64) -> Bytes {
     frame(json!({
         "type": "channel_message",
@@ -61,18 +65,22 @@ pub fn channel_message(channel: &str, data: &Value, sender_id: Option<Uuid>, id:
     }))
 }
 
+/// A notification to one user from the server (e.g. a job finished).
 pub fn notification(data: &Value) -> Bytes {
     frame(json!({ "type": "notification", "data": data }))
 }
 
+/// A change to one of the user's jobs: `job` is `{id, status, progress_percent}`.
 pub fn job_update(job: &Value) -> Bytes {
     frame(json!({ "type": "job.update", "job": job }))
 }
 
+/// Who is in a `room:` channel now, sent after a join or leave.
 pub fn presence(channel: &str, users: &[Uuid]) -> Bytes {
     frame(json!({ "type": "presence", "channel": channel, "users": users }))
 }
 
+/// An `error` message with its API.md code, echoing the request's `ref`.
 pub fn error(code: ErrorKind, message: &str, reference: Option<&Value>) -> Bytes {
     with_ref(
         json!({ "type": "error", "code": code, "message": message }),
@@ -80,6 +88,7 @@ pub fn error(code: ErrorKind, message: &str, reference: Option<&Value>) -> Bytes
     )
 }
 
+/// The reply to a client `ping`.
 pub fn pong(reference: Option<&Value>) -> Bytes {
     with_ref(json!({ "type": "pong" }), reference)
 }

@@ -39,6 +39,7 @@ use state::{ChannelState, Member};
 /// How long joins and leaves are gathered before one `presence` goes out.
 const PRESENCE_DELAY: Duration = Duration::from_millis(25);
 
+/// History and room limits of the channels (from `[ws]` in the configuration).
 #[derive(Debug, Clone)]
 pub struct ChannelsConfig {
     /// Messages each channel keeps for recovery.
@@ -54,6 +55,7 @@ pub struct ChannelsConfig {
 /// A user already has as many rooms alive as allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TooManyRooms {
+    /// The configured rooms per user (`ws.max_rooms_per_user`).
     pub limit: usize,
 }
 
@@ -112,6 +114,7 @@ impl Channel {
 }
 
 impl Channels {
+    /// An empty registry; its owner runs `sweep_until` to drop expired history.
     pub fn new(config: ChannelsConfig) -> Self {
         let seed = u64::try_from(chrono::Utc::now().timestamp_micros()).unwrap_or(0);
         let inner = Arc::new(Inner {

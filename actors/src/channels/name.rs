@@ -6,9 +6,13 @@ use uuid::Uuid;
 /// A parsed channel name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChannelName {
+    /// `user:{id}`: that user's own notifications; only they may subscribe.
     User(Uuid),
+    /// `conversation:{id}`: a conversation's `chat.*` events; only its owner may subscribe.
     Conversation(Uuid),
+    /// `project:{id}`: reserved; nobody owns a project yet, so every subscribe is refused.
     Project(Uuid),
+    /// `room:{name}`: open to any user; the name is 1-64 of `[A-Za-z0-9._-]`.
     Room(String),
 }
 
@@ -30,10 +34,12 @@ impl ChannelName {
         name.starts_with("room:")
     }
 
+    /// The name of user `id`'s own channel, `user:{id}`.
     pub fn user(id: Uuid) -> String {
         format!("user:{id}")
     }
 
+    /// The name of conversation `id`'s channel, `conversation:{id}`.
     pub fn conversation(id: Uuid) -> String {
         format!("conversation:{id}")
     }

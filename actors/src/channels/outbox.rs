@@ -24,6 +24,7 @@ impl CloseSignal {
         self.token.cancel();
     }
 
+    /// Whether closing was asked for; the socket may still be open while its writer finishes.
     pub fn is_closed(&self) -> bool {
         self.token.is_cancelled()
     }
@@ -50,7 +51,9 @@ pub struct Outbox {
 
 /// The receiving side, owned by the connection's writer task.
 pub struct OutboxRx {
+    /// The queued frames, each one JSON text frame, in order.
     pub frames: mpsc::Receiver<Bytes>,
+    /// Set when the connection must close; the writer then sends the close frame.
     pub close: Arc<CloseSignal>,
 }
 
@@ -94,6 +97,7 @@ impl Outbox {
         self.close.close(code, reason);
     }
 
+    /// Whether the connection is closing: new frames are dropped.
     pub fn is_closed(&self) -> bool {
         self.close.is_closed()
     }

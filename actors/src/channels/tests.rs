@@ -1,3 +1,5 @@
+//! Unit tests of the channel registry: fan-out, recovery, presence, budgets, room caps.
+
 use std::time::Duration;
 
 use bytes::Bytes;

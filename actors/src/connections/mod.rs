@@ -30,6 +30,7 @@ use crate::supervisor::{Supervisor, SupervisorConfig};
 use actor::{ConnMsg, ConnectionActor};
 pub use streams::{Credential, StreamHandle, StreamLease, Streams, TooManyStreams};
 
+/// Limits of WebSocket connections and streams (from `[ws]` and `[limits]`).
 #[derive(Debug, Clone)]
 pub struct ConnectionsConfig {
     /// Frames queued per connection before it is closed as a slow consumer.
@@ -46,6 +47,7 @@ pub struct Conn {
     /// The user as of the upgrade: only its id is trusted later; whatever
     /// can change (allowance, active flag) is read fresh.
     pub user: Arc<User>,
+    /// The connection's bounded outbound queue; replies and channel messages go here.
     pub outbox: Outbox,
     /// The credential the socket runs on, renewed by `auth` messages.
     pub stream: StreamHandle,
@@ -96,6 +98,7 @@ pub struct Connections {
 }
 
 impl Connections {
+    /// Starts the connection actors' supervisor and closes streams on each revocation.
     pub async fn start(
         channels: Channels,
         conversations: Conversations,
@@ -198,12 +201,12 @@ impl Connections {
         }
     }
 
-    /// Asks every socket to close with 1001, then stops the actors.
     /// Whether the connection actors' supervisor is still running.
     pub fn is_up(&self) -> bool {
         self.actors.is_up()
     }
 
+    /// Asks every socket to close with 1001, then stops the actors within `grace`.
     pub async fn shutdown(&self, grace: Duration) {
         for conn in self.live.iter() {
             conn.outbox.close(1001, "server shutting down");

@@ -9,37 +9,57 @@ use crate::error::{CoreError, ErrorKind};
 /// One message a client sent, with the `ref` it wants echoed.
 #[derive(Debug)]
 pub struct Incoming {
+    /// The frame's `ref` value, any JSON, echoed on the reply or error; `None` if absent.
     pub reference: Option<Value>,
+    /// What the client asked for.
     pub msg: ClientMsg,
 }
 
+/// A client -> server WebSocket message, told apart by its `type` (API.md 6).
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientMsg {
+    /// Join a channel, first replaying kept messages after `since`.
     Subscribe {
+        /// The channel name, e.g. `room:lobby` or `conversation:{id}`.
         channel: String,
+        /// The last channel message id the client saw; `None` for live messages only.
         since: Option<MessageId>,
     },
+    /// Leave a channel.
     Unsubscribe {
+        /// The channel name, as subscribed.
         channel: String,
     },
+    /// Broadcast `data` to a channel's subscribers (the sender must be one).
     Message {
+        /// The channel name, as subscribed.
         channel: String,
+        /// Any JSON, passed on as is; `null` when absent.
         #[serde(default)]
         data: Value,
     },
+    /// Start a generation in a conversation, streamed as `chat.*` to its channel.
     Chat {
+        /// The conversation to chat in; it must be the user's.
         conversation_id: Uuid,
+        /// The user's message, 1-100,000 characters.
         content: String,
+        /// Provider to use instead of the conversation's; `None` keeps it.
         provider: Option<String>,
+        /// Model to use instead of the conversation's; `None` keeps it.
         model: Option<String>,
     },
+    /// Stop the generation running in a conversation.
     Cancel {
+        /// The conversation whose generation to stop.
         conversation_id: Uuid,
     },
+    /// Ask for a `pong`.
     Ping {},
     /// A fresh access token, before the socket's current one expires.
     Auth {
+        /// The new access token (a JWT), checked like the one the socket opened with.
         token: String,
     },
 }
@@ -58,11 +78,14 @@ const TYPES: [&str; 7] = [
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
 pub enum MessageId {
+    /// The id as a JSON number.
     Number(u64),
+    /// The id as a decimal string, as the server sends it.
     Text(String),
 }
 
 impl MessageId {
+    /// The numeric id; a string that is not a number is a `since` validation error.
     pub fn value(&self) -> Result<u64, CoreError> {
         match self {
             MessageId::Number(n) => Ok(*n),
@@ -76,8 +99,11 @@ impl MessageId {
 /// Why a frame could not be read: the error code and the `ref`, if any.
 #[derive(Debug)]
 pub struct Refused {
+    /// What kind of refusal (its code).
     pub code: ErrorKind,
+    /// Safe to show the client.
     pub message: String,
+    /// The frame's `ref`, when it was JSON with one, to echo in the `error`.
     pub reference: Option<Value>,
 }
 

@@ -26,6 +26,7 @@ pub const TOKEN_EXPIRED: (u16, &str) = (1008, "token expired");
 /// What a stream was opened with: what revoking it targets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Credential {
+    /// The user the stream belongs to; its slot counts against their cap.
     pub user: Uuid,
     /// The login session of an access token.
     pub session: Option<Uuid>,
@@ -48,6 +49,7 @@ impl Credential {
 /// A user already holds as many streams as allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TooManyStreams {
+    /// The streams one user may hold open (`limits.max_streams_per_user`).
     pub limit: usize,
 }
 
@@ -68,6 +70,7 @@ pub struct Streams {
 }
 
 impl Streams {
+    /// An empty registry allowing `max_per_user` open streams per user.
     pub fn new(max_per_user: usize) -> Self {
         Self {
             by_user: Arc::new(DashMap::new()),
@@ -154,6 +157,7 @@ impl StreamHandle {
         &self.slot.close
     }
 
+    /// The credential the stream runs on now (renewed by `auth` messages).
     pub fn credential(&self) -> Credential {
         *self.slot.credential.borrow()
     }

@@ -10,6 +10,7 @@ use crate::model::{CountLimits, Persona, Tag, limits, now_ms};
 use crate::per_user::{Counted, UserCount, index_len, index_page};
 use crate::store::{Store, StoreError, Table, Tx};
 
+/// Every user's personas and tags, with their per-user caps. Cheap to clone.
 #[derive(Clone)]
 pub struct Catalog {
     store: Store,
@@ -48,6 +49,7 @@ fn check_tag(t: &Tag) -> Result<(), CoreError> {
 }
 
 impl Catalog {
+    /// Opens the persona and tag tables; `caps` bounds how many each user may keep.
     pub fn open(
         store: Store,
         conversations: ConvTables,
@@ -108,6 +110,7 @@ impl Catalog {
         Ok(persona)
     }
 
+    /// `user`'s persona `id`, or `NotFound`.
     pub fn persona(&self, user: Uuid, id: Uuid) -> Result<Persona, CoreError> {
         self.personas
             .get(&id)?
@@ -138,6 +141,7 @@ impl Catalog {
         Ok((out, total))
     }
 
+    /// Deletes `user`'s persona `id`, freeing a place under the cap.
     pub async fn delete_persona(&self, user: Uuid, id: Uuid) -> Result<(), CoreError> {
         self.persona(user, id)?;
         {
@@ -218,6 +222,7 @@ impl Catalog {
         Ok(tag)
     }
 
+    /// `user`'s tag `id`, or `NotFound`.
     pub fn tag(&self, user: Uuid, id: Uuid) -> Result<Tag, CoreError> {
         self.tags
             .get(&id)?
@@ -243,6 +248,7 @@ impl Catalog {
         Ok((out, total))
     }
 
+    /// Deletes `user`'s tag `id`, freeing its name and a place under the cap.
     pub async fn delete_tag(&self, user: Uuid, id: Uuid) -> Result<(), CoreError> {
         self.tag(user, id)?;
         {

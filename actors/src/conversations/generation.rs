@@ -18,11 +18,15 @@ use crate::usage::{Reservation, Usage, UsageEntry};
 
 /// What a generation needs from the core.
 pub struct ChatDeps {
+    /// The store whose commit makes the answer durable.
     pub store: Store,
     /// Personas, for a conversation's system prompt and model settings.
     pub catalog: crate::conversations::Catalog,
+    /// Where the user's and the assistant's messages are appended.
     pub tables: ConvTables,
+    /// The provider registry each generation opens its stream through.
     pub llm: Llm,
+    /// Where quota is reserved before a call and what it used is recorded after.
     pub usage: Usage,
     /// Where generations are streamed to WebSocket listeners.
     pub channels: crate::channels::Channels,
@@ -54,12 +58,19 @@ impl ChatDeps {
 /// A chat request as the API receives it.
 #[derive(Debug, Clone, Default)]
 pub struct ChatParams {
+    /// The user's message, 1-100,000 characters.
     pub content: String,
+    /// Overrides the conversation's provider; `None` keeps it.
     pub provider: Option<String>,
+    /// Overrides the conversation's model; `None` keeps it.
     pub model: Option<String>,
+    /// Sampling temperature; `None` takes the persona's, then the provider's.
     pub temperature: Option<f32>,
+    /// Cap on the answer's tokens (and the quota held); `None` takes the persona's.
     pub max_tokens: Option<u32>,
+    /// Nucleus sampling cut-off, 0-1; `None` leaves the provider's default.
     pub top_p: Option<f32>,
+    /// Sequences that end the answer; empty for none.
     pub stop: Vec<String>,
 }
 
@@ -88,7 +99,9 @@ impl ChatParams {
 
 /// What the conversation actor is asked to start.
 pub struct ChatStart {
+    /// The user chatting; their quota pays for the answer.
     pub user: Arc<User>,
+    /// What they asked for.
     pub params: ChatParams,
 }
 

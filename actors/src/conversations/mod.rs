@@ -29,33 +29,49 @@ use actor::{ConversationActor, ConversationMsg};
 /// The fields of a new conversation.
 #[derive(Debug, Clone, Default)]
 pub struct NewConversation {
+    /// Shown in lists, 1-255 characters; `None` gives `New conversation`.
     pub title: Option<String>,
+    /// The persona whose prompt and model settings apply; `None` for none.
     pub persona_id: Option<Uuid>,
+    /// Provider for its chats unless a request names one; `None` for the default.
     pub provider: Option<String>,
+    /// Model for its chats, one the provider allows; `None` for the provider's default.
     pub model: Option<String>,
+    /// Overrides the persona's system prompt; at most 32 KiB.
     pub system_prompt: Option<String>,
+    /// A JSON object as text, at most 16 KiB; `None` stores `{}`.
     pub metadata_json: Option<String>,
 }
 
 /// A partial update: `None` leaves a field, `Some(None)` clears it.
 #[derive(Debug, Clone, Default)]
 pub struct ConversationPatch {
+    /// A new title, 1-255 characters; `None` keeps it.
     pub title: Option<String>,
+    /// The persona to use; `Some(None)` detaches it.
     pub persona_id: Option<Option<Uuid>>,
+    /// Provider for its chats; `Some(None)` goes back to the default.
     pub provider: Option<Option<String>>,
+    /// Model for its chats, one the (new or kept) provider allows; `Some(None)` for its default.
     pub model: Option<Option<String>>,
+    /// Overrides the persona's prompt, at most 32 KiB; `Some(None)` falls back to it.
     pub system_prompt: Option<Option<String>>,
+    /// A JSON object as text replacing the old one whole, at most 16 KiB; `None` keeps it.
     pub metadata_json: Option<String>,
 }
 
 /// Filters of the conversation list.
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {
+    /// Case-insensitive substring of the title; `None` or empty matches all.
     pub search: Option<String>,
+    /// Only conversations carrying this tag.
     pub tag_id: Option<Uuid>,
+    /// Only conversations using this persona.
     pub persona_id: Option<Uuid>,
 }
 
+/// Every user's conversations: CRUD on the store, chat through their actors. Cheap to clone.
 #[derive(Clone)]
 pub struct Conversations {
     deps: Arc<generation::ChatDeps>,
@@ -65,6 +81,7 @@ pub struct Conversations {
 }
 
 impl Conversations {
+    /// Starts the conversation actors' supervisor, first repairing message counts after a crash.
     pub async fn start(
         store: Store,
         deps: generation::ChatDeps,
@@ -86,6 +103,7 @@ impl Conversations {
         })
     }
 
+    /// The conversation and message tables, shared with the generation tasks.
     pub fn tables(&self) -> &ConvTables {
         &self.tables
     }
@@ -95,6 +113,7 @@ impl Conversations {
         &self.actors
     }
 
+    /// Creates a conversation for `user_id` after checking each field's cap and the model.
     pub async fn create(
         &self,
         user_id: Uuid,
@@ -185,6 +204,7 @@ impl Conversations {
         Ok((items, total))
     }
 
+    /// Applies `patch` to `user_id`'s conversation `id`; it becomes the most recently updated.
     pub async fn update(
         &self,
         user_id: Uuid,

@@ -9,10 +9,12 @@ use crate::model::{Conversation, Message};
 use crate::per_user::{Counted, UserCount, id_at};
 use crate::store::{KeyLocks, Store, StoreError, StoreKey, Table, Tx, TxResult};
 
+/// Conversation and message tables, with a write lock per conversation. Cheap to clone.
 #[derive(Clone)]
 pub struct ConvTables {
     /// Serializes read-modify-writes of one conversation's record.
     locks: std::sync::Arc<KeyLocks>,
+    /// Conversation id -> the conversation record.
     pub conversations: Table<Uuid, Conversation>,
     /// (user id, updated at ms, conversation id): a user's conversations by recency.
     pub by_user: Table<(Uuid, i64, Uuid), ()>,
@@ -25,6 +27,7 @@ pub struct ConvTables {
 }
 
 impl ConvTables {
+    /// Opens the tables in `store`; `max_per_user` caps the conversations of one user.
     pub fn open(store: &Store, max_per_user: u64) -> Result<Self, StoreError> {
         Ok(Self {
             count: UserCount::open(store, Counted::Conversations)?,

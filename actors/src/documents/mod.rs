@@ -21,9 +21,12 @@ use crate::model::{Document, DocumentStatus, Job, limits, now_ms};
 use crate::per_user::{Counted, UserCount, index_len, index_page};
 use crate::store::{KeyLocks, Store, Table};
 
+/// How documents are chunked, indexed and capped (`[documents]` in the configuration).
 #[derive(Debug, Clone)]
 pub struct DocumentsConfig {
+    /// Target chunk length in characters (default 1,500).
     pub chunk_chars: usize,
+    /// Characters a chunk repeats from the end of the one before it (default 200).
     pub chunk_overlap: usize,
     /// Where the search index lives.
     pub index_dir: PathBuf,
@@ -37,9 +40,13 @@ pub const MAX_QUERY_CHARS: usize = 256;
 /// One search result.
 #[derive(Debug, Clone)]
 pub struct SearchHit {
+    /// The document the chunk belongs to (always one of the searching user's).
     pub document_id: Uuid,
+    /// The chunk's 0-based position in its document.
     pub chunk: u32,
+    /// The chunk's text.
     pub text: String,
+    /// Relevance as the full-text index scores it; higher is better, within one search.
     pub score: f32,
 }
 
@@ -68,6 +75,7 @@ struct Inner {
 }
 
 impl Documents {
+    /// Opens the document tables and the search index in `config.index_dir`.
     pub fn open(store: Store, config: DocumentsConfig) -> Result<Self, CoreError> {
         Ok(Self {
             inner: Arc::new(Inner {
@@ -145,6 +153,7 @@ impl Documents {
         Ok((doc, job))
     }
 
+    /// `user_id`'s document `id`, or `NotFound`.
     pub fn get(&self, user_id: Uuid, id: Uuid) -> Result<Document, CoreError> {
         match self.inner.docs.get(&id)? {
             Some(doc) if doc.user_id == user_id => Ok(doc),

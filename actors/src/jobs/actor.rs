@@ -38,8 +38,11 @@ pub(crate) enum JobMsg {
     Log(u64, &'static str, String),
     /// (attempt, outcome): the running attempt ended.
     Finished(u64, Result<Value, String>),
+    /// Cancel the job; answers it cancelled, or 409 if it already ended.
     Cancel(RpcReplyPort<Result<Job, CoreError>>),
+    /// Reopen a failed or cancelled job; answers it pending, or 409 otherwise.
     Retry(RpcReplyPort<Result<Job, CoreError>>),
+    /// Cancel the job if unfinished, then remove it with its events, logs and indexes.
     Delete(RpcReplyPort<Result<(), CoreError>>),
 }
 
@@ -53,10 +56,15 @@ pub struct Attempt {
 
 /// What every job actor shares.
 pub struct JobDeps {
+    /// The store whose commit makes each state change durable.
     pub store: Store,
+    /// Jobs, their events and logs, and the active and idempotency indexes.
     pub tables: JobTables,
+    /// The handler of each job type.
     pub handlers: Handlers,
+    /// Hands out run slots by priority, fairness and due time.
     pub scheduler: Scheduler,
+    /// Where `job.update` messages reach the owner's sockets.
     pub channels: Channels,
     /// Live listeners of a job's events, by job.
     pub live: DashMap<Uuid, broadcast::Sender<JobEvent>>,
@@ -71,6 +79,7 @@ pub struct JobDeps {
     pub(super) actors: OnceLock<Supervisor<JobActor>>,
     /// Attempts run here, so shutdown stops them.
     pub(super) background: Background,
+    /// Test-only hooks that make a record fail or hold the commits of `Jobs::create`.
     #[cfg(test)]
     pub faults: super::faults::Faults,
 }

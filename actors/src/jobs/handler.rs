@@ -51,6 +51,7 @@ pub type Handlers = HashMap<String, Arc<dyn JobHandler>>;
 /// waits, reporting progress at each step; with `fail` it fails. For tests
 /// and demos, so capped (`jobs.max_delay_s`): a wait holds a job slot.
 pub struct Delay {
+    /// The longest wait a `delay` job may ask for, in seconds (`jobs.max_delay_s`).
     pub max_seconds: f64,
 }
 

@@ -70,18 +70,26 @@ pub struct JobsConfig {
 /// A job as a client asks for it.
 #[derive(Debug, Clone)]
 pub struct NewJob {
+    /// A registered handler's name, e.g. `delay`; an unknown one is 422.
     pub job_type: String,
+    /// A JSON object handed to the handler, checked by its `validate` first.
     pub payload: Value,
+    /// 0-5 for users, up to 10 for system jobs; higher runs first.
     pub priority: u8,
+    /// Unix ms before which it does not run; `None` runs it as soon as a slot is free.
     pub scheduled_for: Option<i64>,
+    /// A repeat with this key and the same body returns the first job; `None` never deduplicates.
     pub idempotency_key: Option<String>,
+    /// Attempts before it fails for good: 1 up to the handler's maximum.
     pub max_attempts: u32,
 }
 
 /// Filters of the job list.
 #[derive(Debug, Clone, Default)]
 pub struct JobFilter {
+    /// Only jobs in this status; `None` for any.
     pub status: Option<JobStatus>,
+    /// Only jobs of this type; `None` for any.
     pub job_type: Option<String>,
 }
 
@@ -335,11 +343,13 @@ impl Jobs {
         Ok((matching.into_iter().skip(skip).take(limit).collect(), total))
     }
 
+    /// Cancels `user_id`'s job `id`, stopping a running attempt; 409 if it already ended.
     pub async fn cancel(&self, user_id: Uuid, id: Uuid) -> Result<Job, CoreError> {
         self.get(user_id, id)?;
         self.actors.call(&id, JobMsg::Cancel).await?
     }
 
+    /// Puts `user_id`'s failed or cancelled job `id` back to pending, attempts reset; else 409.
     pub async fn retry(&self, user_id: Uuid, id: Uuid) -> Result<Job, CoreError> {
         self.get(user_id, id)?;
         self.actors.call(&id, JobMsg::Retry).await?
@@ -351,11 +361,13 @@ impl Jobs {
         self.actors.call(&id, JobMsg::Delete).await?
     }
 
+    /// Every event of `user_id`'s job `id` so far, oldest first.
     pub fn events(&self, user_id: Uuid, id: Uuid) -> Result<Vec<JobEvent>, CoreError> {
         self.get(user_id, id)?;
         Ok(self.deps.tables.events_after(id, 0)?)
     }
 
+    /// Every log line of `user_id`'s job `id` so far, oldest first.
     pub fn logs(&self, user_id: Uuid, id: Uuid) -> Result<Vec<JobLog>, CoreError> {
         self.get(user_id, id)?;
         self.deps
@@ -391,8 +403,11 @@ fn body_hash(new: &NewJob) -> [u8; 32] {
 
 /// What a running attempt knows and how it reports.
 pub struct JobCtx {
+    /// The job being run.
     pub job_id: Uuid,
+    /// The job's owner ([`SYSTEM_USER`] for jobs the server made).
     pub user_id: Uuid,
+    /// The job's payload, a JSON object its handler validated at creation.
     pub payload: Value,
     /// Cancelled when the job is; a handler stops as soon as it can.
     pub cancel: CancellationToken,

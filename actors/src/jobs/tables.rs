@@ -15,21 +15,26 @@ pub struct Idempotent {
     pub body_hash: [u8; 32],
 }
 
+/// The store tables of jobs, opened once and shared by the handle and the actors.
 #[derive(Clone)]
 pub struct JobTables {
+    /// Job id -> the job record.
     pub jobs: Table<Uuid, Job>,
     /// (user id, job id v7) -> job id: a user's jobs, oldest first.
     pub by_user: Table<(Uuid, Uuid), Uuid>,
     /// Jobs not yet completed, failed or cancelled: what start-up resumes,
     /// without a scan of every job.
     pub active: Table<Uuid, ()>,
+    /// (job id, seq) -> one event, in order: the event history and SSE replay.
     pub events: Table<(Uuid, u64), JobEvent>,
+    /// (job id, log line number) -> one line of the job's log, in order.
     pub logs: Table<(Uuid, u64), JobLog>,
     /// (user id, idempotency key) -> the job it created.
     pub idempotency: Table<(Uuid, String), Idempotent>,
 }
 
 impl JobTables {
+    /// Opens the job tables in `store`.
     pub fn open(store: &Store) -> Result<Self, StoreError> {
         Ok(Self {
             jobs: store.table("jobs")?,

@@ -24,24 +24,29 @@ use crate::model::{Job, JobStatus};
 /// Where events go, and the secret they are signed with.
 #[derive(Debug, Clone)]
 pub struct WebhookTarget {
+    /// The receiver's URL (`webhooks.url`); each event is POSTed there.
     pub url: String,
+    /// The HMAC-SHA256 key of `X-Webhook-Signature` (from the environment only).
     pub secret: crate::secret::Secret,
     /// The events sent: job.completed, job.failed, contact.submitted, document.ready.
     pub events: Vec<String>,
 }
 
 impl WebhookTarget {
+    /// Whether `event` is among the configured `events`.
     pub fn wants(&self, event: &str) -> bool {
         self.events.iter().any(|e| e == event)
     }
 }
 
+/// The `webhook.deliver` job type: POSTs one signed event, 5 s to connect, 15 s in all.
 pub struct DeliverWebhook {
     target: WebhookTarget,
     client: reqwest::Client,
 }
 
 impl DeliverWebhook {
+    /// A handler with its own HTTP client for `target`; fails only if the client cannot be built.
     pub fn new(target: WebhookTarget) -> Result<Self, CoreError> {
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))

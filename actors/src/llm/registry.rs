@@ -11,16 +11,22 @@ use serde::{Deserialize, Serialize};
 use super::endpoint::Endpoint;
 use super::{ChatRequest, Delta, DeltaStream, LlmError, anthropic, echo, ollama, openai};
 
+/// Which wire protocol a provider speaks (`kind` in `[providers.<name>]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ProviderKind {
+    /// The built-in model that echoes the last user message; needs no network.
     Echo,
+    /// An OpenAI-compatible chat completions API (SSE stream).
     Openai,
+    /// Anthropic's Messages API (SSE stream).
     Anthropic,
+    /// Ollama's native `/api/chat` (NDJSON stream).
     Ollama,
 }
 
 impl ProviderKind {
+    /// The lower-case name used in config and in `/ai/providers`.
     pub fn as_str(self) -> &'static str {
         match self {
             ProviderKind::Echo => "echo",
@@ -34,16 +40,23 @@ impl ProviderKind {
 /// One configured provider.
 #[derive(Debug, Clone)]
 pub struct ProviderSpec {
+    /// The key of its `[providers.<name>]` section; what requests name it by.
     pub name: String,
+    /// Which wire protocol it speaks.
     pub kind: ProviderKind,
+    /// The API's root URL; required for every kind but echo, `None` for echo.
     pub base_url: Option<String>,
+    /// Sent as the provider's credential; `None` for a provider that needs none.
     pub api_key: Option<crate::secret::Secret>,
+    /// The models requests may name; empty lets any name of up to 128 characters through.
     pub models: Vec<String>,
+    /// The model for requests that name none; `None` uses the first listed.
     pub default_model: Option<String>,
     /// Echo only.
     pub tokens_per_s: f64,
     /// Tried when this provider fails before its first token.
     pub fallback: Option<String>,
+    /// Longest wait for a TCP (and TLS) connection to the provider.
     pub connect_timeout: Duration,
     /// Longest wait for the answer's headers and between two stream items.
     pub read_timeout: Duration,
@@ -89,18 +102,27 @@ impl ProviderSpec {
 /// A provider as `/ai/providers` and `/services` show it.
 #[derive(Debug, Clone)]
 pub struct ProviderInfo {
+    /// The provider's configured name.
     pub name: String,
+    /// Which wire protocol it speaks.
     pub kind: ProviderKind,
+    /// The models it lists; empty when it accepts any name.
     pub models: Vec<String>,
+    /// The model used when a request names none; empty if none is configured or listed.
     pub default_model: String,
+    /// `false` while its last call failed before the first token.
     pub healthy: bool,
+    /// Why its last call failed (client-safe text); `None` while healthy.
     pub last_error: Option<String>,
 }
 
 /// A stream that has produced its first item, from the provider that made it.
 pub struct Opened {
+    /// The provider that answered, which is a fallback when the one asked failed.
     pub provider: String,
+    /// The model that answers: the request's, or the fallback's default.
     pub model: String,
+    /// The answer's items, the first one already received.
     pub stream: DeltaStream,
 }
 
@@ -120,6 +142,7 @@ pub struct Llm {
 }
 
 impl Llm {
+    /// Builds the registry and its HTTP client; `default` serves requests that name no provider.
     pub fn new(specs: Vec<ProviderSpec>, default: &str) -> Result<Self, LlmError> {
         let connect = specs
             .iter()
@@ -139,10 +162,12 @@ impl Llm {
         })
     }
 
+    /// The provider used when a request names none.
     pub fn default_provider(&self) -> &str {
         &self.default
     }
 
+    /// The configuration of provider `name`; `None` if none is configured by that name.
     pub fn spec(&self, name: &str) -> Option<&ProviderSpec> {
         self.providers.get(name)
     }

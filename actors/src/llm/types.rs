@@ -80,17 +80,24 @@ impl ChatMessage {
 pub struct ChatRequest {
     /// Empty: the provider's default model.
     pub model: String,
+    /// The prompt in order; in a conversation: system message, history, the user's message.
     pub messages: Vec<ChatMessage>,
+    /// Sampling temperature; `None` leaves the provider's default.
     pub temperature: Option<f32>,
+    /// Cap on the answer's tokens; `None` leaves the provider's default.
     pub max_tokens: Option<u32>,
+    /// Nucleus sampling cut-off, 0-1; `None` leaves the provider's default.
     pub top_p: Option<f32>,
+    /// Sequences that end the answer when generated; empty for none.
     pub stop: Vec<String>,
 }
 
 /// Token counts as the provider reported them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenUsage {
+    /// Tokens of the prompt the provider read.
     pub prompt_tokens: u64,
+    /// Tokens of the answer the provider wrote.
     pub completion_tokens: u64,
 }
 
@@ -117,7 +124,9 @@ pub enum Delta {
     Token(String),
     /// The end; usage if the provider reported it.
     Done {
+        /// Token counts; `None` when the provider sent none (the caller then estimates).
         usage: Option<TokenUsage>,
+        /// Why the answer ended, as the provider said it: usually `stop` or `length`.
         finish_reason: String,
     },
 }
@@ -129,21 +138,31 @@ pub type DeltaStream = Pin<Box<dyn Stream<Item = Result<Delta, LlmError>> + Send
 /// never carry the upstream's body or credentials.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum LlmError {
+    /// No provider of that name is configured: the request's fault.
     #[error("provider {0:?} is not configured")]
     UnknownProvider(String),
     /// A model the provider does not list (or, for a provider that lists
     /// none, a name over 128 characters): the request's fault, never sent.
     #[error("{}", unknown_model(provider, models))]
     UnknownModel {
+        /// The provider's name.
         provider: String,
+        /// The models it lists (empty when it accepts any name up to 128 characters).
         models: Vec<String>,
     },
+    /// No connection could be made (refused, DNS, TLS or the connect timeout).
     #[error("could not connect to the provider")]
     Connect,
+    /// The provider answered a non-2xx HTTP status (kept for `details`).
     #[error("the provider answered HTTP {status}")]
-    Status { status: u16 },
+    Status {
+        /// The HTTP status code the provider answered, e.g. 429 or 503.
+        status: u16,
+    },
+    /// The provider stopped answering for longer than its read timeout.
     #[error("the provider timed out")]
     Timeout,
+    /// The answer could not be parsed, or ended without its terminal event.
     #[error("the provider sent a malformed answer")]
     Protocol,
     /// The provider's own words are for the log only (they may name its

@@ -3,18 +3,26 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+/// Where a job is in its life (API.md 5); the last three are terminal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum JobStatus {
+    /// Queued and due; waits for a free slot.
     Pending,
+    /// Waits until its `scheduled_for` time (or a retry's backoff) has passed.
     Scheduled,
+    /// Its handler is running now (one attempt).
     Running,
+    /// The handler finished; `result_json` holds what it returned.
     Completed,
+    /// The last attempt failed and no attempts are left; `error` says why.
     Failed,
+    /// Cancelled before it finished; a running attempt was told to stop.
     Cancelled,
 }
 
 impl JobStatus {
+    /// The lower-case name used in JSON and in query filters.
     pub fn as_str(self) -> &'static str {
         match self {
             JobStatus::Pending => "pending",
@@ -26,6 +34,7 @@ impl JobStatus {
         }
     }
 
+    /// Parses a lower-case name from a query filter; `None` for an unknown one.
     pub fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "pending" => JobStatus::Pending,
@@ -47,29 +56,44 @@ impl JobStatus {
     }
 }
 
+/// A unit of background work (chat ticket, document ingest, webhook, delay) and its progress.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Job {
+    /// Primary key; events, logs and the SSE stream are keyed by it.
     pub id: Uuid,
+    /// The owner (the system user for system jobs).
     pub user_id: Uuid,
+    /// Which registered handler runs it, e.g. `chat`, `document.ingest`, `webhook.deliver`.
     pub job_type: String,
+    /// Pending, scheduled or running until it reaches a terminal status.
     pub status: JobStatus,
     /// 0-10, higher runs first: 0-5 for users, up to 10 for system jobs.
     pub priority: u8,
     /// JSON object, kept as text (bincode cannot hold `Value`).
     pub payload_json: String,
+    /// 0-100, as last reported by the handler.
     pub progress_percent: u8,
+    /// JSON object as text returned by the handler; `None` until it completes.
     pub result_json: Option<String>,
+    /// Why the last attempt failed; `None` if none failed or it then completed.
     pub error: Option<String>,
+    /// Attempts started so far, including one interrupted by a restart.
     pub attempts: u32,
+    /// Attempts allowed before it fails for good (default 3).
     pub max_attempts: u32,
+    /// The client's key that makes a repeated create return this job; unique per user.
     pub idempotency_key: Option<String>,
     /// Unix ms; a job due later waits as `scheduled`.
     pub scheduled_for: Option<i64>,
+    /// Unix ms when it was created.
     pub created_at: i64,
+    /// Unix ms when its latest attempt started; `None` before the first.
     pub started_at: Option<i64>,
+    /// Unix ms when it reached a terminal status; `None` before.
     pub completed_at: Option<i64>,
     /// Events and log lines written so far (their next sequence numbers).
     pub event_count: u64,
+    /// Log lines written so far (the next log sequence number).
     pub log_count: u64,
 }
 
@@ -169,9 +193,13 @@ impl JobEvent {
     }
 }
 
+/// One line a job's handler logged (`GET /jobs/{id}/logs`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct JobLog {
+    /// Unix ms when it was logged.
     pub at: i64,
+    /// `info`, `warn` or `error`.
     pub level: String,
+    /// What the handler said, as written.
     pub message: String,
 }

@@ -28,10 +28,15 @@ pub const LIST_ITEMS: usize = 50;
 /// configuration). Over a cap, a create is 429 `QUOTA_EXCEEDED`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CountLimits {
+    /// Conversations one user may keep.
     pub conversations: u64,
+    /// Personas one user may keep.
     pub personas: u64,
+    /// Tags one user may keep.
     pub tags: u64,
+    /// API keys one user may hold.
     pub api_keys: u64,
+    /// Documents one user may keep.
     pub documents: u64,
 }
 

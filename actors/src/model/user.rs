@@ -7,12 +7,16 @@ use uuid::Uuid;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
+    /// Uses their own resources only.
     User,
+    /// May also use the admin routes (users, jobs, usage, audit log).
     Admin,
+    /// The only role that may grant admin roles or change admins; the first account's by default.
     Superadmin,
 }
 
 impl Role {
+    /// The lower-case name used in JSON and in tokens.
     pub fn as_str(self) -> &'static str {
         match self {
             Role::User => "user",
@@ -41,19 +45,27 @@ impl Role {
 /// `Debug` redacts it, so it never reaches a response or a log.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct User {
+    /// Primary key; the `sub` of the user's tokens.
     pub id: Uuid,
+    /// Unique login name.
     pub username: String,
     /// Lower-cased.
     pub email: String,
+    /// Display name; `None` if never given.
     pub full_name: Option<String>,
+    /// URL of the user's picture; `None` if never given.
     pub avatar_url: Option<String>,
+    /// What they may do; checked on every admin route.
     pub role: Role,
+    /// `false` once deactivated: logins, refreshes, keys and sockets are refused.
     pub is_active: bool,
     /// argon2id PHC string; `None` for accounts made by OIDC login only.
     pub password_hash: Option<String>,
     /// Tokens per calendar month; `None` = unlimited.
     pub monthly_token_allowance: Option<u64>,
+    /// Unix ms when the account was made.
     pub created_at: i64,
+    /// Unix ms of the last change to the account.
     pub updated_at: i64,
 }
 

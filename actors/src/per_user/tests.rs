@@ -1,3 +1,5 @@
+//! Unit tests of the per-user counts: racing creates, counting old records, index pages.
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 

@@ -9,6 +9,7 @@ use std::sync::{Mutex, MutexGuard};
 
 const STRIPES: usize = 256;
 
+/// 256 striped mutexes; a key hashes to one, so unrelated keys may share a stripe.
 pub struct KeyLocks {
     stripes: Vec<Mutex<()>>,
 }

@@ -47,6 +47,7 @@ pub enum Durability {
 pub struct StoreConfig {
     /// Directory holding the database (created if missing).
     pub path: PathBuf,
+    /// When a write counts as acknowledged (default `Sync`).
     pub durability: Durability,
     /// sled's page cache, in bytes.
     pub cache_capacity: u64,
@@ -57,14 +58,24 @@ pub struct StoreConfig {
 /// Errors of the store. Messages are for logs, never for clients.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
+    /// sled or the file system failed; the text is sled's.
     #[error("storage i/o: {0}")]
     Io(String),
+    /// A stored key or value could not be decoded (corrupt, or an unknown version).
     #[error("record codec: {0}")]
     Codec(String),
+    /// A uniqueness claim failed inside a transaction; the caller's 409.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The data directory was written by a newer build; refused rather than misread.
     #[error("data dir has schema version {found}, this build reads up to {supported}")]
-    SchemaTooNew { found: u32, supported: u32 },
+    SchemaTooNew {
+        /// The schema version recorded in the data directory.
+        found: u32,
+        /// [`SCHEMA_VERSION`]: the newest this build reads.
+        supported: u32,
+    },
+    /// The group-commit flusher has stopped (the store is shutting down).
     #[error("store is closed")]
     Closed,
 }

@@ -1,3 +1,5 @@
+//! Unit tests of the store: durability, transactions, scans, schema, probe, crash marker.
+
 use super::*;
 
 fn config(dir: &Path, durability: Durability) -> StoreConfig {

@@ -10,6 +10,7 @@ use super::{KeyedActor, ParentMsg};
 /// A child's mailbox: the kind's own messages plus the idle check.
 pub(crate) enum ChildMsg<M> {
     Work(M),
+    /// Sent to itself on a timer: passivates the child once it was quiet and idle long enough.
     IdleCheck,
 }
 

@@ -87,6 +87,7 @@ pub trait KeyedActor: Send + Sync + Sized + 'static {
 pub struct SupervisorConfig {
     /// Restarts allowed per key within `restart_window` before the key stays down.
     pub max_restarts: u32,
+    /// The window over which restarts of one key are counted.
     pub restart_window: Duration,
     /// How long a child may go without a message before it passivates;
     /// `None`: never. The server gives every kind the same value
