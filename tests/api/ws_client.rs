@@ -121,11 +121,18 @@ impl WsClient {
         }
     }
 
-    /// Subscribes and returns the `subscribed` (or `error`) reply.
+    /// Subscribes and returns the `subscribed` (or `error`) reply: the
+    /// first message echoing the request's `ref` (a `presence` of a room
+    /// joined earlier may arrive in between, and is skipped).
     pub async fn subscribe(&mut self, channel: &str) -> Value {
         self.send(json!({"type": "subscribe", "channel": channel, "ref": channel}))
             .await;
-        self.next().await
+        loop {
+            let msg = self.next().await;
+            if msg["ref"] == channel {
+                return msg;
+            }
+        }
     }
 
     /// Reads (discarding messages) until the server's close frame.
