@@ -96,7 +96,6 @@ impl Readiness {
 }
 
 impl Core {
-    /// Opens the store and starts the actor system.
     /// Opens the store and starts everything; `chat_gate` is the edge's rate
     /// limit for chats over a socket ([`crate::connections::no_chat_limit`]
     /// for a core that serves none).

@@ -289,6 +289,12 @@ impl Generation {
         }
     }
 
+    /// Whether any event (its `start`) has been pushed: a chat refused
+    /// before it started has none.
+    pub fn started(&self) -> bool {
+        self.log.lock().map(|log| !log.is_empty()).unwrap_or(true)
+    }
+
     /// Whether the terminal event has been pushed.
     pub fn is_finished(&self) -> bool {
         self.log

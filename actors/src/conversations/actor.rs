@@ -10,19 +10,18 @@ use ractor::RpcReplyPort;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use super::generation::{self, ChatDeps, ChatStart};
-use crate::conversations::prompt;
+use super::generation::{ChatDeps, ChatStart};
+use super::prepare::Prepare;
 use crate::error::{CoreError, ErrorKind};
-use crate::model::{Conversation, Message, MessageRole, MessageStatus, Persona, now_ms};
-use crate::replay::{GenData, Generation, Started};
+use crate::replay::{GenData, Generation};
 use crate::supervisor::{Ctx, KeyedActor};
+
+/// Where a chat's start is answered: the generation, or why it was refused.
+pub(super) type ChatReply = RpcReplyPort<Result<Arc<Generation>, CoreError>>;
 
 pub(crate) enum ConversationMsg {
     /// Takes the lock and starts a generation, or answers `Busy`.
-    Chat(
-        Box<ChatStart>,
-        RpcReplyPort<Result<Arc<Generation>, CoreError>>,
-    ),
+    Chat(Box<ChatStart>, ChatReply),
     /// Cancels the running generation; answers whether there was one.
     Cancel(RpcReplyPort<bool>),
     /// The running generation, or the last one while it is replayable.
@@ -69,6 +68,15 @@ impl ConversationActor {
     /// message is still on the way: one that pushed its last event, or whose
     /// task died without one (then listeners get an `error` to end on).
     fn release_if_ended(&self, state: &mut ConversationState) {
+        let refused = state
+            .running
+            .as_ref()
+            .is_some_and(|r| r.task.is_finished() && !r.generation.started());
+        if refused {
+            // Refused before it started (its `Ended` is on the way): free.
+            state.running = None;
+            return;
+        }
         let ended = state.running.as_ref().is_some_and(|r| {
             if r.task.is_finished() && !r.generation.is_finished() {
                 r.generation.push(GenData::Error(
@@ -83,114 +91,45 @@ impl ConversationActor {
         }
     }
 
-    /// Checks the model, reserves quota, persists the user's message and
-    /// starts the generation task. Nothing is stored for a refused chat.
-    async fn start(&self, ctx: &Ctx<Self>, start: ChatStart) -> Result<Running, CoreError> {
+    /// Takes the lock for a chat: checks the conversation and the model
+    /// (fast reads), opens the generation and hands the slow part (history,
+    /// retrieval, reservation, the durable append of the user's message) to
+    /// a task of its own, which answers `reply`. The mailbox is free again
+    /// at once, so a `cancel` never waits behind a disk flush.
+    fn start(
+        &self,
+        ctx: &Ctx<Self>,
+        start: ChatStart,
+        reply: ChatReply,
+    ) -> Result<Running, (CoreError, ChatReply)> {
         let deps = &self.deps;
         let conversation_id = *ctx.key();
-        let conv = deps
-            .tables
-            .conversations
-            .get(&conversation_id)?
-            .ok_or_else(|| CoreError::not_found("conversation", conversation_id))?;
+        let conv = match deps.tables.conversations.get(&conversation_id) {
+            Ok(Some(conv)) => conv,
+            Ok(None) => return Err((CoreError::not_found("conversation", conversation_id), reply)),
+            Err(e) => return Err((e.into(), reply)),
+        };
         let provider = start.params.provider.clone().or(conv.provider.clone());
         let model = start.params.model.clone().or(conv.model.clone());
         let (provider, model) =
-            crate::conversations::resolve(&deps.llm, provider.as_deref(), model.as_deref())?;
-        let history = deps
-            .tables
-            .recent_messages(conversation_id, deps.context_messages)?;
-        // An unreadable persona leaves no request to make: the chat fails.
-        let call = match self.persona(&conv) {
-            Ok(persona) => {
-                let mut request = prompt::request(
-                    deps,
-                    &conv,
-                    &start.params,
-                    persona.as_ref(),
-                    &history,
-                    model.clone(),
-                );
-                let reservation = deps.reserve(&start.user, &request)?;
-                reservation.clamp(&mut request);
-                Some((request, reservation))
-            }
-            Err(_) => None,
-        };
-        let generation = self
-            .begin(conversation_id, &start.params.content, &provider, &model)
-            .await?;
+            match crate::conversations::resolve(&deps.llm, provider.as_deref(), model.as_deref()) {
+                Ok(resolved) => resolved,
+                Err(e) => return Err((e, reply)),
+            };
+        let generation = Generation::new(Uuid::now_v7(), Uuid::now_v7(), Some(conversation_id));
         let mailbox = ctx.mailbox();
         let ended = move |id| {
             mailbox.send(ConversationMsg::Ended(id));
         };
-        let task = match call {
-            Some((request, reservation)) => tokio::spawn(generation::run(
-                deps.clone(),
-                generation.clone(),
-                reservation,
-                provider,
-                request,
-                ended,
-            )),
-            None => {
-                let generation = generation.clone();
-                tokio::spawn(async move {
-                    let message = "the conversation's persona could not be read";
-                    generation::fail_at_once(&generation, message, ended);
-                })
-            }
+        let prepare = Prepare {
+            deps: deps.clone(),
+            conv,
+            start,
+            provider,
+            model,
         };
+        let task = tokio::spawn(prepare.run(generation.clone(), reply, ended));
         Ok(Running { generation, task })
-    }
-
-    /// Persists the user's message (durable before the provider hears of
-    /// it) and opens the generation with its `start` event.
-    async fn begin(
-        &self,
-        conversation_id: Uuid,
-        content: &str,
-        provider: &str,
-        model: &str,
-    ) -> Result<Arc<Generation>, CoreError> {
-        let user_message = Message {
-            id: Uuid::now_v7(),
-            conversation_id,
-            role: MessageRole::User,
-            content: content.to_string(),
-            metadata_json: "{}".into(),
-            usage: None,
-            status: MessageStatus::Complete,
-            created_at: now_ms(),
-        };
-        self.deps
-            .tables
-            .append(&self.deps.store, &user_message)
-            .await?;
-        let generation = Generation::new(Uuid::now_v7(), user_message.id, Some(conversation_id));
-        generation.push(GenData::Start(Started {
-            message_id: generation.message_id,
-            user_message_id: Some(user_message.id),
-            provider: provider.to_string(),
-            model: model.to_string(),
-        }));
-        Ok(generation)
-    }
-
-    /// The conversation's persona: `None` if it has none or it was deleted;
-    /// an error (logged) if the store could not read it.
-    fn persona(&self, conv: &Conversation) -> Result<Option<Persona>, CoreError> {
-        let Some(id) = conv.persona_id else {
-            return Ok(None);
-        };
-        match self.deps.catalog.persona(conv.user_id, id) {
-            Ok(persona) => Ok(Some(persona)),
-            Err(CoreError::NotFound { .. }) => Ok(None),
-            Err(e) => {
-                tracing::error!(error = %e, conversation_id = %conv.id, persona_id = %id, "persona unreadable: the chat fails");
-                Err(e)
-            }
-        }
     }
 }
 
@@ -227,15 +166,12 @@ impl KeyedActor for ConversationActor {
                     )));
                     return Ok(());
                 }
-                let answer = match self.start(ctx, *start).await {
-                    Ok(running) => {
-                        let generation = running.generation.clone();
-                        state.running = Some(running);
-                        Ok(generation)
+                match self.start(ctx, *start, reply) {
+                    Ok(running) => state.running = Some(running),
+                    Err((e, reply)) => {
+                        let _ = reply.send(Err(e));
                     }
-                    Err(e) => Err(e),
-                };
-                let _ = reply.send(answer);
+                }
             }
             ConversationMsg::Cancel(reply) => {
                 self.release_if_ended(state);
@@ -254,6 +190,8 @@ impl KeyedActor for ConversationActor {
                     .as_ref()
                     .is_some_and(|r| r.generation.message_id == id)
                     && let Some(running) = state.running.take()
+                    // A chat refused before it started leaves nothing to replay.
+                    && running.generation.started()
                 {
                     state.last = Some((running.generation, Instant::now()));
                 }

@@ -5,8 +5,11 @@
 mod actor;
 mod catalog;
 pub mod generation;
+mod prepare;
 pub(crate) mod prompt;
 mod tables;
+#[cfg(test)]
+mod tests;
 pub(crate) mod ticket;
 
 use std::sync::Arc;

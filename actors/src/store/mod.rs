@@ -119,6 +119,13 @@ struct Inner {
     path: PathBuf,
     /// The previous run ended without [`Store::close`] (a crash or a kill).
     crashed: bool,
+    /// Tests only: while set, commits wait here (a flush that takes as
+    /// long as the test wants).
+    #[cfg(test)]
+    held: std::sync::Mutex<Option<Arc<tokio::sync::Semaphore>>>,
+    /// Tests only: commits that have reached the hold.
+    #[cfg(test)]
+    at_hold: std::sync::atomic::AtomicUsize,
 }
 
 /// The `meta` key present while a process has the store open.
@@ -147,6 +154,10 @@ impl Store {
                 durability: config.durability,
                 path: config.path.clone(),
                 crashed: meta.get(OPEN_MARKER)?.is_some(),
+                #[cfg(test)]
+                held: std::sync::Mutex::new(None),
+                #[cfg(test)]
+                at_hold: std::sync::atomic::AtomicUsize::new(0),
             }),
         };
         store.check_schema()?;
@@ -192,6 +203,8 @@ impl Store {
     /// Makes every write made before this call durable (a no-op under
     /// `Relaxed`). Concurrent callers share one flush.
     pub async fn commit(&self) -> Result<(), StoreError> {
+        #[cfg(test)]
+        self.wait_if_held().await;
         match self.inner.durability {
             Durability::Sync => self.inner.commits.wait_durable().await,
             Durability::Relaxed => Ok(()),
@@ -273,6 +286,42 @@ impl Store {
     /// a kill): records written in several steps may need a repair.
     pub fn opened_after_crash(&self) -> bool {
         self.inner.crashed
+    }
+}
+
+#[cfg(test)]
+impl Store {
+    /// Holds every commit from now until [`Store::release_commits`]: a
+    /// flush as slow as the test needs.
+    pub(crate) fn hold_commits(&self) {
+        if let Ok(mut held) = self.inner.held.lock() {
+            *held = Some(Arc::new(tokio::sync::Semaphore::new(0)));
+        }
+    }
+
+    /// Lets every held commit (and later ones) through.
+    pub(crate) fn release_commits(&self) {
+        if let Ok(mut held) = self.inner.held.lock()
+            && let Some(gate) = held.take()
+        {
+            gate.close();
+        }
+    }
+
+    /// How many commits have reached the hold so far.
+    pub(crate) fn commits_at_hold(&self) -> usize {
+        self.inner.at_hold.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    async fn wait_if_held(&self) {
+        let gate = self.inner.held.lock().ok().and_then(|held| held.clone());
+        if let Some(gate) = gate {
+            self.inner
+                .at_hold
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            // Closing the semaphore is the release.
+            let _ = gate.acquire().await;
+        }
     }
 }
 
