@@ -12,6 +12,7 @@ use std::time::Duration;
 use ractor::RpcReplyPort;
 
 use super::*;
+use crate::paused_time::{settle, settles_to, tick};
 use crate::store::{Store, Table};
 
 struct Counter {
@@ -106,6 +107,21 @@ async fn incr(sup: &Supervisor<Counter>, key: &str) -> u64 {
     sup.call(&key.to_string(), CounterMsg::Incr).await.unwrap()
 }
 
+/// An `Incr` call in a task of its own, to watch while it waits.
+fn spawn_incr(
+    sup: &Supervisor<Counter>,
+    key: &str,
+) -> tokio::task::JoinHandle<Result<u64, CoreError>> {
+    let (sup, key) = (sup.clone(), key.to_string());
+    tokio::spawn(async move { sup.call(&key, CounterMsg::Incr).await })
+}
+
+/// Keeps `key`'s actor busy for `ms` once it gets to this message.
+async fn busy(sup: &Supervisor<Counter>, key: &str, ms: u64) {
+    let work = CounterMsg::Slow(Duration::from_millis(ms));
+    sup.cast(&key.to_string(), work).await.unwrap();
+}
+
 /// Polls `cond` every few milliseconds for up to five seconds.
 async fn eventually<F: AsyncFn() -> bool>(what: &str, cond: F) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
@@ -116,34 +132,6 @@ async fn eventually<F: AsyncFn() -> bool>(what: &str, cond: F) {
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-}
-
-/// Lets every task that can run do so, without moving the paused clock.
-async fn settle() {
-    for _ in 0..200 {
-        tokio::task::yield_now().await;
-    }
-}
-
-/// Lets the other tasks run until `cond` holds, without moving the paused
-/// clock: what `cond` waits for must need no time to pass.
-async fn settles_to(what: &str, cond: impl Fn() -> bool) {
-    for _ in 0..10_000 {
-        if cond() {
-            return;
-        }
-        tokio::task::yield_now().await;
-    }
-    panic!("{what} did not happen without time passing");
-}
-
-/// Moves the paused clock by `d`, once every task has run (so each timer
-/// counts from the moment it was meant to), and lets the tasks whose
-/// timers fired run.
-async fn tick(d: Duration) {
-    settle().await;
-    tokio::time::advance(d).await;
-    settle().await;
 }
 
 const MS: Duration = Duration::from_millis(1);
@@ -318,16 +306,10 @@ async fn a_message_queued_behind_the_idle_check_is_still_answered() {
     incr(&f.sup, &key).await; // starts the actor; its idle check is due at 30 ms
     // Busy until 80 ms, so the idle check (30 ms) and then the next call
     // (45 ms) queue up behind it.
-    f.sup
-        .cast(&key, CounterMsg::Slow(Duration::from_millis(80)))
-        .await
-        .unwrap();
+    busy(&f.sup, &key, 80).await;
     tick(idle).await;
     tick(Duration::from_millis(15)).await;
-    let call = tokio::spawn({
-        let (sup, key) = (f.sup.clone(), key.clone());
-        async move { sup.call(&key, CounterMsg::Incr).await }
-    });
+    let call = spawn_incr(&f.sup, &key);
     settle().await;
     assert!(!call.is_finished(), "answered while the actor was busy");
 
@@ -354,16 +336,10 @@ async fn a_start_while_the_old_actor_drains_waits_for_it_to_stop() {
     // Busy until 80 ms: the idle check (30 ms) queues behind, and another
     // 50 ms of work (40 ms) behind the check. At 80 ms the check passivates
     // the actor, which drains that work until 130 ms.
-    f.sup
-        .cast(&key, CounterMsg::Slow(Duration::from_millis(80)))
-        .await
-        .unwrap();
+    busy(&f.sup, &key, 80).await;
     tick(idle).await;
     tick(Duration::from_millis(10)).await;
-    f.sup
-        .cast(&key, CounterMsg::Slow(Duration::from_millis(50)))
-        .await
-        .unwrap();
+    busy(&f.sup, &key, 50).await;
     tick(Duration::from_millis(40)).await;
     settles_to("the draining actor to leave the registry", || {
         f.sup.is_empty()
@@ -372,10 +348,7 @@ async fn a_start_while_the_old_actor_drains_waits_for_it_to_stop() {
 
     // At 100 ms a call finds no actor: its start waits for the drain.
     tick(Duration::from_millis(20)).await;
-    let call = tokio::spawn({
-        let (sup, key) = (f.sup.clone(), key.clone());
-        async move { sup.call(&key, CounterMsg::Incr).await }
-    });
+    let call = spawn_incr(&f.sup, &key);
     tick(Duration::from_millis(29)).await;
     assert!(
         !call.is_finished(),
