@@ -10,7 +10,8 @@
 //! "abc"); CHORUS_BENCH_SECS sets the fan-out phase (default 5);
 //! CHORUS_BENCH_CONNS, CHORUS_BENCH_ROOM, CHORUS_BENCH_RATE (publishes/s,
 //! default 50: 250,000 deliveries/s) and CHORUS_BENCH_CHATS change the
-//! sizes; CHORUS_BENCH_CLIENT_THREADS the client's runtime threads.
+//! sizes; CHORUS_BENCH_CLIENT_THREADS the client's runtime threads
+//! (default: one per core).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 mod load;
@@ -278,7 +279,7 @@ async fn chats(client: &reqwest::Client, base: &str, addr: SocketAddr, token: &s
 
 fn main() {
     load::raise_fd_limit();
-    let workers = env_or("CHORUS_BENCH_CLIENT_THREADS", 2) as usize;
+    let workers = env_or("CHORUS_BENCH_CLIENT_THREADS", load::cores() as u64) as usize;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .enable_all()

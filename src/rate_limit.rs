@@ -179,6 +179,23 @@ impl RateLimits {
     }
 }
 
+/// The `ai` class as the core's gate for chats sent over a WebSocket.
+pub fn chat_gate(limits: &RateLimits) -> chorus_actors::connections::ChatGate {
+    let limits = limits.clone();
+    Arc::new(move |user| {
+        limits
+            .check(RateClass::Ai, RateKey::User(user))
+            .map(|_| ())
+            .map_err(|refused| {
+                refused
+                    .details
+                    .as_ref()
+                    .and_then(|d| d["retry_after"].as_u64())
+                    .unwrap_or(1)
+            })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,21 +242,4 @@ mod tests {
         let mapped = RateKey::ip("::ffff:192.0.2.1".parse().unwrap());
         assert_eq!(mapped, RateKey::Ip("192.0.2.1".parse().unwrap()));
     }
-}
-
-/// The `ai` class as the core's gate for chats sent over a WebSocket.
-pub fn chat_gate(limits: &RateLimits) -> chorus_actors::connections::ChatGate {
-    let limits = limits.clone();
-    Arc::new(move |user| {
-        limits
-            .check(RateClass::Ai, RateKey::User(user))
-            .map(|_| ())
-            .map_err(|refused| {
-                refused
-                    .details
-                    .as_ref()
-                    .and_then(|d| d["retry_after"].as_u64())
-                    .unwrap_or(1)
-            })
-    })
 }

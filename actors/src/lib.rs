@@ -10,6 +10,8 @@ pub mod error;
 pub mod jobs;
 pub mod llm;
 pub mod model;
+#[cfg(test)]
+mod paused_time;
 pub mod per_user;
 pub mod replay;
 pub mod secret;

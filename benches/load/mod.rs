@@ -271,6 +271,19 @@ where
     }
 }
 
+/// The cores this machine has (what the server's runtime sizes itself by).
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Clock ticks per second, the unit of the CPU times in `/proc/PID/stat`.
+fn clock_ticks_per_sec() -> f64 {
+    // SAFETY: sysconf reads a system value and touches no memory of ours.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    assert!(ticks > 0, "sysconf(_SC_CLK_TCK) failed");
+    ticks as f64
+}
+
 /// CPU time (user, system) a process has used so far, in seconds.
 pub fn cpu_secs(pid: u32) -> (f64, f64) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -284,20 +297,22 @@ pub fn cpu_secs(pid: u32) -> (f64, f64) {
             .unwrap_or(0.0)
     };
     // utime and stime are fields 14 and 15 of stat(5): 11 and 12 after state.
-    (ticks(11) / 100.0, ticks(12) / 100.0)
+    let per_sec = clock_ticks_per_sec();
+    (ticks(11) / per_sec, ticks(12) / per_sec)
 }
 
 /// Prints how the CPU time of a phase split between server and client.
 pub fn print_cpu(server: u32, before: ((f64, f64), (f64, f64)), secs: f64) {
     let (s, c) = (cpu_secs(server), cpu_secs(std::process::id()));
     let ((s0, c0), (su, ss, cu, cs)) = (before, (s.0, s.1, c.0, c.1));
+    let cores = cores();
     println!(
-        "    CPU over {secs:.1} s: server {:.2} user + {:.2} system s, bench client {:.2} user + {:.2} system s (2 cores = {:.1} s)",
+        "    CPU over {secs:.1} s: server {:.2} user + {:.2} system s, bench client {:.2} user + {:.2} system s ({cores} cores = {:.1} s)",
         su - s0.0,
         ss - s0.1,
         cu - c0.0,
         cs - c0.1,
-        2.0 * secs
+        cores as f64 * secs
     );
 }
 
@@ -317,8 +332,10 @@ pub async fn new_conversation(client: &reqwest::Client, api: &str, token: &str) 
 }
 
 /// Waits until the server reports no open WebSocket (the last phase's
-/// sockets are gone), for up to a minute.
+/// sockets are gone), for up to a minute; panics if they are not, as the
+/// next phase's numbers would count them.
 pub async fn await_no_sockets(client: &reqwest::Client, base: &str) {
+    let mut last = String::from("no answer");
     for _ in 0..600 {
         let metrics = client
             .get(format!("{base}/metrics"))
@@ -331,6 +348,15 @@ pub async fn await_no_sockets(client: &reqwest::Client, base: &str) {
         if metrics.lines().any(|l| l == "chorus_ws_connections 0") {
             return;
         }
+        if let Some(line) = metrics
+            .lines()
+            .find(|l| l.starts_with("chorus_ws_connections "))
+        {
+            last = line.to_string();
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    panic!(
+        "the server still has WebSockets open after 60 s ({last}): the next phase would count them"
+    );
 }

@@ -27,7 +27,7 @@ use chorus_actors::model::User;
 use uuid::Uuid;
 
 use crate::error::{ApiError, ErrorKind};
-use crate::rate_limit::{RateClass, RateKey};
+use crate::rate_limit::{RateClass, RateInfo, RateKey};
 use crate::state::AppState;
 
 /// The authenticated caller of a request.
@@ -232,13 +232,18 @@ pub async fn limit_by_ip(
     next: Next,
 ) -> Response {
     let (parts, body) = req.into_parts();
-    let info = match state.rate_limits.check(class, ip_key(&parts)) {
+    let info = match check_ip(&state, class, &parts) {
         Ok(info) => info,
         Err(limited) => return limited.into_response(),
     };
     let mut response = next.run(Request::from_parts(parts, body)).await;
     info.write_headers(response.headers_mut());
     response
+}
+
+/// Takes one token of `class` from the bucket of the request's client IP.
+pub fn check_ip(state: &AppState, class: RateClass, parts: &Parts) -> Result<RateInfo, ApiError> {
+    state.rate_limits.check(class, ip_key(parts))
 }
 
 fn ip_key(parts: &Parts) -> RateKey {

@@ -1,5 +1,6 @@
 //! Documents (API.md 7): upload, ingestion status, chunks and search.
 
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
 use axum::http::{HeaderMap, StatusCode, header::CONTENT_TYPE};
 use chorus_actors::model::Document;
@@ -19,7 +20,8 @@ use crate::pagination::{Page, bounds};
 use crate::state::AppState;
 use crate::time::rfc3339_ms;
 
-/// Uploads may be up to `upload_bytes`; every other route keeps the JSON limit.
+/// Multipart uploads may be up to `upload_bytes`; every other body, the
+/// JSON form of an upload included, keeps the JSON limit.
 pub fn router(upload_bytes: usize) -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(upload).layer(DefaultBodyLimit::max(upload_bytes)))
@@ -113,6 +115,10 @@ async fn upload(
             .map_err(|_| ApiError::new(ErrorKind::BadRequest, "malformed multipart body"))?;
         read_file(form).await?
     } else {
+        // The upload limit is for files: a JSON body keeps the JSON limit
+        // (an error of this inner limit is a 413 like the outer one).
+        let limit = state.config.limits.json_body_bytes;
+        let req = req.map(|body| Body::new(http_body_util::Limited::new(body, limit)));
         let Json(body) = Json::<TextDocument>::from_request(req, &state).await?;
         (body.title, body.text)
     };

@@ -21,12 +21,14 @@ pub mod users;
 mod ws;
 
 use axum::Router;
+use axum::extract::{Request, State};
 use axum::middleware::from_fn_with_state;
+use axum::response::{IntoResponse, Response};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::auth::{limit_by_ip, require_user};
+use crate::auth::{check_ip, limit_by_ip, require_user};
 use crate::error::{ApiError, ErrorKind};
 use crate::openapi::ApiDoc;
 use crate::rate_limit::RateClass;
@@ -89,10 +91,34 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .method_not_allowed_fallback(method_not_allowed)
 }
 
-async fn not_found() -> ApiError {
-    ApiError::new(ErrorKind::NotFound, "no such route")
+/// Unknown paths: 404.
+async fn not_found(State(state): State<AppState>, req: Request) -> Response {
+    let error = ApiError::new(ErrorKind::NotFound, "no such route");
+    with_default_class(&state, req, error)
 }
 
-async fn method_not_allowed() -> ApiError {
-    ApiError::from_code(ErrorKind::MethodNotAllowed)
+/// A known path asked with a method it does not take: 405.
+async fn method_not_allowed(State(state): State<AppState>, req: Request) -> Response {
+    let error = ApiError::from_code(ErrorKind::MethodNotAllowed);
+    with_default_class(&state, req, error)
+}
+
+/// `error`, answered to a request no route took. Under `/api/` and `/v1/`
+/// it carries the rate-limit headers of the default class, as every API
+/// answer does, and counts against the client's IP (no credential is
+/// checked for it).
+fn with_default_class(state: &AppState, req: Request, error: ApiError) -> Response {
+    let (parts, _) = req.into_parts();
+    let path = parts.uri.path();
+    if !(path.starts_with("/api/") || path.starts_with("/v1/")) {
+        return error.into_response();
+    }
+    match check_ip(state, RateClass::Default, &parts) {
+        Ok(info) => {
+            let mut response = error.into_response();
+            info.write_headers(response.headers_mut());
+            response
+        }
+        Err(limited) => limited.into_response(),
+    }
 }

@@ -114,10 +114,9 @@ async fn ready(
     Extension(cache): Extension<ReadyCache>,
 ) -> Result<Json<Ready>, ApiError> {
     if state.shutdown.is_cancelled() {
-        return Err(ApiError::new(
-            ErrorKind::ServiceUnavailable,
-            "shutting down",
-        ));
+        // Not ready for new work, whatever the store says: no check runs.
+        let checks = json!({ "shutdown": "shutting down" });
+        return Err(not_ready("shutting down", checks));
     }
     let (is_ready, checks) = cache
         .get_or_check(|| async {
@@ -137,9 +136,13 @@ async fn ready(
             checks,
         }))
     } else {
-        Err(ApiError::new(ErrorKind::ServiceUnavailable, "not ready")
-            .with_details(json!({ "checks": checks })))
+        Err(not_ready("not ready", checks))
     }
+}
+
+/// Every not-ready answer: 503 with `details.checks` saying why.
+fn not_ready(message: &'static str, checks: serde_json::Value) -> ApiError {
+    ApiError::new(ErrorKind::ServiceUnavailable, message).with_details(json!({ "checks": checks }))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -58,6 +58,8 @@ async fn submit(
     me: CurrentUser,
     Json(body): Json<TicketBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    // The quota check every AI route makes, before anything is queued.
+    state.core.usage().check_allowance(&me.user)?;
     let new = NewJob {
         job_type: "chat".into(),
         payload: json!({

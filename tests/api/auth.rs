@@ -158,14 +158,35 @@ async fn refresh_rotates_and_a_spent_token_revokes_the_session() {
 async fn a_refresh_token_works_from_the_cookie_too() {
     let app = spawn_app().await;
     let s = app.sign_up("ada").await;
-    let r = app
-        .client
-        .post(app.url("/api/v1/auth/refresh"))
-        .header("cookie", format!("chorus_refresh={}", s.refresh))
-        .send()
-        .await
-        .unwrap();
+    let refresh_by_cookie = |token: &str| {
+        app.client
+            .post(app.url("/api/v1/auth/refresh"))
+            .header("cookie", format!("chorus_refresh={token}"))
+            .send()
+    };
+    let r = refresh_by_cookie(&s.refresh).await.unwrap();
     assert_eq!(r.status(), 200);
+    let cookie = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|c| c.to_str().ok()?.strip_prefix("chorus_refresh="))
+        .map(|c| c.split(';').next().unwrap_or_default().to_string())
+        .next()
+        .expect("a new chorus_refresh cookie");
+    let rotated: Value = r.json().await.unwrap();
+    let (new_refresh, new_access) = (
+        rotated["refresh_token"].as_str().unwrap().to_string(),
+        rotated["access_token"].as_str().unwrap().to_string(),
+    );
+    assert_ne!(new_refresh, s.refresh, "a new refresh token came back");
+    assert_eq!(cookie, new_refresh, "and the cookie holds it");
+    assert_eq!(app.get_as("/auth/me", &new_access).await.status(), 200);
+
+    // The old one is spent: presented again (by cookie), it revokes the session.
+    assert_401(refresh_by_cookie(&s.refresh).await.unwrap(), "revoked").await;
+    assert_401(app.get_as("/auth/me", &new_access).await, "revoked").await;
+
     let garbage = app
         .post_json("/auth/refresh", None, json!({"refresh_token": "nonsense"}))
         .await;

@@ -182,7 +182,7 @@ async fn an_invented_http_method_does_not_become_a_metrics_label() {
 }
 
 /// Gives `user_id` an allowance of `tokens` as the admin `admin`.
-async fn allow(app: &TestApp, admin: &str, user_id: &str, tokens: u64) {
+pub(crate) async fn allow(app: &TestApp, admin: &str, user_id: &str, tokens: u64) {
     let r = app
         .send(
             Method::PATCH,

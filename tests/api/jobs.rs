@@ -223,6 +223,19 @@ async fn a_failing_job_is_retried_with_backoff_until_max_attempts() {
     assert_eq!(kinds.iter().filter(|k| *k == "started").count(), 2);
     assert!(kinds.contains(&"retrying".to_string()));
     assert_eq!(kinds.last().unwrap(), "failed");
+    // The second attempt waited out the backoff the retry announced.
+    let nth = |kind: &str, n: usize| {
+        let list = events.as_array().unwrap().iter();
+        list.filter(|e| e["type"] == kind).nth(n).unwrap()
+    };
+    let at = |e: &Value| chrono::DateTime::parse_from_rfc3339(e["at"].as_str().unwrap()).unwrap();
+    let backoff = nth("retrying", 0)["data"]["retry_in_ms"].as_i64().unwrap();
+    assert_eq!(backoff, 1000, "1 s after the first failed attempt");
+    let waited = (at(nth("started", 1)) - at(nth("retrying", 0))).num_milliseconds();
+    assert!(
+        waited >= backoff,
+        "retried after {waited} ms, not {backoff}"
+    );
     let logs: Value = app.get_json(&format!("/jobs/{id}/logs"), &ada.access).await;
     assert_eq!(logs.as_array().unwrap().len(), 2);
     assert_eq!(logs[0]["level"], "error");

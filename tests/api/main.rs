@@ -10,6 +10,7 @@ mod binary;
 mod catalog;
 mod chat;
 mod contract;
+mod contract_edge;
 mod conversations;
 mod documents;
 mod errors;

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::helpers::spawn_app_with;
+use crate::helpers::{envelope, spawn_app_with};
 
 #[tokio::test]
 async fn a_client_that_stalls_mid_header_is_disconnected_after_the_header_timeout() {
@@ -48,13 +48,21 @@ async fn connections_over_the_cap_wait_until_one_frees() {
         axum::Router::new(),
     )
     .await;
-    // Hold the only slot, and the few kept past it for health checks,
-    // with idle connections.
-    let mut holders = Vec::new();
-    for _ in 0..=chorus::server::PROBE_SLOTS {
+    // Hold the only slot with an idle connection.
+    let mut holders = vec![TcpStream::connect(app.addr).await.unwrap()];
+    // The server has taken it when the next connection lands in a slot kept
+    // for health checks, where anything but /live and /ready is refused.
+    let refused = reqwest::get(app.url("/api/v1/auth/me")).await.unwrap();
+    assert_eq!(refused.status(), 503, "the only slot was not taken");
+    assert_eq!(
+        envelope(refused).await["error"]["code"],
+        "SERVICE_UNAVAILABLE"
+    );
+    // Hold the health-check slots too. Connections are accepted in the
+    // order they arrive, so these are taken before the waiting client.
+    for _ in 0..chorus::server::PROBE_SLOTS {
         holders.push(TcpStream::connect(app.addr).await.unwrap());
     }
-    tokio::task::yield_now().await;
     let started = Instant::now();
     let waiting = tokio::spawn({
         let url = app.url("/live");
@@ -73,5 +81,11 @@ async fn connections_over_the_cap_wait_until_one_frees() {
         "served at once: the connection cap did not hold ({:?})",
         started.elapsed()
     );
-    drop(holders);
+    // The slot was freed by the server closing the idle holder.
+    let mut buf = [0u8; 64];
+    let closed = tokio::time::timeout(Duration::from_secs(5), holders[0].read(&mut buf)).await;
+    assert!(
+        matches!(closed, Ok(Ok(0) | Err(_))),
+        "the idle connection holding the slot is still open: {closed:?}"
+    );
 }

@@ -11,13 +11,10 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use super::generation::{ChatDeps, ChatStart};
-use super::prepare::Prepare;
+use super::prepare::{ChatReply, Prepare};
 use crate::error::{CoreError, ErrorKind};
 use crate::replay::{GenData, Generation};
 use crate::supervisor::{Ctx, KeyedActor};
-
-/// Where a chat's start is answered: the generation, or why it was refused.
-pub(super) type ChatReply = RpcReplyPort<Result<Arc<Generation>, CoreError>>;
 
 pub(crate) enum ConversationMsg {
     /// Takes the lock and starts a generation, or answers `Busy`.

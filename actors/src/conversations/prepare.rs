@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use super::actor::ChatReply;
 use super::generation::{self, ChatDeps, ChatStart};
 use super::prompt;
 use crate::error::CoreError;
@@ -16,6 +15,9 @@ use crate::llm::ChatRequest;
 use crate::model::{Conversation, Message, MessageRole, MessageStatus, Persona, now_ms};
 use crate::replay::{GenData, Generation, Started};
 use crate::usage::Reservation;
+
+/// Where a chat's start is answered: the generation, or why it was refused.
+pub(super) type ChatReply = ractor::RpcReplyPort<Result<Arc<Generation>, CoreError>>;
 
 /// A chat whose lock is taken, before its first provider call.
 pub(super) struct Prepare {

@@ -132,9 +132,8 @@ async fn a_cancel_is_answered_while_a_chat_start_waits_on_the_disk() {
     )
     .await
     .expect("the cancel queued behind the held flush");
-    assert_eq!(
+    assert!(
         cancelled.unwrap(),
-        true,
         "the chat holds the lock while it starts"
     );
     assert_eq!(f.store.commits_at_hold(), 1, "the flush is still held");

@@ -20,7 +20,7 @@ use super::JobCtx;
 use super::counts::ActiveCounts;
 use super::handler::Handlers;
 use super::recovery::requeue_interrupted;
-use super::scheduler::Scheduler;
+use super::scheduler::{Scheduler, retry_delay_ms};
 use super::tables::JobTables;
 use crate::background::Background;
 use crate::channels::Channels;
@@ -310,8 +310,7 @@ impl JobActor {
                 self.record(job, JobEventKind::Completed, json!({ "result": result }))?;
             }
             Err(error) if job.attempts < job.max_attempts => {
-                // 1 s, 2 s, 4 s ... after the attempt that failed.
-                let backoff = 1000i64 << (job.attempts - 1).min(16);
+                let backoff = retry_delay_ms(job.attempts);
                 job.status = JobStatus::Scheduled;
                 job.scheduled_for = Some(now + backoff);
                 job.error = Some(error.clone());

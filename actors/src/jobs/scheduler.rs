@@ -68,8 +68,14 @@ impl Scheduler {
         F: Fn(Uuid) -> Fut + Send + 'static,
         Fut: Future<Output = bool> + Send + 'static,
     {
-        background.spawn_with(|stop| schedule(inbox.0, dispatch, concurrency, stop));
+        background.spawn_with(|stop| schedule(inbox.0, dispatch, concurrency, now_ms, stop));
     }
+}
+
+/// How long a job waits, after attempt `failed` (1-based) failed, before its
+/// next attempt: 1 s, 2 s, 4 s ... doubling up to 2^16 s (about 18 hours).
+pub(super) fn retry_delay_ms(failed: u32) -> i64 {
+    1000i64 << failed.saturating_sub(1).min(16)
 }
 
 /// The scheduler's decisions, without the task or the clock: jobs due
@@ -130,10 +136,14 @@ impl Plan {
     }
 }
 
+/// The task: `clock` is the time due times are in (Unix ms; tests pass one
+/// that follows tokio's paused clock), and the timer queue sleeps on
+/// tokio's timer.
 async fn schedule<F, Fut>(
     mut rx: mpsc::UnboundedReceiver<SchedMsg>,
     dispatch: F,
     limit: usize,
+    clock: impl Fn() -> i64,
     stop: CancellationToken,
 ) where
     F: Fn(Uuid) -> Fut,
@@ -141,7 +151,7 @@ async fn schedule<F, Fut>(
 {
     let mut plan = Plan::new(limit);
     loop {
-        while let Some(id) = plan.next(now_ms()) {
+        while let Some(id) = plan.next(clock()) {
             if !dispatch(id).await {
                 plan.done(id);
             }
@@ -149,7 +159,7 @@ async fn schedule<F, Fut>(
         let sleep = async {
             match plan.wake_at() {
                 Some(due) => {
-                    let wait = u64::try_from(due - now_ms()).unwrap_or(0);
+                    let wait = u64::try_from(due - clock()).unwrap_or(0);
                     tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
                 }
                 None => std::future::pending().await,
@@ -158,7 +168,7 @@ async fn schedule<F, Fut>(
         tokio::select! {
             msg = rx.recv() => match msg {
                 Some(SchedMsg::Enqueue { id, owner, priority, due }) => {
-                    plan.enqueue(id, owner, priority, due, now_ms());
+                    plan.enqueue(id, owner, priority, due, clock());
                 }
                 Some(SchedMsg::Done(id)) => plan.done(id),
                 None => return,
@@ -172,7 +182,10 @@ async fn schedule<F, Fut>(
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+    use crate::paused_time::{millis_since, tick};
 
     fn ids(n: usize) -> Vec<Uuid> {
         (0..n).map(|_| Uuid::now_v7()).collect()
@@ -231,5 +244,125 @@ mod tests {
         assert_eq!(plan.next(100), Some(high));
         plan.done(high);
         assert_eq!(plan.next(100), Some(low));
+    }
+
+    #[test]
+    fn retry_delays_double_from_one_second_and_stop_growing_at_two_to_the_sixteen() {
+        let delays: Vec<i64> = (1..=4).map(retry_delay_ms).collect();
+        assert_eq!(delays, [1_000, 2_000, 4_000, 8_000]);
+        assert_eq!(retry_delay_ms(17), 65_536_000);
+        assert_eq!(retry_delay_ms(18), 65_536_000);
+        assert_eq!(retry_delay_ms(u32::MAX), 65_536_000, "no overflow");
+        assert_eq!(retry_delay_ms(0), 1_000, "no underflow");
+    }
+
+    #[test]
+    fn a_failed_job_is_due_again_one_backoff_after_it_failed() {
+        let mut plan = Plan::new(1);
+        let (id, owner) = (Uuid::now_v7(), Uuid::now_v7());
+        plan.enqueue(id, owner, 5, None, 0);
+        assert_eq!(plan.next(0), Some(id));
+        // The first attempt fails at 250 ms: its slot goes back, and the
+        // job waits one backoff.
+        plan.done(id);
+        plan.enqueue(id, owner, 5, Some(250 + retry_delay_ms(1)), 250);
+        assert_eq!(plan.next(1_249), None);
+        assert_eq!(plan.next(1_250), Some(id));
+    }
+
+    /// The scheduler task on paused time, its clock following tokio's.
+    struct Running {
+        scheduler: Scheduler,
+        /// Jobs handed a slot, in order.
+        dispatched: mpsc::UnboundedReceiver<Uuid>,
+        origin: tokio::time::Instant,
+        _stop: tokio_util::sync::DropGuard,
+    }
+
+    impl Running {
+        fn start(limit: usize) -> Self {
+            let (scheduler, inbox) = Scheduler::new();
+            let (tx, dispatched) = mpsc::unbounded_channel();
+            let dispatch = move |id| {
+                let tx = tx.clone();
+                async move { tx.send(id).is_ok() }
+            };
+            let origin = tokio::time::Instant::now();
+            let stop = CancellationToken::new();
+            let clock = move || millis_since(origin);
+            tokio::spawn(schedule(inbox.0, dispatch, limit, clock, stop.clone()));
+            Self {
+                scheduler,
+                dispatched,
+                origin,
+                _stop: stop.drop_guard(),
+            }
+        }
+
+        fn now(&self) -> i64 {
+            millis_since(self.origin)
+        }
+
+        fn enqueue_in(&self, id: Uuid, ms: i64) {
+            let due = self.now() + ms;
+            self.scheduler.enqueue(id, Uuid::nil(), 5, Some(due));
+        }
+
+        /// The job handed a slot since the last look, if any.
+        fn handed_out(&mut self) -> Option<Uuid> {
+            self.dispatched.try_recv().ok()
+        }
+    }
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[tokio::test(start_paused = true)]
+    async fn the_task_hands_out_a_job_due_later_on_its_millisecond_not_before() {
+        let mut run = Running::start(4);
+        let id = Uuid::now_v7();
+        run.enqueue_in(id, 1_000);
+        tick(Duration::from_millis(999)).await;
+        assert_eq!(run.handed_out(), None, "handed out before it was due");
+        tick(MS).await;
+        assert_eq!(run.handed_out(), Some(id));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_job_due_sooner_wakes_the_task_that_sleeps_for_a_later_one() {
+        let mut run = Running::start(4);
+        let (later, sooner) = (Uuid::now_v7(), Uuid::now_v7());
+        run.enqueue_in(later, 1_000);
+        tick(Duration::from_millis(10)).await;
+        // The task now sleeps until 1,000 ms; this one is due at 110 ms.
+        run.enqueue_in(sooner, 100);
+        tick(Duration::from_millis(99)).await;
+        assert_eq!(run.handed_out(), None);
+        tick(MS).await;
+        assert_eq!(run.handed_out(), Some(sooner));
+        tick(Duration::from_millis(889)).await;
+        assert_eq!(run.handed_out(), None);
+        tick(MS).await;
+        assert_eq!(run.handed_out(), Some(later));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_attempt_comes_round_again_after_its_backoff_and_not_before() {
+        let mut run = Running::start(1);
+        let id = Uuid::now_v7();
+        run.scheduler.enqueue(id, Uuid::nil(), 5, None);
+        tick(Duration::ZERO).await;
+        assert_eq!(run.handed_out(), Some(id));
+        // As the job's actor does when attempt `n` fails: the slot goes
+        // back, and the job is queued again one backoff later.
+        for attempt in 1..=3 {
+            tick(Duration::from_millis(250)).await;
+            run.scheduler.done(id);
+            let backoff = retry_delay_ms(attempt);
+            run.enqueue_in(id, backoff);
+            tick(Duration::from_millis(backoff as u64) - MS).await;
+            assert_eq!(run.handed_out(), None, "attempt {attempt}: retried early");
+            tick(MS).await;
+            assert_eq!(run.handed_out(), Some(id), "attempt {attempt}");
+        }
     }
 }

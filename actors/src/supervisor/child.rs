@@ -1,9 +1,11 @@
 //! The child actor: runs one key's [`KeyedActor`] and passivates when idle.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
+// tokio's clock, as ractor's timers use it: paused time in tests drives both.
+use tokio::time::Instant;
 
 use super::{KeyedActor, ParentMsg};
 

@@ -1,10 +1,18 @@
 //! Supervisor behaviour, with a counter actor that persists to a real store.
+//!
+//! The idle-timeout tests run on paused time (`start_paused`): the clock
+//! moves only when a test advances it, so a message lands exactly before,
+//! at or after the idle check, every run. Their store commits with
+//! `Relaxed` durability: a `Sync` commit waits on the flusher thread, which
+//! paused time cannot see, and the clock would jump to the next timer while
+//! a test waits on it.
 
 use std::time::Duration;
 
 use ractor::RpcReplyPort;
 
 use super::*;
+use crate::paused_time::{settle, settles_to, tick};
 use crate::store::{Store, Table};
 
 struct Counter {
@@ -12,6 +20,9 @@ struct Counter {
     counts: Table<str, u64>,
     /// Loads of keys starting with "slow" begun so far; each takes 2 s.
     slow_loads: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// Loads of any key begun so far: one per start, restart or return
+    /// after passivation.
+    loads: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 enum CounterMsg {
@@ -29,6 +40,7 @@ impl KeyedActor for Counter {
     const KIND: &'static str = "test_counter";
 
     async fn load(&self, key: &String) -> Result<u64, CoreError> {
+        self.loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         if key.starts_with("slow") {
             self.slow_loads
                 .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -62,11 +74,12 @@ struct Fixture {
     _dir: tempfile::TempDir,
     sup: Supervisor<Counter>,
     slow_loads: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    loads: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 async fn fixture(max_restarts: u32, idle: Option<Duration>) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let store = crate::store::open_for_test(dir.path(), crate::store::Durability::Sync);
+    let store = crate::store::open_for_test(dir.path(), crate::store::Durability::Relaxed);
     let counts = store.table("counts").unwrap();
     let config = SupervisorConfig {
         max_restarts,
@@ -74,22 +87,39 @@ async fn fixture(max_restarts: u32, idle: Option<Duration>) -> Fixture {
         idle_timeout: idle,
         call_timeout: Duration::from_secs(5),
     };
-    let slow_loads = std::sync::Arc::default();
+    let (slow_loads, loads) = (std::sync::Arc::default(), std::sync::Arc::default());
     let counter = Counter {
         store,
         counts,
         slow_loads: std::sync::Arc::clone(&slow_loads),
+        loads: std::sync::Arc::clone(&loads),
     };
     let sup = Supervisor::start(counter, config).await.unwrap();
     Fixture {
         _dir: dir,
         sup,
         slow_loads,
+        loads,
     }
 }
 
 async fn incr(sup: &Supervisor<Counter>, key: &str) -> u64 {
     sup.call(&key.to_string(), CounterMsg::Incr).await.unwrap()
+}
+
+/// An `Incr` call in a task of its own, to watch while it waits.
+fn spawn_incr(
+    sup: &Supervisor<Counter>,
+    key: &str,
+) -> tokio::task::JoinHandle<Result<u64, CoreError>> {
+    let (sup, key) = (sup.clone(), key.to_string());
+    tokio::spawn(async move { sup.call(&key, CounterMsg::Incr).await })
+}
+
+/// Keeps `key`'s actor busy for `ms` once it gets to this message.
+async fn busy(sup: &Supervisor<Counter>, key: &str, ms: u64) {
+    let work = CounterMsg::Slow(Duration::from_millis(ms));
+    sup.cast(&key.to_string(), work).await.unwrap();
 }
 
 /// Polls `cond` every few milliseconds for up to five seconds.
@@ -103,6 +133,8 @@ async fn eventually<F: AsyncFn() -> bool>(what: &str, cond: F) {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
+
+const MS: Duration = Duration::from_millis(1);
 
 #[tokio::test]
 async fn a_panicking_child_restarts_with_its_persisted_state_while_siblings_answer() {
@@ -153,21 +185,53 @@ async fn concurrent_starts_of_one_key_yield_one_actor() {
     assert_eq!(f.sup.len(), 1);
 }
 
-#[tokio::test]
-async fn an_idle_child_passivates_and_comes_back_with_its_state() {
-    let f = fixture(5, Some(Duration::from_millis(100))).await;
-    incr(&f.sup, "x").await;
-    incr(&f.sup, "x").await;
-    let first = f.sup.get(&"x".to_string()).unwrap().get_id();
+#[tokio::test(start_paused = true)]
+async fn an_idle_child_passivates_at_its_idle_timeout_not_before_and_comes_back_with_its_state() {
+    let idle = Duration::from_millis(100);
+    let f = fixture(5, Some(idle)).await;
+    let key = "x".to_string();
+    incr(&f.sup, &key).await;
+    incr(&f.sup, &key).await;
+    let first = f.sup.get(&key).unwrap().get_id();
 
-    eventually("passivation", async || f.sup.is_empty()).await;
-    assert!(f.sup.get(&"x".to_string()).is_none());
-
+    tick(idle - MS).await;
     assert_eq!(
-        f.sup.call(&"x".to_string(), CounterMsg::Get).await.unwrap(),
-        2
+        f.sup.get(&key).map(|a| a.get_id()),
+        Some(first),
+        "passivated before its idle timeout"
     );
-    assert_ne!(f.sup.get(&"x".to_string()).unwrap().get_id(), first);
+    tick(MS).await;
+    settles_to("passivation at the idle timeout", || f.sup.is_empty()).await;
+
+    assert_eq!(f.sup.call(&key, CounterMsg::Get).await.unwrap(), 2);
+    assert_ne!(f.sup.get(&key).unwrap().get_id(), first);
+    assert_eq!(f.loads.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_message_resets_the_idle_clock() {
+    let idle = Duration::from_millis(100);
+    let f = fixture(5, Some(idle)).await;
+    let key = "r".to_string();
+    incr(&f.sup, &key).await;
+    let first = f.sup.get(&key).unwrap().get_id();
+    tick(idle / 2).await;
+    incr(&f.sup, &key).await;
+
+    // The check due at `idle` finds the last message half an idle timeout
+    // old, and looks again when it is a whole one old.
+    tick(idle / 2).await;
+    tick(idle / 2 - MS).await;
+    assert_eq!(
+        f.sup.get(&key).map(|a| a.get_id()),
+        Some(first),
+        "passivated less than the idle timeout after its last message"
+    );
+    tick(MS).await;
+    settles_to("passivation an idle timeout after the last message", || {
+        f.sup.is_empty()
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -197,16 +261,23 @@ async fn a_child_that_keeps_failing_stays_down_and_callers_get_an_error() {
     assert_eq!(incr(&f.sup, "fine").await, 1);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn messages_racing_passivation_are_neither_lost_nor_split_across_two_actors() {
-    // Passivation after 30 ms, with callers arriving around that moment.
-    let f = fixture(5, Some(Duration::from_millis(30))).await;
-    let callers = (0..8u64).map(|c| {
+    // Passivation after 30 ms, with callers arriving one millisecond before,
+    // exactly at and one after that moment (paused time: every run alike).
+    let idle = Duration::from_millis(30);
+    let f = fixture(5, Some(idle)).await;
+    let callers = (0..8u64).map(|_| {
         let sup = f.sup.clone();
         tokio::spawn(async move {
             for i in 0..20u64 {
-                // Varied gaps just under and over the idle timeout.
-                tokio::time::sleep(Duration::from_millis(24 + (c + i) % 4 * 4)).await;
+                // All callers in step, so they also arrive together.
+                let gap = match i % 3 {
+                    0 => idle - MS,
+                    1 => idle,
+                    _ => idle + MS,
+                };
+                tokio::time::sleep(gap).await;
                 sup.call(&"k".to_string(), CounterMsg::Incr).await.unwrap();
             }
         })
@@ -219,25 +290,73 @@ async fn messages_racing_passivation_are_neither_lost_nor_split_across_two_actor
         f.sup.call(&"k".to_string(), CounterMsg::Get).await.unwrap(),
         160
     );
+    // And the race was run: the key passivated and came back meanwhile.
+    let loads = f.loads.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        loads > 1,
+        "never passivated ({loads} load): no race was run"
+    );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_message_queued_behind_the_idle_check_is_still_answered() {
-    let f = fixture(5, Some(Duration::from_millis(30))).await;
+    let idle = Duration::from_millis(30);
+    let f = fixture(5, Some(idle)).await;
     let key = "q".to_string();
-    incr(&f.sup, &key).await; // starts the actor; its idle check is due in 30 ms
-    // Busy past the idle check, so the check and the next call queue up behind it.
-    f.sup
-        .cast(&key, CounterMsg::Slow(Duration::from_millis(80)))
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(45)).await;
-    let answer = f.sup.call(&key, CounterMsg::Incr).await;
+    incr(&f.sup, &key).await; // starts the actor; its idle check is due at 30 ms
+    // Busy until 80 ms, so the idle check (30 ms) and then the next call
+    // (45 ms) queue up behind it.
+    busy(&f.sup, &key, 80).await;
+    tick(idle).await;
+    tick(Duration::from_millis(15)).await;
+    let call = spawn_incr(&f.sup, &key);
+    settle().await;
+    assert!(!call.is_finished(), "answered while the actor was busy");
+
+    // At 80 ms the idle check finds the actor quiet for 80 ms: it passivates,
+    // and the call queued behind the check is answered all the same.
+    tick(Duration::from_millis(35)).await;
+    let answer = call.await.unwrap();
     assert_eq!(
         answer.unwrap(),
         2,
         "the queued call was dropped by passivation"
     );
+    settles_to("passivation", || f.sup.is_empty()).await;
+    assert_eq!(f.sup.call(&key, CounterMsg::Get).await.unwrap(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_start_while_the_old_actor_drains_waits_for_it_to_stop() {
+    let idle = Duration::from_millis(30);
+    let f = fixture(5, Some(idle)).await;
+    let key = "d".to_string();
+    incr(&f.sup, &key).await;
+    let first = f.sup.get(&key).unwrap().get_id();
+    // Busy until 80 ms: the idle check (30 ms) queues behind, and another
+    // 50 ms of work (40 ms) behind the check. At 80 ms the check passivates
+    // the actor, which drains that work until 130 ms.
+    busy(&f.sup, &key, 80).await;
+    tick(idle).await;
+    tick(Duration::from_millis(10)).await;
+    busy(&f.sup, &key, 50).await;
+    tick(Duration::from_millis(40)).await;
+    settles_to("the draining actor to leave the registry", || {
+        f.sup.is_empty()
+    })
+    .await;
+
+    // At 100 ms a call finds no actor: its start waits for the drain.
+    tick(Duration::from_millis(20)).await;
+    let call = spawn_incr(&f.sup, &key);
+    tick(Duration::from_millis(29)).await;
+    assert!(
+        !call.is_finished(),
+        "a second actor started while the first still drained"
+    );
+    tick(MS).await;
+    assert_eq!(call.await.unwrap().unwrap(), 2);
+    assert_ne!(f.sup.get(&key).unwrap().get_id(), first);
 }
 
 #[tokio::test]

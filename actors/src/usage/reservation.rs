@@ -66,18 +66,8 @@ impl Usage {
         let Some(allowance) = user.monthly_token_allowance else {
             return Ok(reservation);
         };
-        let (month, _, _) = month_of(crate::model::now_ms());
         let _guard = self.locks.lock(&user.id);
-        let spent = self
-            .monthly
-            .get(&(user.id, month))?
-            .unwrap_or_default()
-            .total_tokens();
-        let held = self.reserved.get(&user.id).map_or(0, |h| *h);
-        let left = allowance.saturating_sub(spent.saturating_add(held));
-        if left == 0 {
-            return Err(CoreError::QuotaExceeded);
-        }
+        let left = self.left_locked(user.id, allowance)?;
         let completion = completion
             .min(left.saturating_sub(prompt))
             .clamp(1, u64::from(u32::MAX));
@@ -85,6 +75,35 @@ impl Usage {
         reservation.max_tokens = u32::try_from(completion).ok();
         *self.reserved.entry(user.id).or_insert(0) += reservation.held;
         Ok(reservation)
+    }
+
+    /// The check every AI call makes before it calls a model, for a caller
+    /// that queues the call for later (a ticket chat): `QuotaExceeded` when
+    /// nothing is left of `user`'s allowance, counting the tokens calls in
+    /// flight hold. Holds nothing itself; the call reserves when it runs.
+    pub fn check_allowance(&self, user: &User) -> Result<(), CoreError> {
+        let Some(allowance) = user.monthly_token_allowance else {
+            return Ok(());
+        };
+        let _guard = self.locks.lock(&user.id);
+        self.left_locked(user.id, allowance).map(|_| ())
+    }
+
+    /// Tokens left of `allowance` this month, after what `user_id` spent and
+    /// what its calls in flight hold; `QuotaExceeded` when none. The caller
+    /// holds the user's lock.
+    fn left_locked(&self, user_id: Uuid, allowance: u64) -> Result<u64, CoreError> {
+        let (month, _, _) = month_of(crate::model::now_ms());
+        let spent = self
+            .monthly
+            .get(&(user_id, month))?
+            .unwrap_or_default()
+            .total_tokens();
+        let held = self.reserved.get(&user_id).map_or(0, |h| *h);
+        match allowance.saturating_sub(spent.saturating_add(held)) {
+            0 => Err(CoreError::QuotaExceeded),
+            left => Ok(left),
+        }
     }
 
     /// Gives back `tokens` of `user_id`'s reservations. The caller holds
@@ -175,5 +194,21 @@ mod tests {
         r.clamp(&mut request);
         assert_eq!(request.max_tokens, None);
         assert!(usage.reserved.is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_allowance_check_counts_what_calls_in_flight_hold_and_holds_nothing() {
+        let (usage, _dir) = usage();
+        let ada = user(Some(100));
+        usage.check_allowance(&ada).unwrap();
+        assert!(usage.reserved.is_empty(), "the check holds nothing");
+        let all = usage.reserve(&ada, 10, 4096).unwrap();
+        assert!(matches!(
+            usage.check_allowance(&ada),
+            Err(CoreError::QuotaExceeded)
+        ));
+        drop(all);
+        usage.check_allowance(&ada).unwrap();
+        usage.check_allowance(&user(None)).unwrap();
     }
 }
