@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use crate::error::ErrorKind;
 use crate::llm::TokenUsage;
+use crate::usage::CallKind;
 
 /// What happened in a generation, typed (API.md 4.1's SSE events).
 #[derive(Debug, Clone, PartialEq)]
@@ -219,8 +220,8 @@ pub struct Generation {
     pub user_message_id: Uuid,
     /// The conversation it answers in; `None` for stateless completions, which store nothing.
     pub conversation_id: Option<Uuid>,
-    /// The usage kind of a stateless generation: `completion` or `openai`.
-    pub kind: &'static str,
+    /// What its query log records it as.
+    pub kind: CallKind,
     /// Cancelled to stop it; the task then keeps what was generated and ends with `done`.
     pub cancel: CancellationToken,
     log: Mutex<Vec<GenEvent>>,
@@ -235,7 +236,7 @@ impl Generation {
         user_message_id: Uuid,
         conversation_id: Option<Uuid>,
     ) -> Arc<Self> {
-        Self::with_kind(message_id, user_message_id, conversation_id, "chat")
+        Self::with_kind(message_id, user_message_id, conversation_id, CallKind::Chat)
     }
 
     /// A generation whose usage is recorded as `kind`.
@@ -243,7 +244,7 @@ impl Generation {
         message_id: Uuid,
         user_message_id: Uuid,
         conversation_id: Option<Uuid>,
-        kind: &'static str,
+        kind: CallKind,
     ) -> Arc<Self> {
         let (live, _) = broadcast::channel(256);
         Arc::new(Self {

@@ -12,6 +12,31 @@ use crate::llm::TokenUsage;
 use crate::model::User;
 use crate::store::{KeyLocks, Store, StoreKey, Table};
 
+/// What kind of model call a query log records (API.md 2.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallKind {
+    /// A chat in a conversation (HTTP or WebSocket).
+    Chat,
+    /// A stateless completion (`/ai/completions`, `/ai/process`).
+    Completion,
+    /// A ticket chat, run as a job.
+    Job,
+    /// The OpenAI-compatible surface (`/v1`).
+    Openai,
+}
+
+impl CallKind {
+    /// The name in a query log's `kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallKind::Chat => "chat",
+            CallKind::Completion => "completion",
+            CallKind::Job => "job",
+            CallKind::Openai => "openai",
+        }
+    }
+}
+
 mod reservation;
 
 pub use reservation::Reservation;
@@ -84,7 +109,7 @@ pub struct UsageEntry {
 impl UsageEntry {
     /// The record of one call of `kind` begun at `started`; keeps 200 characters of `input`.
     pub fn new(
-        kind: &str,
+        kind: CallKind,
         provider: &str,
         model: &str,
         usage: TokenUsage,
@@ -96,7 +121,7 @@ impl UsageEntry {
             log: QueryLog {
                 id: Uuid::now_v7(),
                 created_at: crate::model::now_ms(),
-                kind: kind.to_string(),
+                kind: kind.as_str().to_string(),
                 provider: provider.to_string(),
                 model: model.to_string(),
                 input_preview: input.chars().take(200).collect(),

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use chorus_actors::llm::{ChatMessage, ChatRequest, ProviderKind};
 use chorus_actors::model::MessageRole;
 use chorus_actors::replay::{GenData, Generation};
+use chorus_actors::usage::CallKind;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -89,7 +90,12 @@ pub async fn answer(
     let generation = state
         .core
         .conversations()
-        .complete(me.user.clone(), provider.as_deref(), request, "completion")
+        .complete(
+            me.user.clone(),
+            provider.as_deref(),
+            request,
+            CallKind::Completion,
+        )
         .await?;
     let client = cancel_on_drop(&generation);
     if let Some(error) = early_failure(generation.opened().await) {

@@ -8,6 +8,7 @@ use chorus_actors::connections::StreamLease;
 use chorus_actors::llm::{ChatMessage, ChatRequest};
 use chorus_actors::model::MessageRole;
 use chorus_actors::replay::{GenData, GenEvent};
+use chorus_actors::usage::CallKind;
 use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -146,7 +147,12 @@ async fn chat_completions(
     let generation = state
         .core
         .conversations()
-        .complete(me.user.clone(), provider.as_deref(), request, "openai")
+        .complete(
+            me.user.clone(),
+            provider.as_deref(),
+            request,
+            CallKind::Openai,
+        )
         .await?;
     let client = cancel_on_drop(&generation);
     if let Some(error) = early_failure(generation.opened().await) {

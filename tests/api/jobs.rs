@@ -375,6 +375,9 @@ async fn ticket_chat_runs_as_a_job_and_answers_on_its_ticket() {
     assert_eq!(done["result"]["content"], "hello ticket");
     assert_eq!(done["result"]["usage"]["completion_tokens"], 2);
     assert!(done["error"].is_null());
+    // API.md 2.3: a ticket's model call is logged as kind `job`.
+    let logs: Value = app.get_json("/query-logs?limit=10", &ada.access).await;
+    assert_eq!(logs[0]["kind"], "job", "{logs}");
 
     let r = app.get_as(&format!("/chat/{id}"), &bob.access).await;
     assert_eq!(r.status(), 404);

@@ -139,11 +139,7 @@ pub async fn run(
     request: ChatRequest,
     ended: impl FnOnce(Uuid) + Send + 'static,
 ) {
-    let kind = if generation.conversation_id.is_some() {
-        "chat"
-    } else {
-        generation.kind
-    };
+    let kind = generation.kind;
     let started = Instant::now();
     // What answered: the fallback's names once one took over.
     let requested = provider.clone();

@@ -371,13 +371,13 @@ impl Conversations {
     }
 
     /// A stateless generation (no conversation, nothing stored but usage),
-    /// recorded as `kind` (`completion` or `openai`).
+    /// recorded in the query log as `kind`.
     pub async fn complete(
         &self,
         user: Arc<User>,
         provider: Option<&str>,
         mut request: crate::llm::ChatRequest,
-        kind: &'static str,
+        kind: crate::usage::CallKind,
     ) -> Result<Arc<Generation>, CoreError> {
         request.validate()?;
         let model = (!request.model.is_empty()).then_some(request.model.as_str());

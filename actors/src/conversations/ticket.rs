@@ -66,7 +66,7 @@ impl JobHandler for TicketChat {
             })?;
             let provider = payload["provider"].as_str();
             let generation = conversations
-                .complete(user, provider, request, "completion")
+                .complete(user, provider, request, crate::usage::CallKind::Job)
                 .await
                 .map_err(|e| e.public_message())?;
             let end = tokio::select! {

@@ -182,26 +182,47 @@ impl KeyedActor for JobActor {
                     // outcome is made durable.
                     self.deps.scheduler.done(job.id);
                     if job.status == JobStatus::Running {
-                        self.finish(job, outcome).await?;
+                        self.finish(job, outcome)?;
+                        self.settle(job, |_| {});
                     }
                 }
             }
-            JobMsg::Cancel(reply) => {
-                let result = self.cancel(job).await;
-                let _ = reply.send(result);
-            }
-            JobMsg::Retry(reply) => {
-                let result = self.retry(job).await;
-                let _ = reply.send(result);
-            }
+            JobMsg::Cancel(reply) => match self.cancel(job) {
+                Ok(()) => {
+                    let snapshot = job.clone();
+                    self.settle(job, move |durable| {
+                        let _ = reply.send(durable.map(|()| snapshot));
+                    });
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                }
+            },
+            JobMsg::Retry(reply) => match self.retry(job) {
+                Ok(()) => {
+                    let snapshot = job.clone();
+                    self.settle(job, move |durable| {
+                        let _ = reply.send(durable.map(|()| snapshot));
+                    });
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                }
+            },
             JobMsg::Delete(reply) => {
-                if !job.status.is_terminal() {
-                    self.cancel(job).await?;
+                let unfinished = !job.status.is_terminal();
+                if unfinished {
+                    self.cancel(job)?;
                 }
                 self.deps.tables.remove(job)?;
-                self.deps.store.commit().await?;
+                let (deps, user) = (self.deps.clone(), job.user_id);
+                self.when_durable(move |durable| {
+                    if unfinished && durable.is_ok() {
+                        deps.counts.release(user);
+                    }
+                    let _ = reply.send(durable);
+                });
                 state.job = None;
-                let _ = reply.send(Ok(()));
             }
         }
         Ok(())
@@ -298,7 +319,8 @@ impl JobActor {
         Ok(())
     }
 
-    async fn finish(&self, job: &mut Job, outcome: Result<Value, String>) -> Result<(), CoreError> {
+    /// Records an attempt's outcome: completed, scheduled again, or failed.
+    fn finish(&self, job: &mut Job, outcome: Result<Value, String>) -> Result<(), CoreError> {
         let now = now_ms();
         match outcome {
             Ok(result) => {
@@ -327,10 +349,11 @@ impl JobActor {
                 self.record(job, JobEventKind::Failed, json!({ "error": error }))?;
             }
         }
-        self.settle(job).await
+        Ok(())
     }
 
-    async fn cancel(&self, job: &mut Job) -> Result<Job, CoreError> {
+    /// Cancels an unfinished job: its attempt stops and its slot is freed.
+    fn cancel(&self, job: &mut Job) -> Result<(), CoreError> {
         if job.status.is_terminal() {
             return Err(CoreError::Conflict(format!(
                 "job is already {}",
@@ -343,12 +366,11 @@ impl JobActor {
         }
         job.status = JobStatus::Cancelled;
         job.completed_at = Some(now_ms());
-        self.record(job, JobEventKind::Cancelled, json!({}))?;
-        self.settle(job).await?;
-        Ok(job.clone())
+        self.record(job, JobEventKind::Cancelled, json!({}))
     }
 
-    async fn retry(&self, job: &mut Job) -> Result<Job, CoreError> {
+    /// Puts a failed or cancelled job back in the queue, under the user's cap.
+    fn retry(&self, job: &mut Job) -> Result<(), CoreError> {
         if !matches!(job.status, JobStatus::Failed | JobStatus::Cancelled) {
             return Err(CoreError::Conflict(format!(
                 "only a failed or cancelled job can be retried; this one is {}",
@@ -357,14 +379,14 @@ impl JobActor {
         }
         // Back among the unfinished: it needs a place under the user's cap.
         self.deps.counts.take(job.user_id)?;
-        let reopened = self.reopen(job).await;
+        let reopened = self.reopen(job);
         if reopened.is_err() {
             self.deps.counts.release(job.user_id);
         }
         reopened
     }
 
-    async fn reopen(&self, job: &mut Job) -> Result<Job, CoreError> {
+    fn reopen(&self, job: &mut Job) -> Result<(), CoreError> {
         job.status = JobStatus::Pending;
         job.attempts = 0;
         job.progress_percent = 0;
@@ -372,9 +394,7 @@ impl JobActor {
         job.result_json = None;
         job.scheduled_for = None;
         job.completed_at = None;
-        self.record(job, JobEventKind::Retrying, json!({ "by": "user" }))?;
-        self.settle(job).await?;
-        Ok(job.clone())
+        self.record(job, JobEventKind::Retrying, json!({ "by": "user" }))
     }
 
     /// Writes an event and the job record, and tells live listeners and the
@@ -394,29 +414,54 @@ impl JobActor {
         Ok(())
     }
 
-    /// Makes a state change durable and moves the job in or out of the
-    /// active index, the user's count and the scheduler.
-    async fn settle(&self, job: &Job) -> Result<(), CoreError> {
-        if job.status.is_terminal() {
-            self.deps.tables.active.remove(&job.id)?;
+    /// Makes a state change durable, then moves the job in or out of the
+    /// scheduler and the user's count and calls `then` with how the commit
+    /// went. The commit runs in a task of its own: the mailbox never waits
+    /// on the disk, and whoever asked is answered only once it is durable.
+    fn settle(&self, job: &Job, then: impl FnOnce(Result<(), CoreError>) + Send + 'static) {
+        let indexed = if job.status.is_terminal() {
+            self.deps.tables.active.remove(&job.id).map(drop)
         } else {
-            self.deps.tables.active.insert(&job.id, &())?;
+            self.deps.tables.active.insert(&job.id, &()).map(drop)
+        };
+        if let Err(e) = indexed {
+            then(Err(e.into()));
+            return;
         }
-        self.deps.store.commit().await?;
-        match job.status {
-            JobStatus::Pending | JobStatus::Scheduled => {
-                self.deps
-                    .scheduler
-                    .enqueue(job.id, job.user_id, job.priority, job.scheduled_for);
+        let (deps, job) = (self.deps.clone(), job.clone());
+        self.when_durable(move |durable| {
+            match &durable {
+                Ok(()) => after_commit(&deps, &job),
+                Err(e) => {
+                    tracing::error!(job = %job.id, error = %e, "a job's state change was not made durable");
+                }
             }
-            JobStatus::Completed | JobStatus::Failed => {
-                self.deps.counts.release(job.user_id);
-                let _ = self.deps.ended.send(job.clone());
-            }
-            JobStatus::Cancelled => self.deps.counts.release(job.user_id),
-            JobStatus::Running => {}
+            then(durable);
+        });
+    }
+
+    /// Calls `then` once every write made so far is durable, from a task of
+    /// its own (the mailbox goes on meanwhile).
+    fn when_durable(&self, then: impl FnOnce(Result<(), CoreError>) + Send + 'static) {
+        let store = self.deps.store.clone();
+        tokio::spawn(async move { then(store.commit().await.map_err(CoreError::from)) });
+    }
+}
+
+/// What follows a durable state change: the scheduler, the user's count,
+/// the webhooks' feed.
+fn after_commit(deps: &JobDeps, job: &Job) {
+    match job.status {
+        JobStatus::Pending | JobStatus::Scheduled => {
+            deps.scheduler
+                .enqueue(job.id, job.user_id, job.priority, job.scheduled_for);
         }
-        Ok(())
+        JobStatus::Completed | JobStatus::Failed => {
+            deps.counts.release(job.user_id);
+            let _ = deps.ended.send(job.clone());
+        }
+        JobStatus::Cancelled => deps.counts.release(job.user_id),
+        JobStatus::Running => {}
     }
 }
 

@@ -40,6 +40,12 @@ impl ActiveCounts {
         *self.counts.entry(user).or_insert(0) += 1;
     }
 
+    /// How many unfinished jobs `user` has.
+    #[cfg(test)]
+    pub(super) fn get(&self, user: Uuid) -> usize {
+        self.counts.get(&user).map_or(0, |n| *n)
+    }
+
     /// One of `user`'s jobs ended (or was never written).
     pub(super) fn release(&self, user: Uuid) {
         if let Some(mut n) = self.counts.get_mut(&user) {

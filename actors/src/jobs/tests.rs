@@ -205,3 +205,65 @@ async fn an_idempotent_replay_waits_for_the_first_requests_commit() {
     assert_eq!((created, replayed_created), (true, false));
     assert_eq!(first.id, again.id);
 }
+
+/// Section 4 of issue 11: an outcome's commit runs outside the actor's
+/// handler, so the actor answers the next request while the flush is held
+/// (before, a cancel queued behind the disk).
+#[tokio::test]
+async fn a_job_actor_answers_while_an_outcome_waits_on_the_disk() {
+    let f = fixture().await;
+    let user = Uuid::now_v7();
+    let (job, _) = f.jobs.create(user, new_job("gated")).await.unwrap();
+    f.until_status(job.id, JobStatus::Running).await;
+    let store = f.jobs.deps.store.clone();
+    store.hold_commits();
+    f.finish.add_permits(1);
+    until("the outcome to reach the flush", || {
+        store.commits_at_hold() >= 1
+    })
+    .await;
+    let answer = tokio::time::timeout(Duration::from_secs(10), f.jobs.cancel(user, job.id))
+        .await
+        .expect("the cancel queued behind the held flush");
+    assert!(
+        matches!(answer, Err(CoreError::Conflict(_))),
+        "the job has completed: {answer:?}"
+    );
+    store.release_commits();
+    f.assert_the_slot_is_free(user).await;
+}
+
+/// A cancel is answered only once it is durable, and deleting a job that
+/// already ended does not give its place under the user's cap back twice.
+#[tokio::test]
+async fn a_cancel_answers_after_its_commit_and_a_delete_releases_once() {
+    let f = fixture().await;
+    let user = Uuid::now_v7();
+    let (job, _) = f.jobs.create(user, new_job("gated")).await.unwrap();
+    f.until_status(job.id, JobStatus::Running).await;
+    let store = f.jobs.deps.store.clone();
+    store.hold_commits();
+    let jobs = f.jobs.clone();
+    let mut cancel = tokio::spawn(async move { jobs.cancel(user, job.id).await });
+    tokio::select! {
+        r = &mut cancel => panic!("the cancel answered before it was durable: {r:?}"),
+        () = until("the cancel to reach the flush", || store.commits_at_hold() >= 1) => {}
+    }
+    store.release_commits();
+    let cancelled = cancel.await.unwrap().unwrap();
+    assert_eq!(cancelled.status, JobStatus::Cancelled);
+    let (other, _) = f.jobs.create(user, new_job("gated")).await.unwrap();
+    assert_eq!(
+        f.jobs.deps.counts.get(user),
+        1,
+        "only the new job is unfinished"
+    );
+    f.jobs.delete(user, job.id).await.unwrap();
+    assert_eq!(
+        f.jobs.deps.counts.get(user),
+        1,
+        "a finished job holds no place"
+    );
+    f.jobs.delete(user, other.id).await.unwrap();
+    assert_eq!(f.jobs.deps.counts.get(user), 0);
+}

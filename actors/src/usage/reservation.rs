@@ -155,7 +155,7 @@ mod tests {
             completion_tokens: tokens,
         };
         UsageEntry::new(
-            "completion",
+            crate::usage::CallKind::Completion,
             "echo",
             "echo-1",
             usage,
