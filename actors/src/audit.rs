@@ -63,7 +63,7 @@ impl Audit {
             action: event.action.to_string(),
             resource_type: event.resource_type.to_string(),
             resource_id: event.resource_id,
-            details_json: event.details.to_string(),
+            details_json: crate::model::JsonText::from_value(&event.details),
             ip_address: event.ip_address,
             created_at: now_ms(),
         };

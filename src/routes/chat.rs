@@ -172,8 +172,8 @@ async fn whole_answer(
     let user_message = conversations.message(me.user.id, id, generation.user_message_id)?;
     let usage = message.usage.map_or(Value::Null, |u| u.to_json());
     Ok(ChatAnswer {
-        message: message.into(),
-        user_message: user_message.into(),
+        message: message.try_into()?,
+        user_message: user_message.try_into()?,
         usage,
     })
 }

@@ -3,8 +3,8 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chorus_actors::conversations::{ConversationPatch, ListFilter, NewConversation};
-use chorus_actors::model::MessageRole;
 use chorus_actors::model::{Conversation, Message};
+use chorus_actors::model::{JsonText, MessageRole};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -44,7 +44,7 @@ pub struct ConversationView {
 }
 
 /// A conversation with its tags resolved (tags deleted since are left out).
-pub fn present(state: &AppState, c: Conversation) -> ConversationView {
+pub fn present(state: &AppState, c: Conversation) -> Result<ConversationView, ApiError> {
     let catalog = state.core.catalog();
     let tags = c
         .tag_ids
@@ -52,25 +52,29 @@ pub fn present(state: &AppState, c: Conversation) -> ConversationView {
         .filter_map(|id| catalog.tag(c.user_id, *id).ok())
         .map(|t| serde_json::to_value(super::tags::TagView::from(t)).unwrap_or_default())
         .collect();
-    ConversationView { tags, ..c.into() }
+    Ok(ConversationView {
+        tags,
+        ..c.try_into()?
+    })
 }
 
-impl From<Conversation> for ConversationView {
-    fn from(c: Conversation) -> Self {
-        Self {
+impl TryFrom<Conversation> for ConversationView {
+    type Error = ApiError;
+
+    fn try_from(c: Conversation) -> Result<Self, ApiError> {
+        Ok(Self {
             id: c.id,
             title: c.title,
             persona_id: c.persona_id,
             provider: c.provider,
             model: c.model,
             system_prompt: c.system_prompt,
-            metadata: serde_json::from_str(&c.metadata_json)
-                .unwrap_or_else(|_| Value::Object(Default::default())),
+            metadata: c.metadata_json.parse()?,
             tags: Vec::new(),
             message_count: c.message_count,
             created_at: rfc3339_ms(c.created_at),
             updated_at: rfc3339_ms(c.updated_at),
-        }
+        })
     }
 }
 
@@ -89,27 +93,28 @@ pub struct MessageView {
     pub created_at: String,
 }
 
-impl From<Message> for MessageView {
-    fn from(m: Message) -> Self {
-        Self {
+impl TryFrom<Message> for MessageView {
+    type Error = ApiError;
+
+    fn try_from(m: Message) -> Result<Self, ApiError> {
+        Ok(Self {
             id: m.id,
             conversation_id: m.conversation_id,
             role: m.role.as_str(),
             content: m.content,
-            metadata: serde_json::from_str(&m.metadata_json)
-                .unwrap_or_else(|_| Value::Object(Default::default())),
+            metadata: m.metadata_json.parse()?,
             usage: m.usage.map(|u| u.to_json()),
             status: m.status.as_str(),
             created_at: rfc3339_ms(m.created_at),
-        }
+        })
     }
 }
 
 /// `metadata` must be a JSON object; it is stored as its text.
-fn metadata_text(metadata: Option<Value>) -> Result<Option<String>, ApiError> {
+fn metadata_text(metadata: Option<Value>) -> Result<Option<JsonText>, ApiError> {
     match metadata {
         None => Ok(None),
-        Some(v @ Value::Object(_)) => Ok(Some(v.to_string())),
+        Some(v @ Value::Object(_)) => Ok(Some(JsonText::from_value(&v))),
         Some(_) => Err(ApiError::validation("metadata", "must be a JSON object")),
     }
 }
@@ -149,7 +154,7 @@ async fn create(
         metadata_json: metadata_text(body.metadata)?,
     };
     let conv = state.core.conversations().create(me.user.id, new).await?;
-    Ok((StatusCode::CREATED, Json(present(&state, conv))))
+    Ok((StatusCode::CREATED, Json(present(&state, conv)?)))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -193,7 +198,10 @@ pub fn page(
         .conversations()
         .list(user_id, filter, skip, limit)?;
     Ok(Page::new(
-        items.into_iter().map(|c| present(state, c)).collect(),
+        items
+            .into_iter()
+            .map(|c| present(state, c))
+            .collect::<Result<_, _>>()?,
         total,
         skip,
         limit,
@@ -212,7 +220,7 @@ async fn get_one(
     Ok(Json(present(
         &state,
         state.core.conversations().get(me.user.id, id)?,
-    )))
+    )?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -257,7 +265,7 @@ async fn patch(
         .conversations()
         .update(me.user.id, id, patch)
         .await?;
-    Ok(Json(present(&state, conv)))
+    Ok(Json(present(&state, conv)?))
 }
 
 /// Deletes a conversation and its messages.
@@ -295,7 +303,10 @@ async fn messages(
         .conversations()
         .messages(me.user.id, id, skip, limit)?;
     Ok(Json(Page::new(
-        items.into_iter().map(Into::into).collect(),
+        items
+            .into_iter()
+            .map(MessageView::try_from)
+            .collect::<Result<_, _>>()?,
         total,
         skip,
         limit,
@@ -323,11 +334,11 @@ async fn append(
     Path(id): Path<Uuid>,
     Json(body): Json<AppendBody>,
 ) -> Result<(StatusCode, Json<MessageView>), ApiError> {
-    let metadata = metadata_text(body.metadata)?.unwrap_or_else(|| "{}".into());
+    let metadata = metadata_text(body.metadata)?.unwrap_or_default();
     let message = state
         .core
         .conversations()
         .append(me.user.id, id, body.role, body.content, metadata)
         .await?;
-    Ok((StatusCode::CREATED, Json(message.into())))
+    Ok((StatusCode::CREATED, Json(message.try_into()?)))
 }

@@ -72,16 +72,18 @@ pub struct JobView {
     pub completed_at: Option<String>,
 }
 
-impl From<Job> for JobView {
-    fn from(j: Job) -> Self {
-        Self {
+impl TryFrom<Job> for JobView {
+    type Error = ApiError;
+
+    fn try_from(j: Job) -> Result<Self, ApiError> {
+        Ok(Self {
             id: j.id,
             job_type: j.job_type,
             status: j.status.as_str(),
             priority: j.priority,
-            payload: serde_json::from_str(&j.payload_json).unwrap_or_default(),
+            payload: j.payload_json.parse()?,
             progress_percent: j.progress_percent,
-            result: j.result_json.and_then(|r| serde_json::from_str(&r).ok()),
+            result: j.result_json.map(|r| r.parse()).transpose()?,
             error: j.error,
             attempts: j.attempts,
             max_attempts: j.max_attempts,
@@ -90,7 +92,7 @@ impl From<Job> for JobView {
             created_at: rfc3339_ms(j.created_at),
             started_at: j.started_at.map(rfc3339_ms),
             completed_at: j.completed_at.map(rfc3339_ms),
-        }
+        })
     }
 }
 
@@ -105,14 +107,16 @@ pub struct EventView {
     pub at: String,
 }
 
-impl From<JobEvent> for EventView {
-    fn from(e: JobEvent) -> Self {
-        Self {
+impl TryFrom<JobEvent> for EventView {
+    type Error = ApiError;
+
+    fn try_from(e: JobEvent) -> Result<Self, ApiError> {
+        Ok(Self {
             seq: e.seq,
-            data: serde_json::from_str(&e.data_json).unwrap_or_default(),
+            data: e.data_json.parse()?,
             kind: e.kind.as_str(),
             at: rfc3339_ms(e.at),
-        }
+        })
     }
 }
 
@@ -185,7 +189,7 @@ async fn create(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(job.into())))
+    Ok((status, Json(job.try_into()?)))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -221,7 +225,10 @@ async fn list(
         job_type: q.job_type,
     };
     let (jobs, total) = state.core.jobs().list(me.user.id, &filter, skip, limit)?;
-    let items = jobs.into_iter().map(JobView::from).collect();
+    let items = jobs
+        .into_iter()
+        .map(JobView::try_from)
+        .collect::<Result<_, _>>()?;
     Ok(Json(Page::new(items, total, skip, limit)))
 }
 
@@ -233,7 +240,7 @@ async fn get_one(
     me: CurrentUser,
     Path(id): Path<Uuid>,
 ) -> Result<Json<JobView>, ApiError> {
-    Ok(Json(state.core.jobs().get(me.user.id, id)?.into()))
+    Ok(Json(state.core.jobs().get(me.user.id, id)?.try_into()?))
 }
 
 /// Deletes a job (cancelling it first if it runs).
@@ -256,7 +263,9 @@ async fn cancel(
     me: CurrentUser,
     Path(id): Path<Uuid>,
 ) -> Result<Json<JobView>, ApiError> {
-    Ok(Json(state.core.jobs().cancel(me.user.id, id).await?.into()))
+    Ok(Json(
+        state.core.jobs().cancel(me.user.id, id).await?.try_into()?,
+    ))
 }
 
 /// Puts a failed or cancelled job back to pending.
@@ -267,7 +276,9 @@ async fn retry(
     me: CurrentUser,
     Path(id): Path<Uuid>,
 ) -> Result<Json<JobView>, ApiError> {
-    Ok(Json(state.core.jobs().retry(me.user.id, id).await?.into()))
+    Ok(Json(
+        state.core.jobs().retry(me.user.id, id).await?.try_into()?,
+    ))
 }
 
 /// A job's events, oldest first.
@@ -279,7 +290,8 @@ async fn events(
     Path(id): Path<Uuid>,
 ) -> Result<Json<Vec<EventView>>, ApiError> {
     let events = state.core.jobs().events(me.user.id, id)?;
-    Ok(Json(events.into_iter().map(EventView::from).collect()))
+    let events = events.into_iter().map(EventView::try_from);
+    Ok(Json(events.collect::<Result<_, _>>()?))
 }
 
 /// A job's events as SSE (`event:` = type, `id:` = seq), from
@@ -297,7 +309,7 @@ async fn stream(
     let events = state.core.jobs().listen(me.user.id, id, after)?;
     Ok(crate::sse::respond(
         slot,
-        events.map(|e| sse_frame(e.kind.as_str(), e.seq, e.data_json.as_bytes())),
+        events.map(|e| sse_frame(e.kind.as_str(), e.seq, e.data_json.as_str().as_bytes())),
     ))
 }
 

@@ -113,7 +113,7 @@ async fn ticket(
     Ok(Json(TicketView {
         ticket_id,
         status,
-        result: job.result_json.and_then(|r| serde_json::from_str(&r).ok()),
+        result: job.result_json.map(|r| r.parse()).transpose()?,
         error: job.error,
     }))
 }

@@ -113,7 +113,9 @@ impl ConversationActor {
                 Ok(resolved) => resolved,
                 Err(e) => return Err((e, reply)),
             };
-        let generation = Generation::new(Uuid::now_v7(), Uuid::now_v7(), Some(conversation_id));
+        // Messages list in id order: the user's message comes first.
+        let user_message_id = Uuid::now_v7();
+        let generation = Generation::new(Uuid::now_v7(), user_message_id, Some(conversation_id));
         let mailbox = ctx.mailbox();
         let ended = move |id| {
             mailbox.send(ConversationMsg::Ended(id));

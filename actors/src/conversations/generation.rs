@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::tables::ConvTables;
 use crate::error::{CoreError, ErrorKind};
 use crate::llm::{ChatRequest, Delta, Llm, LlmError, TokenUsage};
-use crate::model::{Message, MessageRole, MessageStatus, User, now_ms};
+use crate::model::{JsonText, Message, MessageRole, MessageStatus, User, now_ms};
 use crate::replay::{Finished, GenData, Generation, Opening};
 use crate::store::Store;
 use crate::usage::{Reservation, Usage, UsageEntry};
@@ -220,9 +220,9 @@ pub async fn run(
         conversation_id: generation.conversation_id.unwrap_or_default(),
         role: MessageRole::Assistant,
         content: text.clone(),
-        metadata_json:
-            json!({ "provider": provider, "model": model, "finish_reason": finish_reason })
-                .to_string(),
+        metadata_json: JsonText::from_value(
+            &json!({ "provider": provider, "model": model, "finish_reason": finish_reason }),
+        ),
         usage: Some(usage),
         status,
         created_at: now_ms(),

@@ -23,7 +23,9 @@ pub(crate) use ticket::TicketChat;
 
 use crate::error::CoreError;
 use crate::llm::LlmError;
-use crate::model::{Conversation, Message, MessageRole, MessageStatus, User, limits, now_ms};
+use crate::model::{
+    Conversation, JsonText, Message, MessageRole, MessageStatus, User, limits, now_ms,
+};
 use crate::replay::{GenData, Generation, Started};
 use crate::store::{Store, StoreKey};
 use crate::supervisor::{Supervisor, SupervisorConfig};
@@ -42,8 +44,8 @@ pub struct NewConversation {
     pub model: Option<String>,
     /// Overrides the persona's system prompt; at most 32 KiB.
     pub system_prompt: Option<String>,
-    /// A JSON object as text, at most 16 KiB; `None` stores `{}`.
-    pub metadata_json: Option<String>,
+    /// A JSON object, at most 16 KiB as text; `None` stores `{}`.
+    pub metadata_json: Option<JsonText>,
 }
 
 /// A partial update: `None` leaves a field, `Some(None)` clears it.
@@ -60,7 +62,7 @@ pub struct ConversationPatch {
     /// Overrides the persona's prompt, at most 32 KiB; `Some(None)` falls back to it.
     pub system_prompt: Option<Option<String>>,
     /// A JSON object as text replacing the old one whole, at most 16 KiB; `None` keeps it.
-    pub metadata_json: Option<String>,
+    pub metadata_json: Option<JsonText>,
 }
 
 /// Filters of the conversation list.
@@ -128,7 +130,7 @@ impl Conversations {
             new.provider.as_deref(),
             new.model.as_deref(),
             new.system_prompt.as_deref(),
-            new.metadata_json.as_deref(),
+            new.metadata_json.as_ref().map(JsonText::as_str),
         )?;
         self.check_stored_model(new.provider.as_deref(), new.model.as_deref())?;
         let now = now_ms();
@@ -140,7 +142,7 @@ impl Conversations {
             provider: new.provider,
             model: new.model,
             system_prompt: new.system_prompt,
-            metadata_json: new.metadata_json.unwrap_or_else(|| "{}".into()),
+            metadata_json: new.metadata_json.unwrap_or_default(),
             tag_ids: Vec::new(),
             message_count: 0,
             created_at: now,
@@ -222,7 +224,7 @@ impl Conversations {
             patch.provider.as_ref().and_then(Option::as_deref),
             patch.model.as_ref().and_then(Option::as_deref),
             patch.system_prompt.as_ref().and_then(Option::as_deref),
-            patch.metadata_json.as_deref(),
+            patch.metadata_json.as_ref().map(JsonText::as_str),
         )?;
         if let Some(Some(model)) = &patch.model {
             let provider = match &patch.provider {
@@ -308,11 +310,11 @@ impl Conversations {
         id: Uuid,
         role: MessageRole,
         content: String,
-        metadata_json: String,
+        metadata_json: JsonText,
     ) -> Result<Message, CoreError> {
         self.get(user_id, id)?;
         check_content(&content)?;
-        limits::metadata("metadata", &metadata_json)?;
+        limits::metadata("metadata", metadata_json.as_str())?;
         let message = Message {
             id: Uuid::now_v7(),
             conversation_id: id,

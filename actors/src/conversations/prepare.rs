@@ -12,7 +12,7 @@ use super::generation::{self, ChatDeps, ChatStart};
 use super::prompt;
 use crate::error::CoreError;
 use crate::llm::ChatRequest;
-use crate::model::{Conversation, Message, MessageRole, MessageStatus, Persona, now_ms};
+use crate::model::{Conversation, JsonText, Message, MessageRole, MessageStatus, Persona, now_ms};
 use crate::replay::{GenData, Generation, Started};
 use crate::usage::Reservation;
 
@@ -94,7 +94,7 @@ impl Prepare {
             conversation_id: self.conv.id,
             role: MessageRole::User,
             content: self.start.params.content.clone(),
-            metadata_json: "{}".into(),
+            metadata_json: JsonText::empty_object(),
             usage: None,
             status: MessageStatus::Complete,
             created_at: now_ms(),

@@ -55,7 +55,11 @@ fn with_documents(
     content: &str,
     system: Option<String>,
 ) -> Option<String> {
-    let metadata: serde_json::Value = serde_json::from_str(&conv.metadata_json).unwrap_or_default();
+    // A corrupt record is logged by `parse`; the chat goes on without
+    // documents, as when retrieval fails.
+    let Ok(metadata) = conv.metadata_json.parse() else {
+        return system;
+    };
     let ids: Vec<Uuid> = metadata["document_ids"]
         .as_array()
         .map(|ids| {

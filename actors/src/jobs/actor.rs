@@ -25,7 +25,7 @@ use super::tables::JobTables;
 use crate::background::Background;
 use crate::channels::Channels;
 use crate::error::CoreError;
-use crate::model::{Job, JobEvent, JobEventKind, JobLog, JobStatus, now_ms};
+use crate::model::{Job, JobEvent, JobEventKind, JobLog, JobStatus, JsonText, now_ms};
 use crate::store::Store;
 use crate::supervisor::{Ctx, KeyedActor, Supervisor};
 
@@ -264,6 +264,17 @@ impl JobActor {
             return Ok(());
         };
         let actors = self.deps.actors()?;
+        let Ok(payload) = job.payload_json.parse() else {
+            // Logged by `parse`: a job whose payload is corrupt never runs.
+            self.deps.scheduler.done(job.id);
+            let error = "the job's stored payload is corrupt";
+            job.status = JobStatus::Failed;
+            job.error = Some(error.into());
+            job.completed_at = Some(now_ms());
+            self.record(job, JobEventKind::Failed, json!({ "error": error }))?;
+            self.settle(job, |_| {});
+            return Ok(());
+        };
         job.status = JobStatus::Running;
         job.attempts += 1;
         job.started_at = Some(now_ms());
@@ -290,7 +301,7 @@ impl JobActor {
         let run = JobCtx {
             job_id: job.id,
             user_id: job.user_id,
-            payload: serde_json::from_str(&job.payload_json).unwrap_or(Value::Null),
+            payload,
             cancel: attempt.cancel.clone(),
             attempt: attempt.id,
             actors: actors.clone(),
@@ -326,7 +337,7 @@ impl JobActor {
             Ok(result) => {
                 job.status = JobStatus::Completed;
                 job.progress_percent = 100;
-                job.result_json = Some(result.to_string());
+                job.result_json = Some(JsonText::from_value(&result));
                 job.error = None;
                 job.completed_at = Some(now);
                 self.record(job, JobEventKind::Completed, json!({ "result": result }))?;

@@ -38,7 +38,7 @@ pub use tables::JobTables;
 use crate::background::Background;
 use crate::channels::Channels;
 use crate::error::CoreError;
-use crate::model::{Job, JobEvent, JobEventKind, JobLog, JobStatus, now_ms};
+use crate::model::{Job, JobEvent, JobEventKind, JobLog, JobStatus, JsonText, now_ms};
 use crate::store::{KeyLocks, Store};
 use crate::supervisor::{ChildMsg, Supervisor, SupervisorConfig};
 
@@ -289,7 +289,7 @@ impl Jobs {
                 JobStatus::Pending
             },
             priority: new.priority,
-            payload_json: new.payload.to_string(),
+            payload_json: JsonText::from_value(&new.payload),
             progress_percent: 0,
             result_json: None,
             error: None,

@@ -59,7 +59,7 @@ impl JobTables {
         let event = JobEvent {
             seq: job.event_count,
             kind,
-            data_json: data.to_string(),
+            data_json: crate::model::JsonText::from_value(&data),
             at,
         };
         self.events.insert(&(job.id, event.seq), &event)?;

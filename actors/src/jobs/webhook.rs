@@ -198,7 +198,8 @@ async fn forward(jobs: &Jobs, target: &WebhookTarget, job: Job) {
             "id": job.id,
             "job_type": job.job_type,
             "status": job.status.as_str(),
-            "result": job.result_json.and_then(|r| serde_json::from_str::<Value>(&r).ok()),
+            // A corrupt result is logged by `parse` and sent as null.
+            "result": job.result_json.as_ref().and_then(|r| r.parse().ok()),
             "error": job.error,
             "attempts": job.attempts,
         }

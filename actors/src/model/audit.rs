@@ -3,6 +3,8 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::JsonText;
+
 /// One entry of the admin audit log (API.md `GET /admin/audit-logs`); never changed once written.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuditRecord {
@@ -17,7 +19,7 @@ pub struct AuditRecord {
     /// The acted-on record's id as text; `None` when the action has no single target.
     pub resource_id: Option<String>,
     /// Free-form JSON, kept as text (bincode cannot hold `serde_json::Value`).
-    pub details_json: String,
+    pub details_json: JsonText,
     /// The client address the request came from, when the edge knows it.
     pub ip_address: Option<String>,
     /// Unix ms when the action happened.

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::JsonText;
 use crate::llm::{MessageRole, TokenUsage};
 
 /// A user's chat thread: its settings and a count of its messages (stored apart).
@@ -23,7 +24,7 @@ pub struct Conversation {
     /// Overrides the persona's system prompt when set and non-empty; at most 32 KiB.
     pub system_prompt: Option<String>,
     /// Free-form JSON object, kept as text (bincode cannot hold `Value`).
-    pub metadata_json: String,
+    pub metadata_json: JsonText,
     /// Ids of the owner's tags attached to it, in the order they were added.
     pub tag_ids: Vec<Uuid>,
     /// How many messages it holds; kept in step with the message table (repaired at start-up).
@@ -69,7 +70,7 @@ pub struct Message {
     /// Its text, 1-100000 characters (an answer cut short keeps what arrived).
     pub content: String,
     /// JSON object as text; for an answer, its `provider`, `model` and `finish_reason`.
-    pub metadata_json: String,
+    pub metadata_json: JsonText,
     /// Tokens the generation used; `Some` on assistant answers, `None` on messages a client wrote.
     pub usage: Option<TokenUsage>,
     /// Whether the answer finished, was cancelled or failed part-way.

@@ -3,6 +3,8 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::JsonText;
+
 /// Where a job is in its life (API.md 5); the last three are terminal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -70,11 +72,11 @@ pub struct Job {
     /// 0-10, higher runs first: 0-5 for users, up to 10 for system jobs.
     pub priority: u8,
     /// JSON object, kept as text (bincode cannot hold `Value`).
-    pub payload_json: String,
+    pub payload_json: JsonText,
     /// 0-100, as last reported by the handler.
     pub progress_percent: u8,
     /// JSON object as text returned by the handler; `None` until it completes.
-    pub result_json: Option<String>,
+    pub result_json: Option<JsonText>,
     /// Why the last attempt failed; `None` if none failed or it then completed.
     pub error: Option<String>,
     /// Attempts started so far, including one interrupted by a restart.
@@ -181,7 +183,7 @@ pub struct JobEvent {
     /// What happened.
     pub kind: JobEventKind,
     /// The event's JSON object, as text.
-    pub data_json: String,
+    pub data_json: JsonText,
     /// Unix ms.
     pub at: i64,
 }

@@ -5,7 +5,7 @@
 //! acknowledged only after [`Store::commit`] returns, and commits are grouped
 //! so one flush serves every writer waiting at that moment.
 
-mod codec;
+pub(crate) mod codec;
 mod group_commit;
 mod key;
 mod key_locks;
