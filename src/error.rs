@@ -50,6 +50,29 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, for the OpenAPI document's envelope schema.
+    pub const ALL: [ErrorCode; 16] = {
+        use ErrorCode::*;
+        [
+            BadRequest,
+            Authentication,
+            Authorization,
+            NotFound,
+            MethodNotAllowed,
+            Conflict,
+            PayloadTooLarge,
+            UnsupportedMediaType,
+            Validation,
+            RateLimitExceeded,
+            ConversationBusy,
+            QuotaExceeded,
+            Internal,
+            ExternalService,
+            ServiceUnavailable,
+            GatewayTimeout,
+        ]
+    };
+
     pub fn status(self) -> StatusCode {
         use ErrorCode::*;
         match self {

@@ -48,16 +48,24 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
     }
 }
 
-/// Parses JSON text, telling a syntax error (400) from a shape error (422).
+/// Parses a request body, telling a syntax error (400) from a shape error
+/// (422). Every request body is a JSON object (API.md 0): an array is 422,
+/// though serde would read it into a struct's fields by position.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let field = field_of(e.path().to_string(), &e.inner().to_string());
         match e.inner().classify() {
             serde_json::error::Category::Data => ApiError::validation(field, clean(e.inner())),
             _ => ApiError::bad_request("request body is not valid JSON"),
         }
-    })
+    })?;
+    de.end()
+        .map_err(|_| ApiError::bad_request("request body is not valid JSON"))?;
+    if bytes.trim_ascii_start().starts_with(b"[") {
+        return Err(ApiError::validation("body", "must be a JSON object"));
+    }
+    Ok(value)
 }
 
 fn body_rejection(rejection: BytesRejection) -> ApiError {
@@ -203,6 +211,14 @@ mod tests {
         assert_eq!(details_field(&e), "name");
         let e = parse_json::<Body>(br#"{"name":"x","inner":{}}"#).unwrap_err();
         assert_eq!(details_field(&e), "inner.count");
+    }
+
+    #[test]
+    fn an_array_is_422_even_where_serde_would_read_it_as_a_struct() {
+        let e = parse_json::<Inner>(b" [7]").unwrap_err();
+        assert_eq!(e.code, ErrorCode::Validation);
+        assert_eq!(details_field(&e), "body");
+        assert_eq!(parse_json::<Inner>(br#"{"count":7}"#).unwrap().count, 7);
     }
 
     #[test]

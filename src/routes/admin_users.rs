@@ -15,6 +15,7 @@ use super::users::UserView;
 use crate::auth::{Admin, client_ip};
 use crate::error::ApiError;
 use crate::extract::{Json, Path, Query};
+use crate::openapi::fields;
 use crate::pagination::Page;
 use crate::state::AppState;
 
@@ -29,8 +30,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct UserQuery {
     #[serde(default)]
+    #[param(schema_with = fields::skip)]
     pub skip: Option<i64>,
     #[serde(default)]
+    #[param(schema_with = fields::limit)]
     pub limit: Option<i64>,
     /// Matches username, email or full name, case-insensitive.
     pub search: Option<String>,
@@ -68,12 +71,11 @@ async fn get_user(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct UserPatchBody {
-    /// `user`, `admin` or `superadmin` (admin roles: superadmin only).
+    #[schema(schema_with = fields::user_role_or_null)]
     pub role: Option<String>,
     pub is_active: Option<bool>,
-    /// Tokens per month; null for unlimited.
     #[serde(default, deserialize_with = "crate::extract::double_option")]
-    #[schema(value_type = Option<u64>)]
+    #[schema(schema_with = fields::allowance_or_null)]
     pub monthly_token_allowance: Option<Option<u64>>,
 }
 

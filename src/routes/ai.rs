@@ -18,6 +18,7 @@ use super::chat::{cancel_on_drop, early_failure, finished, holding};
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
 use crate::extract::{Json, Path};
+use crate::openapi::fields;
 use crate::state::AppState;
 
 /// Routes that call a model (rate class `ai`).
@@ -41,16 +42,22 @@ pub fn public_router() -> OpenApiRouter<AppState> {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct MessageBody {
+    #[schema(schema_with = fields::role)]
     pub role: String,
+    #[schema(schema_with = fields::message_text)]
     pub content: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CompletionBody {
+    #[schema(min_items = 1)]
     pub messages: Vec<MessageBody>,
+    #[schema(schema_with = fields::provider_or_null)]
     pub provider: Option<String>,
+    #[schema(schema_with = fields::model_or_null)]
     pub model: Option<String>,
     pub temperature: Option<f32>,
+    #[schema(maximum = 4294967295_u64)]
     pub max_tokens: Option<u32>,
     /// Default false.
     pub stream: Option<bool>,
@@ -186,10 +193,13 @@ async fn completions(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ProcessBody {
-    /// A template of `[templates]` in the configuration (`document`, `chat`, `seo`, `crypto`, `custom` by default).
+    #[schema(schema_with = fields::analysis_type)]
     pub analysis_type: String,
+    #[schema(schema_with = fields::content)]
     pub user_input: String,
+    #[schema(schema_with = fields::provider_or_null)]
     pub provider: Option<String>,
+    #[schema(schema_with = fields::model_or_null)]
     pub model: Option<String>,
 }
 

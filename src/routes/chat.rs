@@ -19,6 +19,7 @@ use super::conversations::MessageView;
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::{Json, Path};
+use crate::openapi::fields;
 use crate::state::AppState;
 
 /// Routes that call a model (rate class `ai`).
@@ -43,11 +44,13 @@ pub struct Params {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ChatBody {
-    /// 1-100000 characters.
+    #[schema(schema_with = fields::content)]
     pub content: String,
     /// Default true: answer as SSE.
     pub stream: Option<bool>,
+    #[schema(schema_with = fields::provider_or_null)]
     pub provider: Option<String>,
+    #[schema(schema_with = fields::model_or_null)]
     pub model: Option<String>,
     pub params: Option<Params>,
 }

@@ -15,7 +15,8 @@ use super::conversations::PageQuery;
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::{Json, Path, Query};
-use crate::pagination::{Page, bounds};
+use crate::openapi::fields;
+use crate::pagination::{LIMIT, Page, bounds};
 use crate::state::AppState;
 use crate::time::rfc3339_ms;
 
@@ -31,7 +32,7 @@ pub fn router(upload_bytes: usize) -> OpenApiRouter<AppState> {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct TextDocument {
-    /// 1-255 characters.
+    #[schema(schema_with = fields::name)]
     pub title: String,
     pub text: String,
 }
@@ -193,10 +194,18 @@ async fn chunks(
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct SearchQuery {
-    /// Plain text, 1-256 characters; any of its words may match.
+    /// Plain text; any of its words may match.
+    #[param(schema_with = fields::search_text)]
     pub q: String,
-    /// 1-100, default 10.
+    #[param(schema_with = search_limit)]
     pub limit: Option<i64>,
+}
+
+/// Hits a search answers when it sets no `limit`.
+const SEARCH_LIMIT: i64 = 10;
+
+fn search_limit() -> utoipa::openapi::Schema {
+    fields::integer_or_null(LIMIT.0, LIMIT.1, SEARCH_LIMIT)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -215,9 +224,13 @@ async fn search(
     me: CurrentUser,
     Query(q): Query<SearchQuery>,
 ) -> Result<Json<Vec<SearchHitView>>, ApiError> {
-    let limit = q.limit.unwrap_or(10);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::validation("limit", "must be 1-100"));
+    let (min, max) = LIMIT;
+    let limit = q.limit.unwrap_or(SEARCH_LIMIT);
+    if !(min..=max).contains(&limit) {
+        return Err(ApiError::validation(
+            "limit",
+            format!("must be {min}-{max}"),
+        ));
     }
     let hits = state
         .core

@@ -19,6 +19,7 @@ use uuid::Uuid;
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
 use crate::extract::{Json, Path, Query};
+use crate::openapi::{bodies, fields};
 use crate::pagination::{Page, bounds};
 use crate::rate_limit::{RateClass, RateKey};
 use crate::state::AppState;
@@ -35,13 +36,13 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(logs))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+/// Its schema is one shape per job type (`openapi::bodies::job_body`).
+#[derive(Debug, Deserialize)]
 pub struct JobBody {
     /// `delay`, `chat` or `document.ingest` (`webhook.deliver` is made by
     /// the server only: 422).
     pub job_type: String,
     #[serde(default)]
-    #[schema(value_type = Object)]
     pub payload: Option<Value>,
     /// 0-5, default 5; higher runs first (6-10 are for system jobs).
     pub priority: Option<u8>,
@@ -50,6 +51,14 @@ pub struct JobBody {
     pub idempotency_key: Option<String>,
     /// 1-100 (1-5 for `chat`), default 3.
     pub max_attempts: Option<u32>,
+}
+
+impl ToSchema for JobBody {}
+
+impl utoipa::PartialSchema for JobBody {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        bodies::job_body()
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -145,12 +154,16 @@ pub fn new_job(body: JobBody) -> Result<NewJob, ApiError> {
                 .map_err(|_| ApiError::validation("scheduled_for", "an RFC 3339 time"))
         })
         .transpose()?;
+    let most = chorus_actors::model::limits::NAME_CHARS;
     if body
         .idempotency_key
         .as_ref()
-        .is_some_and(|k| k.is_empty() || k.len() > 255)
+        .is_some_and(|k| k.is_empty() || k.chars().count() > most)
     {
-        return Err(ApiError::validation("idempotency_key", "1-255 characters"));
+        return Err(ApiError::validation(
+            "idempotency_key",
+            format!("1-{most} characters"),
+        ));
     }
     Ok(NewJob {
         job_type: body.job_type,
@@ -192,10 +205,17 @@ async fn create(
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct JobQuery {
+    #[param(schema_with = job_status_or_null)]
     pub status: Option<String>,
     pub job_type: Option<String>,
+    #[param(schema_with = fields::skip)]
     pub skip: Option<i64>,
+    #[param(schema_with = fields::limit)]
     pub limit: Option<i64>,
+}
+
+fn job_status_or_null() -> utoipa::openapi::Schema {
+    fields::one_of_or_null(JobStatus::ALL.iter().map(|s| s.as_str()))
 }
 
 /// The caller's jobs, newest first.

@@ -19,6 +19,7 @@ use super::chat::{cancel_on_drop, early_failure, finished, holding};
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
 use crate::extract::Json;
+use crate::openapi::fields;
 use crate::state::AppState;
 
 pub fn model_router() -> OpenApiRouter<AppState> {
@@ -49,10 +50,20 @@ async fn list_models(State(state): State<AppState>) -> Json<Value> {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct OpenAiMessage {
+    #[schema(schema_with = openai_role)]
     pub role: String,
     /// A string, or content parts of which the text ones are used.
-    #[schema(value_type = Object)]
+    #[schema(schema_with = openai_content)]
     pub content: Value,
+}
+
+fn openai_role() -> utoipa::openapi::Schema {
+    fields::one_of(["system", "developer", "user", "assistant"].into_iter())
+}
+
+/// What `text_of` reads.
+fn openai_content() -> utoipa::openapi::Schema {
+    fields::of_types(&["string", "array", "null"])
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -63,16 +74,18 @@ pub struct StreamOptions {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ChatCompletionBody {
-    /// `<provider>/<model>`, or a model of the default provider.
+    #[schema(schema_with = fields::openai_model)]
     pub model: String,
+    #[schema(min_items = 1)]
     pub messages: Vec<OpenAiMessage>,
     #[serde(default)]
     pub stream: bool,
     pub temperature: Option<f32>,
+    #[schema(maximum = 4294967295_u64)]
     pub max_tokens: Option<u32>,
     pub top_p: Option<f32>,
-    /// A string or a list of strings.
-    #[schema(value_type = Option<Object>)]
+    /// A string or a list of strings; anything else means none.
+    #[schema(schema_with = fields::any)]
     pub stop: Option<Value>,
     pub stream_options: Option<StreamOptions>,
 }

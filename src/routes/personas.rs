@@ -15,6 +15,7 @@ use super::conversations::PageQuery;
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
 use crate::extract::{Json, Path, Query};
+use crate::openapi::fields;
 use crate::pagination::{Page, bounds};
 use crate::state::AppState;
 use crate::time::rfc3339_ms;
@@ -34,20 +35,20 @@ pub struct ModelSettings {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PersonaBody {
-    /// 1-255 characters.
+    #[schema(schema_with = fields::name)]
     pub name: String,
-    /// At most 2000 characters.
+    #[schema(schema_with = fields::text_or_null)]
     pub description: Option<String>,
-    /// At most 32 KiB.
+    #[schema(schema_with = fields::prompt_or_null)]
     pub system_prompt: Option<String>,
     #[serde(default)]
     pub model_settings: ModelSettings,
-    /// At most 2048 characters.
+    #[schema(schema_with = fields::url_or_null)]
     pub avatar: Option<String>,
-    /// At most 50 names of 1-255 characters.
     #[serde(default)]
+    #[schema(schema_with = fields::names)]
     pub tags: Vec<String>,
-    /// At most 2000 characters.
+    #[schema(schema_with = fields::text_or_null)]
     pub sample_greeting: Option<String>,
     pub is_active: Option<bool>,
 }

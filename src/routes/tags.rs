@@ -14,6 +14,7 @@ use super::conversations::{ConversationView, PageQuery};
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
 use crate::extract::{Json, Path, Query};
+use crate::openapi::fields;
 use crate::pagination::{Page, bounds};
 use crate::state::AppState;
 use crate::time::rfc3339_ms;
@@ -29,9 +30,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct TagBody {
-    /// 1-255 characters, unique among your tags.
+    /// Unique among your tags.
+    #[schema(schema_with = fields::name)]
     pub name: String,
-    /// At most 255 characters.
+    #[schema(schema_with = fields::label_or_null)]
     pub color: Option<String>,
 }
 

@@ -21,6 +21,11 @@ pub enum Visibility {
     Internal,
 }
 
+/// The most attempts a user may ask for, unless a job type says fewer.
+pub const MAX_ATTEMPTS: u32 = 100;
+/// The most progress steps of a `delay` job.
+pub const MAX_DELAY_STEPS: u64 = 100;
+
 /// Runs one attempt of a job. Implemented once per job type.
 pub trait JobHandler: Send + Sync + 'static {
     /// Whether users may submit this type.
@@ -31,7 +36,7 @@ pub trait JobHandler: Send + Sync + 'static {
     /// The most attempts a user may ask for (a job that calls a model is
     /// held lower than one that only waits).
     fn max_attempts(&self) -> u32 {
-        100
+        MAX_ATTEMPTS
     }
 
     /// Checks a payload when the job is created (422 names the field).
@@ -62,8 +67,9 @@ impl JobHandler for Delay {
             return Err(CoreError::validation("payload.seconds", range));
         }
         let steps = payload.get("steps").map_or(Some(1), Value::as_u64);
-        if !steps.is_some_and(|s| (1..=100).contains(&s)) {
-            return Err(CoreError::validation("payload.steps", "1-100"));
+        if !steps.is_some_and(|s| (1..=MAX_DELAY_STEPS).contains(&s)) {
+            let range = format!("1-{MAX_DELAY_STEPS}");
+            return Err(CoreError::validation("payload.steps", range));
         }
         Ok(())
     }

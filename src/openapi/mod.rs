@@ -1,7 +1,27 @@
-//! The OpenAPI document's frame; the paths come from the handlers' annotations.
+//! The OpenAPI document: its frame here, the paths from the handlers'
+//! annotations, the error answers from [`errors`], the field rules from
+//! [`fields`] (the core's own limits), and what the configuration decides
+//! (providers, models, templates) from [`configured`].
+
+pub mod bodies;
+mod configured;
+mod errors;
+pub mod fields;
 
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
+
+pub use errors::{Layer, answers};
+
+use crate::state::AppState;
+
+/// The document as served: the error answers completed and the configured
+/// values filled in.
+pub fn finish(mut doc: utoipa::openapi::OpenApi, state: &AppState) -> utoipa::openapi::OpenApi {
+    errors::complete(&mut doc);
+    configured::fill(&mut doc, state);
+    doc
+}
 
 #[derive(OpenApi)]
 #[openapi(
