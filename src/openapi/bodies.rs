@@ -9,13 +9,21 @@ use chorus_actors::model::limits;
 use serde_json::{Value, json};
 use utoipa::openapi::{RefOr, Schema};
 
-use super::configured::{Configured, marker};
+use super::fill::{Configured, marker, raw};
 
-fn schema(value: Value) -> RefOr<Schema> {
-    // Fixed JSON Schema objects: they always parse (tests/api/openapi.rs
-    // reads them back from the served document).
-    RefOr::T(serde_json::from_value(value).unwrap_or_default())
+/// A `text/event-stream` answer: events named as the route says, each
+/// `data` a JSON object (OpenAI's stream ends with `data: [DONE]`).
+pub struct SseEvents;
+
+impl utoipa::PartialSchema for SseEvents {
+    fn schema() -> RefOr<Schema> {
+        RefOr::T(raw(json!({
+            "description": "Server-sent events (API.md 0.5); each `data` line is JSON",
+        })))
+    }
 }
+
+impl utoipa::ToSchema for SseEvents {}
 
 /// A ticket's `messages` (`conversations::ticket`): one or more objects
 /// with a `role` and a string `content`.
@@ -82,12 +90,12 @@ pub fn job_body() -> RefOr<Schema> {
                 "payload": payload,
                 "priority": {"type": ["integer", "null"], "minimum": 0, "maximum": MAX_USER_PRIORITY, "default": MAX_USER_PRIORITY,
                     "description": "Higher runs first (higher values are for system jobs)."},
-                "scheduled_for": {"type": ["string", "null"], "format": "date-time", "description": "A later time waits as `scheduled`."},
+                "scheduled_for": {"type": ["string", "null"], "format": "date-time", "minLength": 20, "description": "RFC 3339; a later time waits as `scheduled`."},
                 "idempotency_key": {"type": ["string", "null"], "minLength": 1, "maxLength": limits::NAME_CHARS},
                 "max_attempts": {"type": ["integer", "null"], "minimum": 1, "maximum": attempts, "default": 3},
             },
         })
     })
     .collect();
-    schema(json!({ "oneOf": variants }))
+    RefOr::T(raw(json!({ "oneOf": variants })))
 }

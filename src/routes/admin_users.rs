@@ -60,7 +60,7 @@ async fn list_users(
 /// One user.
 #[utoipa::path(get, path = "/admin/users/{id}", tag = "admin", params(("id" = Uuid, Path)),
     security(("bearer" = []), ("cookie" = [])),
-    responses((status = 200, body = UserView), (status = 404, description = "no such user")))]
+    responses((status = 403, description = "not an admin"), (status = 200, body = UserView), (status = 404, description = "no such user")))]
 async fn get_user(
     State(state): State<AppState>,
     _admin: Admin,
@@ -74,7 +74,7 @@ pub struct UserPatchBody {
     #[schema(schema_with = fields::user_role_or_null)]
     pub role: Option<String>,
     pub is_active: Option<bool>,
-    #[serde(default, deserialize_with = "crate::extract::double_option")]
+    #[serde(default, deserialize_with = "crate::extract::whole_or_clear")]
     #[schema(schema_with = fields::allowance_or_null)]
     pub monthly_token_allowance: Option<Option<u64>>,
 }
@@ -99,7 +99,7 @@ async fn apply(
 /// revokes all their sessions at once.
 #[utoipa::path(patch, path = "/admin/users/{id}", tag = "admin", params(("id" = Uuid, Path)), request_body = UserPatchBody,
     security(("bearer" = []), ("cookie" = [])),
-    responses((status = 200, body = UserView), (status = 403, description = "admin roles need a superadmin"), (status = 409, description = "cannot change your own role or deactivate yourself")))]
+    responses((status = 200, body = UserView), (status = 403, description = "not an admin; or an admin role or account without being a superadmin"), (status = 404, description = "no such user"), (status = 409, description = "cannot change your own role or deactivate yourself")))]
 async fn patch_user(
     State(state): State<AppState>,
     admin: Admin,
@@ -124,7 +124,7 @@ async fn patch_user(
 
 /// Deactivates a user and revokes all their sessions at once.
 #[utoipa::path(post, path = "/admin/users/{id}/deactivate", tag = "admin", params(("id" = Uuid, Path)),
-    security(("bearer" = []), ("cookie" = [])), responses((status = 200, body = UserView)))]
+    security(("bearer" = []), ("cookie" = [])), responses((status = 403, description = "not an admin; or an admin account without being a superadmin"), (status = 404, description = "no such user"), (status = 409, description = "you cannot deactivate yourself"), (status = 200, body = UserView)))]
 async fn deactivate(
     State(state): State<AppState>,
     admin: Admin,
@@ -140,7 +140,7 @@ async fn deactivate(
 
 /// Activates a user.
 #[utoipa::path(post, path = "/admin/users/{id}/activate", tag = "admin", params(("id" = Uuid, Path)),
-    security(("bearer" = []), ("cookie" = [])), responses((status = 200, body = UserView)))]
+    security(("bearer" = []), ("cookie" = [])), responses((status = 403, description = "not an admin; or an admin account without being a superadmin"), (status = 404, description = "no such user"), (status = 200, body = UserView)))]
 async fn activate(
     State(state): State<AppState>,
     admin: Admin,

@@ -18,6 +18,7 @@ use super::chat::{cancel_on_drop, early_failure, finished, holding};
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
 use crate::extract::{Json, Path};
+use crate::openapi::bodies::SseEvents;
 use crate::openapi::fields;
 use crate::state::AppState;
 
@@ -57,7 +58,8 @@ pub struct CompletionBody {
     #[schema(schema_with = fields::model_or_null)]
     pub model: Option<String>,
     pub temperature: Option<f32>,
-    #[schema(maximum = 4294967295_u64)]
+    #[serde(default, deserialize_with = "crate::extract::whole")]
+    #[schema(schema_with = fields::count_or_null)]
     pub max_tokens: Option<u32>,
     /// Default false.
     pub stream: Option<bool>,
@@ -161,8 +163,10 @@ async fn whole(
 /// A completion without a conversation (nothing stored but usage).
 #[utoipa::path(post, path = "/ai/completions", tag = "ai", request_body = CompletionBody,
     security(("bearer" = []), ("cookie" = [])),
-    responses((status = 200, body = CompletionAnswer, description = "or text/event-stream of token and done with stream=true"),
-              (status = 429, description = "QUOTA_EXCEEDED or RATE_LIMIT_EXCEEDED"), (status = 502, description = "the provider failed")))]
+    responses((status = 200, description = "One CompletionAnswer; with `stream: true` SSE of token... and done",
+                content((CompletionAnswer = "application/json"), (SseEvents = "text/event-stream"))),
+              (status = 429, description = "QUOTA_EXCEEDED, too many open streams, or RATE_LIMIT_EXCEEDED"),
+              (status = 502, description = "the provider failed"), (status = 504, description = "the provider timed out")))]
 async fn completions(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -206,7 +210,8 @@ pub struct ProcessBody {
 /// Runs `user_input` through an analysis template.
 #[utoipa::path(post, path = "/ai/process", tag = "ai", request_body = ProcessBody,
     security(("bearer" = []), ("cookie" = [])),
-    responses((status = 200, body = CompletionAnswer), (status = 422, description = "unknown analysis_type")))]
+    responses((status = 200, body = CompletionAnswer), (status = 429, description = "QUOTA_EXCEEDED or RATE_LIMIT_EXCEEDED"),
+              (status = 502, description = "the provider failed"), (status = 504, description = "the provider timed out")))]
 async fn process(
     State(state): State<AppState>,
     me: CurrentUser,

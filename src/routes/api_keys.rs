@@ -28,7 +28,8 @@ pub struct NewKeyBody {
     /// To tell keys apart.
     #[schema(schema_with = fields::name)]
     pub name: String,
-    /// RFC 3339; the key stops working then. Omit for a key that does not expire.
+    /// RFC 3339, in the future; the key stops working then. Omit for a key that does not expire.
+    #[schema(min_length = 20)]
     pub expires_at: Option<DateTime<Utc>>,
 }
 

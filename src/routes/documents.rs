@@ -172,7 +172,7 @@ pub struct ChunkView {
 
 /// A document's chunks, in order.
 #[utoipa::path(get, path = "/documents/{id}/chunks", tag = "documents", params(("id" = Uuid, Path), PageQuery), security(("bearer" = []), ("cookie" = [])),
-    responses((status = 200, body = Page<ChunkView>)))]
+    responses((status = 404, description = "no such document of yours"), (status = 200, body = Page<ChunkView>)))]
 async fn chunks(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -192,13 +192,33 @@ async fn chunks(
     Ok(Json(Page::new(items, total, skip, limit)))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Deserialize)]
 pub struct SearchQuery {
     /// Plain text; any of its words may match.
-    #[param(schema_with = fields::search_text)]
     pub q: String,
-    #[param(schema_with = search_limit)]
     pub limit: Option<i64>,
+}
+
+/// By hand: `schema_with` on a derived parameter loses `required`.
+impl IntoParams for SearchQuery {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        use utoipa::openapi::Required;
+        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+        let param = |name, required, schema| {
+            ParameterBuilder::new()
+                .name(name)
+                .parameter_in(ParameterIn::Query)
+                .required(required)
+                .schema(Some(schema))
+                .build()
+        };
+        vec![
+            param("q", Required::True, fields::search_text()),
+            param("limit", Required::False, search_limit()),
+        ]
+    }
 }
 
 /// Hits a search answers when it sets no `limit`.

@@ -18,7 +18,8 @@ use uuid::Uuid;
 
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
-use crate::extract::{Json, Path, Query};
+use crate::extract::{Json, Path, Query, whole};
+use crate::openapi::bodies::SseEvents;
 use crate::openapi::{bodies, fields};
 use crate::pagination::{Page, bounds};
 use crate::rate_limit::{RateClass, RateKey};
@@ -45,11 +46,13 @@ pub struct JobBody {
     #[serde(default)]
     pub payload: Option<Value>,
     /// 0-5, default 5; higher runs first (6-10 are for system jobs).
+    #[serde(default, deserialize_with = "whole")]
     pub priority: Option<u8>,
     /// RFC 3339; a later time waits as `scheduled`.
     pub scheduled_for: Option<String>,
     pub idempotency_key: Option<String>,
     /// 1-100 (1-5 for `chat`), default 3.
+    #[serde(default, deserialize_with = "whole")]
     pub max_attempts: Option<u32>,
 }
 
@@ -71,7 +74,7 @@ pub struct JobView {
     #[schema(value_type = Object)]
     pub payload: Value,
     pub progress_percent: u8,
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub result: Option<Value>,
     pub error: Option<String>,
     pub attempts: u32,
@@ -272,7 +275,7 @@ async fn delete(
 
 /// Cancels a job; a running handler is told to stop.
 #[utoipa::path(post, path = "/jobs/{id}/cancel", tag = "jobs", params(("id" = Uuid, Path)), security(("bearer" = []), ("cookie" = [])),
-    responses((status = 200, body = JobView), (status = 409, description = "already completed, failed or cancelled")))]
+    responses((status = 200, body = JobView), (status = 404, description = "no such job of yours"), (status = 409, description = "already completed, failed or cancelled")))]
 async fn cancel(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -283,7 +286,7 @@ async fn cancel(
 
 /// Puts a failed or cancelled job back to pending.
 #[utoipa::path(post, path = "/jobs/{id}/retry", tag = "jobs", params(("id" = Uuid, Path)), security(("bearer" = []), ("cookie" = [])),
-    responses((status = 200, body = JobView), (status = 409, description = "neither failed nor cancelled")))]
+    responses((status = 200, body = JobView), (status = 404, description = "no such job of yours"), (status = 409, description = "neither failed nor cancelled")))]
 async fn retry(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -294,7 +297,7 @@ async fn retry(
 
 /// A job's events, oldest first.
 #[utoipa::path(get, path = "/jobs/{id}/events", tag = "jobs", params(("id" = Uuid, Path)), security(("bearer" = []), ("cookie" = [])),
-    responses((status = 200, body = [EventView])))]
+    responses((status = 404, description = "no such job of yours"), (status = 200, body = [EventView])))]
 async fn events(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -307,7 +310,8 @@ async fn events(
 /// A job's events as SSE (`event:` = type, `id:` = seq), from
 /// `Last-Event-ID` or the start, then live; ends after a terminal event.
 #[utoipa::path(get, path = "/jobs/{id}/events/stream", tag = "jobs", params(("id" = Uuid, Path)), security(("bearer" = []), ("cookie" = [])),
-    responses((status = 200, description = "text/event-stream")))]
+    responses((status = 200, description = "SSE of the job's events", content_type = "text/event-stream", body = SseEvents), (status = 404, description = "no such job of yours"),
+              (status = 429, description = "`limits.max_streams_per_user` streams open (QUOTA_EXCEEDED), or the rate class")))]
 async fn stream(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -343,7 +347,7 @@ fn event_name(kind: &str) -> &'static str {
 
 /// A job's log lines.
 #[utoipa::path(get, path = "/jobs/{id}/logs", tag = "jobs", params(("id" = Uuid, Path)), security(("bearer" = []), ("cookie" = [])),
-    responses((status = 200, body = [LogView])))]
+    responses((status = 404, description = "no such job of yours"), (status = 200, body = [LogView])))]
 async fn logs(
     State(state): State<AppState>,
     me: CurrentUser,

@@ -107,7 +107,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
     let (v2, _) = api(state).split_for_parts();
     documented
         .nest("/api/v2", v2)
-        .merge(SwaggerUi::new("/docs").url("/openapi.json", spec))
+        .merge(SwaggerUi::new("/docs").external_url_unchecked("/openapi.json", spec))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
 }

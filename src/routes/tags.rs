@@ -109,7 +109,7 @@ async fn get_one(
 
 /// Renames or recolors a tag.
 #[utoipa::path(put, path = "/tags/{id}", tag = "tags", params(("id" = Uuid, Path)), request_body = TagBody,
-    security(("bearer" = []), ("cookie" = [])), responses((status = 200, body = TagView), (status = 409, description = "name taken")))]
+    security(("bearer" = []), ("cookie" = [])), responses((status = 404, description = "no such tag of yours"), (status = 200, body = TagView), (status = 409, description = "name taken")))]
 async fn rename(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -127,7 +127,7 @@ async fn rename(
 
 /// Deletes a tag.
 #[utoipa::path(delete, path = "/tags/{id}", tag = "tags", params(("id" = Uuid, Path)), security(("bearer" = []), ("cookie" = [])),
-    responses((status = 204, description = "deleted")))]
+    responses((status = 404, description = "no such tag of yours"), (status = 204, description = "deleted")))]
 async fn delete(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -139,7 +139,7 @@ async fn delete(
 
 /// The conversations carrying a tag.
 #[utoipa::path(get, path = "/tags/{id}/conversations", tag = "tags", params(("id" = Uuid, Path), PageQuery),
-    security(("bearer" = []), ("cookie" = [])), responses((status = 200, body = Page<ConversationView>)))]
+    security(("bearer" = []), ("cookie" = [])), responses((status = 404, description = "no such tag of yours"), (status = 200, body = Page<ConversationView>)))]
 async fn tagged(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -181,7 +181,7 @@ async fn add_to_conversation(
 
 /// Removes a tag from a conversation.
 #[utoipa::path(delete, path = "/conversations/{id}/tags/{tag_id}", tag = "tags", params(("id" = Uuid, Path), ("tag_id" = Uuid, Path)),
-    security(("bearer" = []), ("cookie" = [])), responses((status = 204, description = "untagged")))]
+    security(("bearer" = []), ("cookie" = [])), responses((status = 404, description = "no such conversation of yours"), (status = 204, description = "untagged")))]
 async fn remove_from_conversation(
     State(state): State<AppState>,
     me: CurrentUser,

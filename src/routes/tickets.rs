@@ -41,7 +41,7 @@ pub struct TicketBody {
 }
 
 fn ticket_messages() -> utoipa::openapi::Schema {
-    serde_json::from_value(bodies::ticket_messages()).unwrap_or_default()
+    fields::raw(bodies::ticket_messages())
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -50,7 +50,7 @@ pub struct TicketView {
     /// pending, running, completed, failed or cancelled.
     pub status: &'static str,
     /// `{"content", "usage"}` once completed.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub result: Option<Value>,
     pub error: Option<String>,
 }

@@ -1,18 +1,40 @@
-//! Values the running server's configuration decides, filled into the
-//! document it serves: the providers a request may name, their models, the
-//! analysis templates and the longest `delay` job. A field whose values are
-//! configured carries the marker `x-configured` (see [`marker`]); [`fill`]
-//! replaces each marker with the values.
+//! The last step of the document, on its JSON: schemas written as JSON
+//! (`x-schema`, see [`raw`]) take their place, the values the running
+//! server's configuration decides are filled in (`x-configured`, see
+//! [`marker`]: the providers a request may name, their models, the
+//! analysis templates, the longest `delay` job), and every UUID gets the
+//! pattern of the forms the server parses.
 
 use std::collections::BTreeSet;
 
 use chorus_actors::llm::MAX_OPEN_MODEL_CHARS;
 use serde_json::{Value, json};
+use utoipa::openapi::Schema;
+use utoipa::openapi::extensions::Extensions;
+use utoipa::openapi::schema::{ObjectBuilder, SchemaType};
 
 use crate::state::AppState;
 
-/// The marker's key in a schema.
+/// The configured marker's key in a schema.
 const KEY: &str = "x-configured";
+/// The key of a schema written as JSON.
+const RAW: &str = "x-schema";
+
+/// What `Uuid::parse_str` reads: hyphenated, simple, braced or URN.
+fn uuid_pattern() -> String {
+    let h = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}";
+    format!("^(?:[0-9a-fA-F]{{32}}|{h}|\\{{{h}\\}}|urn:uuid:{h})$")
+}
+
+/// `value`, a JSON Schema, as a schema of the document. utoipa's own types
+/// cannot hold every keyword (`anyOf` of types, `not`, a schema of any
+/// type), so it travels as an extension and takes its place in [`fill`].
+pub fn raw(value: Value) -> Schema {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::AnyValue)
+        .extensions(Some(Extensions::from_iter([(RAW, value)])))
+        .into()
+}
 
 /// What a marked field holds.
 #[derive(Debug, Clone, Copy)]
@@ -47,19 +69,10 @@ pub fn marker(mut schema: Value, what: Configured) -> Value {
     schema
 }
 
-/// Replaces every marker in `doc` with the values of the running server.
-pub fn fill(doc: &mut utoipa::openapi::OpenApi, state: &AppState) {
-    let values = Values::of(state);
-    let filled = serde_json::to_value(&*doc)
-        .map(|mut json| {
-            walk(&mut json, &values);
-            json
-        })
-        .and_then(serde_json::from_value);
-    match filled {
-        Ok(filled) => *doc = filled,
-        Err(e) => tracing::error!(error = %e, "the OpenAPI document's configured values"),
-    }
+/// Replaces every marker in `doc` (the document as JSON) with its schema
+/// or the values of the running server.
+pub fn fill(doc: &mut Value, state: &AppState) {
+    walk(doc, &Values::of(state));
 }
 
 /// The configured values, as JSON Schema keywords per marker.
@@ -136,8 +149,18 @@ impl Values {
 }
 
 fn walk(value: &mut Value, values: &Values) {
+    walk_with(value, values, &uuid_pattern());
+}
+
+fn walk_with(value: &mut Value, values: &Values, uuid: &str) {
+    if let Some(raw) = value.get_mut(RAW).map(Value::take) {
+        *value = raw;
+    }
     match value {
         Value::Object(map) => {
+            if map.get("format").is_some_and(|f| f == "uuid") {
+                map.insert("pattern".into(), uuid.into());
+            }
             if let Some(Value::String(what)) = map.remove(KEY) {
                 let nullable = map
                     .get("type")
@@ -147,9 +170,9 @@ fn walk(value: &mut Value, values: &Values) {
                     map.extend(add);
                 }
             }
-            map.values_mut().for_each(|v| walk(v, values));
+            map.values_mut().for_each(|v| walk_with(v, values, uuid));
         }
-        Value::Array(items) => items.iter_mut().for_each(|v| walk(v, values)),
+        Value::Array(items) => items.iter_mut().for_each(|v| walk_with(v, values, uuid)),
         _ => {}
     }
 }
