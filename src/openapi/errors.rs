@@ -71,17 +71,15 @@ pub fn complete(doc: &mut OpenApi) {
         } else {
             ENVELOPE
         };
+        let schema = || RefOr::Ref(utoipa::openapi::Ref::from_schema_name(envelope));
         for (status, response) in op.responses.responses.iter_mut() {
-            if let (true, RefOr::T(response)) = (is_error(status), response) {
-                if response.content.is_empty() {
-                    response.content.insert(
-                        "application/json".into(),
-                        Content::new(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name(
-                            envelope,
-                        ))))
-                        .into(),
-                    );
-                }
+            if let (true, RefOr::T(response)) = (is_error(status), response)
+                && response.content.is_empty()
+            {
+                let content = Content::new(Some(schema()));
+                response
+                    .content
+                    .insert("application/json".into(), content.into());
             }
         }
     });
