@@ -11,7 +11,8 @@
 //!   `extract::{Path, Query}`, whose rejections are known, and any route
 //!   can fail inside (500) or be refused at the connection cap (503).
 //!
-//! [`complete`] then gives every error answer the envelope as its body.
+//! [`complete`] then gives every error answer the envelope as its body, and
+//! every answer a description.
 
 use serde_json::json;
 use utoipa::openapi::path::{Operation, PathItem};
@@ -73,9 +74,14 @@ pub fn complete(doc: &mut OpenApi) {
         };
         let schema = || RefOr::Ref(utoipa::openapi::Ref::from_schema_name(envelope));
         for (status, response) in op.responses.responses.iter_mut() {
-            if let (true, RefOr::T(response)) = (is_error(status), response)
-                && response.content.is_empty()
-            {
+            let RefOr::T(response) = response else {
+                continue;
+            };
+            // OpenAPI requires one; a handler that gave only a body gets the reason phrase.
+            if response.description.is_empty() {
+                response.description = reason(status).into();
+            }
+            if is_error(status) && response.content.is_empty() {
                 let content = Content::new(Some(schema()));
                 response
                     .content
@@ -90,6 +96,15 @@ pub fn complete(doc: &mut OpenApi) {
     components
         .schemas
         .insert(OPENAI_ENVELOPE.into(), RefOr::T(schema(openai_schema())));
+}
+
+fn reason(status: &str) -> &'static str {
+    status
+        .parse::<u16>()
+        .ok()
+        .and_then(|s| axum::http::StatusCode::from_u16(s).ok())
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("An answer")
 }
 
 fn is_error(status: &str) -> bool {

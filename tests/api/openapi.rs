@@ -54,6 +54,7 @@ async fn every_error_answer_is_listed_with_the_envelope() {
             "#/components/schemas/Error"
         };
         for (status, response) in responses {
+            assert!(response["description"].is_string(), "{name} {status}");
             if status.as_str() >= "400" {
                 assert_eq!(
                     response["content"]["application/json"]["schema"]["$ref"], envelope,
