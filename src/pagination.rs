@@ -28,15 +28,24 @@ impl<T> Page<T> {
     }
 }
 
+/// The smallest and largest `limit`.
+pub const LIMIT: (i64, i64) = (1, 100);
+/// `limit` when a request sets none.
+pub const DEFAULT_LIMIT: i64 = 20;
+
 /// Checks `skip` and `limit`, applying the defaults; 422 naming the field.
 pub fn bounds(skip: Option<i64>, limit: Option<i64>) -> Result<(usize, usize), ApiError> {
     let skip = skip.unwrap_or(0);
-    let limit = limit.unwrap_or(20);
+    let limit = limit.unwrap_or(DEFAULT_LIMIT);
     if skip < 0 {
         return Err(ApiError::validation("skip", "must be 0 or more"));
     }
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::validation("limit", "must be 1-100"));
+    let (min, max) = LIMIT;
+    if !(min..=max).contains(&limit) {
+        return Err(ApiError::validation(
+            "limit",
+            format!("must be {min}-{max}"),
+        ));
     }
     Ok((skip as usize, limit as usize))
 }

@@ -185,6 +185,30 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// Every code an HTTP answer may carry (all but the WebSocket-only
+    /// `INVALID_CHANNEL`), for the OpenAPI document's envelope schema.
+    pub const HTTP: [ErrorKind; 16] = {
+        use ErrorKind::*;
+        [
+            BadRequest,
+            Authentication,
+            Authorization,
+            NotFound,
+            MethodNotAllowed,
+            Conflict,
+            PayloadTooLarge,
+            UnsupportedMediaType,
+            Validation,
+            RateLimitExceeded,
+            ConversationBusy,
+            QuotaExceeded,
+            Internal,
+            ExternalService,
+            ServiceUnavailable,
+            GatewayTimeout,
+        ]
+    };
+
     /// The HTTP status and the API.md code: the one table of both.
     const fn parts(self) -> (u16, &'static str) {
         use ErrorKind::*;

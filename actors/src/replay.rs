@@ -441,9 +441,10 @@ mod tests {
             &events[0].sse()[..],
             b"event: token\nid: 1\ndata: {\"token\":\"a \\\"quoted\\\"\\nline\"}\n\n"
         );
+        let code = ErrorKind::GatewayTimeout.code();
         assert_eq!(
             &events[1].payload()[..],
-            br#"{"code":"GATEWAY_TIMEOUT","message":"slow"}"#
+            format!(r#"{{"code":"{code}","message":"slow"}}"#).as_bytes()
         );
         assert!(events[1].is_terminal());
         // Clones share the frame: nothing is serialized per listener.

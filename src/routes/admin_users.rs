@@ -15,6 +15,7 @@ use super::users::UserView;
 use crate::auth::{Admin, client_ip};
 use crate::error::ApiError;
 use crate::extract::{Json, Path, Query};
+use crate::openapi::fields;
 use crate::pagination::Page;
 use crate::state::AppState;
 
@@ -29,8 +30,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct UserQuery {
     #[serde(default)]
+    #[param(schema_with = fields::skip)]
     pub skip: Option<i64>,
     #[serde(default)]
+    #[param(schema_with = fields::limit)]
     pub limit: Option<i64>,
     /// Matches username, email or full name, case-insensitive.
     pub search: Option<String>,
@@ -57,7 +60,7 @@ async fn list_users(
 /// One user.
 #[utoipa::path(get, path = "/admin/users/{id}", tag = "admin", params(("id" = Uuid, Path)),
     security(("bearer" = []), ("cookie" = [])),
-    responses((status = 200, body = UserView), (status = 404, description = "no such user")))]
+    responses((status = 403, description = "not an admin"), (status = 200, body = UserView), (status = 404, description = "no such user")))]
 async fn get_user(
     State(state): State<AppState>,
     _admin: Admin,
@@ -68,12 +71,11 @@ async fn get_user(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct UserPatchBody {
-    /// `user`, `admin` or `superadmin` (admin roles: superadmin only).
+    #[schema(schema_with = fields::user_role_or_null)]
     pub role: Option<String>,
     pub is_active: Option<bool>,
-    /// Tokens per month; null for unlimited.
-    #[serde(default, deserialize_with = "crate::extract::double_option")]
-    #[schema(value_type = Option<u64>)]
+    #[serde(default, deserialize_with = "crate::extract::whole_or_clear")]
+    #[schema(schema_with = fields::allowance_or_null)]
     pub monthly_token_allowance: Option<Option<u64>>,
 }
 
@@ -97,7 +99,7 @@ async fn apply(
 /// revokes all their sessions at once.
 #[utoipa::path(patch, path = "/admin/users/{id}", tag = "admin", params(("id" = Uuid, Path)), request_body = UserPatchBody,
     security(("bearer" = []), ("cookie" = [])),
-    responses((status = 200, body = UserView), (status = 403, description = "admin roles need a superadmin"), (status = 409, description = "cannot change your own role or deactivate yourself")))]
+    responses((status = 200, body = UserView), (status = 403, description = "not an admin; or an admin role or account without being a superadmin"), (status = 404, description = "no such user"), (status = 409, description = "cannot change your own role or deactivate yourself")))]
 async fn patch_user(
     State(state): State<AppState>,
     admin: Admin,
@@ -122,7 +124,7 @@ async fn patch_user(
 
 /// Deactivates a user and revokes all their sessions at once.
 #[utoipa::path(post, path = "/admin/users/{id}/deactivate", tag = "admin", params(("id" = Uuid, Path)),
-    security(("bearer" = []), ("cookie" = [])), responses((status = 200, body = UserView)))]
+    security(("bearer" = []), ("cookie" = [])), responses((status = 403, description = "not an admin; or an admin account without being a superadmin"), (status = 404, description = "no such user"), (status = 409, description = "you cannot deactivate yourself"), (status = 200, body = UserView)))]
 async fn deactivate(
     State(state): State<AppState>,
     admin: Admin,
@@ -138,7 +140,7 @@ async fn deactivate(
 
 /// Activates a user.
 #[utoipa::path(post, path = "/admin/users/{id}/activate", tag = "admin", params(("id" = Uuid, Path)),
-    security(("bearer" = []), ("cookie" = [])), responses((status = 200, body = UserView)))]
+    security(("bearer" = []), ("cookie" = [])), responses((status = 403, description = "not an admin; or an admin account without being a superadmin"), (status = 404, description = "no such user"), (status = 200, body = UserView)))]
 async fn activate(
     State(state): State<AppState>,
     admin: Admin,

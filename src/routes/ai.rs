@@ -20,6 +20,8 @@ use super::chat::{cancel_on_drop, early_failure, finished, holding};
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
 use crate::extract::{Json, Path};
+use crate::openapi::bodies::SseEvents;
+use crate::openapi::fields;
 use crate::state::AppState;
 
 /// Routes that call a model (rate class `ai`).
@@ -44,18 +46,23 @@ pub fn public_router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct MessageBody {
     /// `system`, `user` or `assistant`.
-    #[schema(value_type = String)]
+    #[schema(schema_with = fields::role)]
     pub role: MessageRole,
-    /// At most 100000 characters.
+    #[schema(schema_with = fields::message_text)]
     pub content: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CompletionBody {
+    #[schema(min_items = 1)]
     pub messages: Vec<MessageBody>,
+    #[schema(schema_with = fields::provider_or_null)]
     pub provider: Option<String>,
+    #[schema(schema_with = fields::model_or_null)]
     pub model: Option<String>,
     pub temperature: Option<f32>,
+    #[serde(default, deserialize_with = "crate::extract::whole")]
+    #[schema(schema_with = fields::count_or_null)]
     pub max_tokens: Option<u32>,
     /// Default false.
     pub stream: Option<bool>,
@@ -140,8 +147,10 @@ async fn whole(
 /// A completion without a conversation (nothing stored but usage).
 #[utoipa::path(post, path = "/ai/completions", tag = "ai", request_body = CompletionBody,
     security(("bearer" = []), ("cookie" = [])),
-    responses((status = 200, body = CompletionAnswer, description = "or text/event-stream of token and done with stream=true"),
-              (status = 429, description = "QUOTA_EXCEEDED or RATE_LIMIT_EXCEEDED"), (status = 502, description = "the provider failed")))]
+    responses((status = 200, description = "One CompletionAnswer; with `stream: true` SSE of token... and done",
+                content((CompletionAnswer = "application/json"), (SseEvents = "text/event-stream"))),
+              (status = 429, description = "QUOTA_EXCEEDED, too many open streams, or RATE_LIMIT_EXCEEDED"),
+              (status = 502, description = "the provider failed"), (status = 504, description = "the provider timed out")))]
 async fn completions(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -171,17 +180,21 @@ async fn completions(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ProcessBody {
-    /// A template of `[templates]` in the configuration (`document`, `chat`, `seo`, `crypto`, `custom` by default).
+    #[schema(schema_with = fields::analysis_type)]
     pub analysis_type: String,
+    #[schema(schema_with = fields::content)]
     pub user_input: String,
+    #[schema(schema_with = fields::provider_or_null)]
     pub provider: Option<String>,
+    #[schema(schema_with = fields::model_or_null)]
     pub model: Option<String>,
 }
 
 /// Runs `user_input` through an analysis template.
 #[utoipa::path(post, path = "/ai/process", tag = "ai", request_body = ProcessBody,
     security(("bearer" = []), ("cookie" = [])),
-    responses((status = 200, body = CompletionAnswer), (status = 422, description = "unknown analysis_type")))]
+    responses((status = 200, body = CompletionAnswer), (status = 429, description = "QUOTA_EXCEEDED or RATE_LIMIT_EXCEEDED"),
+              (status = 502, description = "the provider failed"), (status = 504, description = "the provider timed out")))]
 async fn process(
     State(state): State<AppState>,
     me: CurrentUser,

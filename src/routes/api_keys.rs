@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
 use crate::extract::{Json, Path};
+use crate::openapi::fields;
 use crate::state::AppState;
 use crate::time::rfc3339_ms;
 
@@ -24,9 +25,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewKeyBody {
-    /// 1-255 characters, to tell keys apart.
+    /// To tell keys apart.
+    #[schema(schema_with = fields::name)]
     pub name: String,
-    /// RFC 3339; the key stops working then. Omit for a key that does not expire.
+    /// RFC 3339, in the future; the key stops working then. Omit for a key that does not expire.
+    #[schema(min_length = 20)]
     pub expires_at: Option<DateTime<Utc>>,
 }
 

@@ -17,6 +17,7 @@ use super::users::UserView;
 use crate::auth::{CurrentUser, client_ip, cookies};
 use crate::error::ApiError;
 use crate::extract::{Json, Path, parse_json};
+use crate::openapi::fields;
 use crate::state::AppState;
 use crate::time::rfc3339_ms;
 
@@ -47,11 +48,13 @@ pub fn password_router() -> OpenApiRouter<AppState> {
 /// No `Debug`: it carries a secret and must never be logged.
 #[derive(Deserialize, ToSchema)]
 pub struct RegisterBody {
-    /// 3-32 characters of `a-z 0-9 _ -`.
+    #[schema(schema_with = fields::username)]
     pub username: String,
+    #[schema(schema_with = fields::email)]
     pub email: String,
-    /// 8-256 characters.
+    #[schema(schema_with = fields::password)]
     pub password: String,
+    #[schema(schema_with = fields::full_name_or_null)]
     pub full_name: Option<String>,
 }
 
@@ -302,6 +305,7 @@ async fn revoke_session(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct UsernameBody {
+    #[schema(schema_with = fields::username)]
     pub username: String,
 }
 
@@ -326,6 +330,7 @@ async fn change_username(
 #[derive(Deserialize, ToSchema)]
 pub struct PasswordBody {
     pub current_password: String,
+    #[schema(schema_with = fields::password)]
     pub new_password: String,
     /// Keep the caller's API keys; by default a password change deletes them.
     #[serde(default)]

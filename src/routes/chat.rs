@@ -18,7 +18,9 @@ use uuid::Uuid;
 use super::conversations::MessageView;
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
-use crate::extract::{Json, Path};
+use crate::extract::{Json, Path, whole};
+use crate::openapi::bodies::SseEvents;
+use crate::openapi::fields;
 use crate::state::AppState;
 
 /// Routes that call a model (rate class `ai`).
@@ -35,6 +37,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct Params {
     pub temperature: Option<f32>,
+    #[serde(default, deserialize_with = "whole")]
+    #[schema(schema_with = fields::count_or_null)]
     pub max_tokens: Option<u32>,
     pub top_p: Option<f32>,
     #[serde(default)]
@@ -43,12 +47,15 @@ pub struct Params {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ChatBody {
-    /// 1-100000 characters.
+    #[schema(schema_with = fields::content)]
     pub content: String,
     /// Default true: answer as SSE.
     pub stream: Option<bool>,
+    #[schema(schema_with = fields::provider_or_null)]
     pub provider: Option<String>,
+    #[schema(schema_with = fields::model_or_null)]
     pub model: Option<String>,
+    #[serde(default, deserialize_with = "crate::extract::object_or_null")]
     pub params: Option<Params>,
 }
 
@@ -105,7 +112,9 @@ where
 /// chat while one runs is 429 `CONVERSATION_BUSY`.
 #[utoipa::path(post, path = "/conversations/{id}/chat", tag = "chat", params(("id" = Uuid, Path)), request_body = ChatBody,
     security(("bearer" = []), ("cookie" = [])),
-    responses((status = 200, description = "text/event-stream of start, token, done|error; or ChatAnswer with stream=false", body = ChatAnswer),
+    responses((status = 200, description = "SSE of start, token..., done (or error); with `stream: false` one ChatAnswer",
+                content((ChatAnswer = "application/json"), (SseEvents = "text/event-stream"))),
+              (status = 404, description = "no such conversation of yours"),
               (status = 429, description = "CONVERSATION_BUSY, QUOTA_EXCEEDED or RATE_LIMIT_EXCEEDED"),
               (status = 502, description = "the provider failed"), (status = 504, description = "the provider timed out")))]
 async fn chat(
@@ -203,7 +212,9 @@ async fn cancel(
 /// there is none.
 #[utoipa::path(get, path = "/conversations/{id}/stream", tag = "chat", params(("id" = Uuid, Path)),
     security(("bearer" = []), ("cookie" = [])),
-    responses((status = 200, description = "text/event-stream"), (status = 204, description = "no recent generation")))]
+    responses((status = 200, description = "SSE of the generation's events", content_type = "text/event-stream", body = SseEvents),
+              (status = 204, description = "no recent generation"), (status = 404, description = "no such conversation of yours"),
+              (status = 429, description = "`limits.max_streams_per_user` streams open (QUOTA_EXCEEDED), or the rate class")))]
 async fn stream(
     State(state): State<AppState>,
     me: CurrentUser,

@@ -15,6 +15,7 @@ use uuid::Uuid;
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
 use crate::extract::{Json, Path, Query, double_option};
+use crate::openapi::fields;
 use crate::pagination::{Page, bounds};
 use crate::state::AppState;
 use crate::time::rfc3339_ms;
@@ -121,17 +122,16 @@ fn metadata_text(metadata: Option<Value>) -> Result<Option<JsonText>, ApiError> 
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewConversationBody {
-    /// 1-255 characters.
+    #[schema(schema_with = fields::name_or_null)]
     pub title: Option<String>,
     pub persona_id: Option<Uuid>,
-    /// At most 255 characters.
+    #[schema(schema_with = fields::provider_or_null)]
     pub provider: Option<String>,
-    /// At most 255 characters.
+    #[schema(schema_with = fields::model_or_null)]
     pub model: Option<String>,
-    /// At most 32 KiB.
+    #[schema(schema_with = fields::prompt_or_null)]
     pub system_prompt: Option<String>,
-    /// A JSON object of at most 16 KiB serialized.
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = fields::metadata_or_null)]
     pub metadata: Option<Value>,
 }
 
@@ -159,7 +159,9 @@ async fn create(
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct ListQuery {
+    #[param(schema_with = fields::skip)]
     pub skip: Option<i64>,
+    #[param(schema_with = fields::limit)]
     pub limit: Option<i64>,
     /// Matches the title, case-insensitive.
     pub search: Option<String>,
@@ -225,20 +227,21 @@ async fn get_one(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PatchBody {
+    #[schema(schema_with = fields::name_or_null)]
     pub title: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<Uuid>)]
     pub persona_id: Option<Option<Uuid>>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = fields::provider_or_null)]
     pub provider: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = fields::model_or_null)]
     pub model: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = fields::prompt_or_null)]
     pub system_prompt: Option<Option<String>>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = fields::metadata_or_null)]
     pub metadata: Option<Value>,
 }
 
@@ -283,7 +286,9 @@ async fn delete(
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct PageQuery {
+    #[param(schema_with = fields::skip)]
     pub skip: Option<i64>,
+    #[param(schema_with = fields::limit)]
     pub limit: Option<i64>,
 }
 
@@ -316,11 +321,11 @@ async fn messages(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct AppendBody {
     /// `user`, `assistant` or `system`.
-    #[schema(value_type = String)]
+    #[schema(schema_with = fields::role)]
     pub role: MessageRole,
-    /// 1-100000 characters.
+    #[schema(schema_with = fields::content)]
     pub content: String,
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = fields::metadata_or_null)]
     pub metadata: Option<Value>,
 }
 

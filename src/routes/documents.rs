@@ -16,7 +16,8 @@ use super::conversations::PageQuery;
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ErrorKind};
 use crate::extract::{Json, Path, Query};
-use crate::pagination::{Page, bounds};
+use crate::openapi::fields;
+use crate::pagination::{LIMIT, Page, bounds};
 use crate::state::AppState;
 use crate::time::rfc3339_ms;
 
@@ -33,7 +34,7 @@ pub fn router(upload_bytes: usize) -> OpenApiRouter<AppState> {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct TextDocument {
-    /// 1-255 characters.
+    #[schema(schema_with = fields::name)]
     pub title: String,
     pub text: String,
 }
@@ -177,7 +178,7 @@ pub struct ChunkView {
 
 /// A document's chunks, in order.
 #[utoipa::path(get, path = "/documents/{id}/chunks", tag = "documents", params(("id" = Uuid, Path), PageQuery), security(("bearer" = []), ("cookie" = [])),
-    responses((status = 200, body = Page<ChunkView>)))]
+    responses((status = 404, description = "no such document of yours"), (status = 200, body = Page<ChunkView>)))]
 async fn chunks(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -197,12 +198,40 @@ async fn chunks(
     Ok(Json(Page::new(items, total, skip, limit)))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Deserialize)]
 pub struct SearchQuery {
-    /// Plain text, 1-256 characters; any of its words may match.
+    /// Plain text; any of its words may match.
     pub q: String,
-    /// 1-100, default 10.
     pub limit: Option<i64>,
+}
+
+/// By hand: `schema_with` on a derived parameter loses `required`.
+impl IntoParams for SearchQuery {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        use utoipa::openapi::Required;
+        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+        let param = |name, required, schema| {
+            ParameterBuilder::new()
+                .name(name)
+                .parameter_in(ParameterIn::Query)
+                .required(required)
+                .schema(Some(schema))
+                .build()
+        };
+        vec![
+            param("q", Required::True, fields::search_text()),
+            param("limit", Required::False, search_limit()),
+        ]
+    }
+}
+
+/// Hits a search answers when it sets no `limit`.
+const SEARCH_LIMIT: i64 = 10;
+
+fn search_limit() -> utoipa::openapi::Schema {
+    fields::integer_or_null(LIMIT.0, LIMIT.1, SEARCH_LIMIT)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -221,9 +250,13 @@ async fn search(
     me: CurrentUser,
     Query(q): Query<SearchQuery>,
 ) -> Result<Json<Vec<SearchHitView>>, ApiError> {
-    let limit = q.limit.unwrap_or(10);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::validation("limit", "must be 1-100"));
+    let (min, max) = LIMIT;
+    let limit = q.limit.unwrap_or(SEARCH_LIMIT);
+    if !(min..=max).contains(&limit) {
+        return Err(ApiError::validation(
+            "limit",
+            format!("must be {min}-{max}"),
+        ));
     }
     let hits = state
         .core

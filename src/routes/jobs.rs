@@ -16,7 +16,9 @@ use uuid::Uuid;
 
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
-use crate::extract::{Json, Path, Query};
+use crate::extract::{Json, Path, Query, whole};
+use crate::openapi::bodies::SseEvents;
+use crate::openapi::{bodies, fields};
 use crate::pagination::{Page, bounds};
 use crate::rate_limit::{RateClass, RateKey};
 use crate::state::AppState;
@@ -33,21 +35,31 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(logs))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+/// Its schema is one shape per job type (`openapi::bodies::job_body`).
+#[derive(Debug, Deserialize)]
 pub struct JobBody {
     /// `delay`, `chat` or `document.ingest` (`webhook.deliver` is made by
     /// the server only: 422).
     pub job_type: String,
     #[serde(default)]
-    #[schema(value_type = Object)]
     pub payload: Option<Value>,
     /// 0-5, default 5; higher runs first (6-10 are for system jobs).
+    #[serde(default, deserialize_with = "whole")]
     pub priority: Option<u8>,
     /// RFC 3339; a later time waits as `scheduled`.
     pub scheduled_for: Option<String>,
     pub idempotency_key: Option<String>,
     /// 1-100 (1-5 for `chat`), default 3.
+    #[serde(default, deserialize_with = "whole")]
     pub max_attempts: Option<u32>,
+}
+
+impl ToSchema for JobBody {}
+
+impl utoipa::PartialSchema for JobBody {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        bodies::job_body()
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -60,7 +72,7 @@ pub struct JobView {
     #[schema(value_type = Object)]
     pub payload: Value,
     pub progress_percent: u8,
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub result: Option<Value>,
     pub error: Option<String>,
     pub attempts: u32,
@@ -147,12 +159,16 @@ pub fn new_job(body: JobBody) -> Result<NewJob, ApiError> {
                 .map_err(|_| ApiError::validation("scheduled_for", "an RFC 3339 time"))
         })
         .transpose()?;
+    let most = chorus_actors::model::limits::NAME_CHARS;
     if body
         .idempotency_key
         .as_ref()
-        .is_some_and(|k| k.is_empty() || k.len() > 255)
+        .is_some_and(|k| k.is_empty() || k.chars().count() > most)
     {
-        return Err(ApiError::validation("idempotency_key", "1-255 characters"));
+        return Err(ApiError::validation(
+            "idempotency_key",
+            format!("1-{most} characters"),
+        ));
     }
     Ok(NewJob {
         job_type: body.job_type,
@@ -194,10 +210,17 @@ async fn create(
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct JobQuery {
+    #[param(schema_with = job_status_or_null)]
     pub status: Option<String>,
     pub job_type: Option<String>,
+    #[param(schema_with = fields::skip)]
     pub skip: Option<i64>,
+    #[param(schema_with = fields::limit)]
     pub limit: Option<i64>,
+}
+
+fn job_status_or_null() -> utoipa::openapi::Schema {
+    fields::one_of_or_null(JobStatus::ALL.iter().map(|s| s.as_str()))
 }
 
 /// The caller's jobs, newest first.
@@ -257,7 +280,7 @@ async fn delete(
 
 /// Cancels a job; a running handler is told to stop.
 #[utoipa::path(post, path = "/jobs/{id}/cancel", tag = "jobs", params(("id" = Uuid, Path)), security(("bearer" = []), ("cookie" = [])),
-    responses((status = 200, body = JobView), (status = 409, description = "already completed, failed or cancelled")))]
+    responses((status = 200, body = JobView), (status = 404, description = "no such job of yours"), (status = 409, description = "already completed, failed or cancelled")))]
 async fn cancel(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -270,7 +293,7 @@ async fn cancel(
 
 /// Puts a failed or cancelled job back to pending.
 #[utoipa::path(post, path = "/jobs/{id}/retry", tag = "jobs", params(("id" = Uuid, Path)), security(("bearer" = []), ("cookie" = [])),
-    responses((status = 200, body = JobView), (status = 409, description = "neither failed nor cancelled")))]
+    responses((status = 200, body = JobView), (status = 404, description = "no such job of yours"), (status = 409, description = "neither failed nor cancelled")))]
 async fn retry(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -283,7 +306,7 @@ async fn retry(
 
 /// A job's events, oldest first.
 #[utoipa::path(get, path = "/jobs/{id}/events", tag = "jobs", params(("id" = Uuid, Path)), security(("bearer" = []), ("cookie" = [])),
-    responses((status = 200, body = [EventView])))]
+    responses((status = 404, description = "no such job of yours"), (status = 200, body = [EventView])))]
 async fn events(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -297,7 +320,8 @@ async fn events(
 /// A job's events as SSE (`event:` = type, `id:` = seq), from
 /// `Last-Event-ID` or the start, then live; ends after a terminal event.
 #[utoipa::path(get, path = "/jobs/{id}/events/stream", tag = "jobs", params(("id" = Uuid, Path)), security(("bearer" = []), ("cookie" = [])),
-    responses((status = 200, description = "text/event-stream")))]
+    responses((status = 200, description = "SSE of the job's events", content_type = "text/event-stream", body = SseEvents), (status = 404, description = "no such job of yours"),
+              (status = 429, description = "`limits.max_streams_per_user` streams open (QUOTA_EXCEEDED), or the rate class")))]
 async fn stream(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -315,7 +339,7 @@ async fn stream(
 
 /// A job's log lines.
 #[utoipa::path(get, path = "/jobs/{id}/logs", tag = "jobs", params(("id" = Uuid, Path)), security(("bearer" = []), ("cookie" = [])),
-    responses((status = 200, body = [LogView])))]
+    responses((status = 404, description = "no such job of yours"), (status = 200, body = [LogView])))]
 async fn logs(
     State(state): State<AppState>,
     me: CurrentUser,

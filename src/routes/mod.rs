@@ -30,22 +30,23 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::{check_ip, limit_by_ip, require_user};
 use crate::error::{ApiError, ErrorKind};
-use crate::openapi::ApiDoc;
+use crate::openapi::{self, ApiDoc, Layer};
 use crate::rate_limit::RateClass;
 use crate::state::AppState;
 
 /// The `/api/v1` resources (also served under `/api/v2`), each group with
 /// its auth and rate class.
 fn api(state: &AppState) -> OpenApiRouter<AppState> {
-    let per_ip = |class| from_fn_with_state((state.clone(), class), limit_by_ip);
-    let signed_in = |class| from_fn_with_state((state.clone(), class), require_user);
-    let public = ai::public_router().route_layer(per_ip(RateClass::Default));
-    let public_auth = auth::public_router().route_layer(per_ip(RateClass::Auth));
-    let checks_a_password = auth::password_router().route_layer(signed_in(RateClass::Auth));
-    let calls_a_model = chat::ai_router()
-        .merge(ai::ai_router())
-        .merge(tickets::ai_router())
-        .route_layer(signed_in(RateClass::Ai));
+    let public = per_ip(state, ai::public_router(), RateClass::Default);
+    let public_auth = per_ip(state, auth::public_router(), RateClass::Auth);
+    let checks_a_password = signed_in(state, auth::password_router(), RateClass::Auth);
+    let calls_a_model = signed_in(
+        state,
+        chat::ai_router()
+            .merge(ai::ai_router())
+            .merge(tickets::ai_router()),
+        RateClass::Ai,
+    );
     let everything_else = OpenApiRouter::new()
         .merge(auth::router())
         .merge(conversations::router())
@@ -59,10 +60,9 @@ fn api(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(admin_users::router())
         .merge(jobs::router())
         .merge(documents::router(state.config.limits.upload_bytes))
-        .merge(tickets::router())
-        .route_layer(signed_in(RateClass::Default));
-    let websocket = ws::router()
-        .route_layer(signed_in(RateClass::Default))
+        .merge(tickets::router());
+    let everything_else = signed_in(state, everything_else, RateClass::Default);
+    let websocket = signed_in(state, ws::router(), RateClass::Default)
         .route_layer(axum::middleware::from_fn(ws::token_from_query));
     public
         .merge(public_auth)
@@ -72,21 +72,44 @@ fn api(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(websocket)
 }
 
+/// `router` for signed-in callers of rate class `class`; its document lists
+/// what that layer answers.
+fn signed_in(
+    state: &AppState,
+    mut router: OpenApiRouter<AppState>,
+    class: RateClass,
+) -> OpenApiRouter<AppState> {
+    openapi::answers(router.get_openapi_mut(), Layer::SignedIn);
+    router.route_layer(from_fn_with_state((state.clone(), class), require_user))
+}
+
+/// `router` for anyone, limited per IP in rate class `class`.
+fn per_ip(
+    state: &AppState,
+    mut router: OpenApiRouter<AppState>,
+    class: RateClass,
+) -> OpenApiRouter<AppState> {
+    openapi::answers(router.get_openapi_mut(), Layer::PerIp);
+    router.route_layer(from_fn_with_state((state.clone(), class), limit_by_ip))
+}
+
 /// Every route, the OpenAPI document at `/openapi.json` and the docs page at `/docs`.
 pub fn router(state: &AppState) -> Router<AppState> {
-    let signed_in = |class| from_fn_with_state((state.clone(), class), require_user);
-    let openai = openai::model_router()
-        .route_layer(signed_in(RateClass::Default))
-        .merge(openai::chat_router().route_layer(signed_in(RateClass::Ai)));
+    let openai = signed_in(state, openai::model_router(), RateClass::Default).merge(signed_in(
+        state,
+        openai::chat_router(),
+        RateClass::Ai,
+    ));
     let (documented, spec) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(ops::router())
         .merge(openai)
         .nest("/api/v1", api(state))
         .split_for_parts();
+    let spec = openapi::finish(spec, state);
     let (v2, _) = api(state).split_for_parts();
     documented
         .nest("/api/v2", v2)
-        .merge(SwaggerUi::new("/docs").url("/openapi.json", spec))
+        .merge(SwaggerUi::new("/docs").external_url_unchecked("/openapi.json", spec))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
 }

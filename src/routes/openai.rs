@@ -20,7 +20,9 @@ use uuid::Uuid;
 use super::chat::{cancel_on_drop, early_failure, finished, holding};
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
-use crate::extract::Json;
+use crate::extract::{Json, whole};
+use crate::openapi::bodies::SseEvents;
+use crate::openapi::fields;
 use crate::state::AppState;
 
 pub fn model_router() -> OpenApiRouter<AppState> {
@@ -51,10 +53,20 @@ async fn list_models(State(state): State<AppState>) -> Json<Value> {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct OpenAiMessage {
+    #[schema(schema_with = openai_role)]
     pub role: String,
     /// A string, or content parts of which the text ones are used.
-    #[schema(value_type = Object)]
+    #[schema(schema_with = openai_content)]
     pub content: Value,
+}
+
+fn openai_role() -> utoipa::openapi::Schema {
+    fields::one_of(["system", "developer", "user", "assistant"].into_iter())
+}
+
+/// What `text_of` reads.
+fn openai_content() -> utoipa::openapi::Schema {
+    fields::of_types(&["string", "array", "null"])
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -65,17 +77,21 @@ pub struct StreamOptions {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ChatCompletionBody {
-    /// `<provider>/<model>`, or a model of the default provider.
+    #[schema(schema_with = fields::openai_model)]
     pub model: String,
+    #[schema(min_items = 1)]
     pub messages: Vec<OpenAiMessage>,
     #[serde(default)]
     pub stream: bool,
     pub temperature: Option<f32>,
+    #[serde(default, deserialize_with = "whole")]
+    #[schema(schema_with = fields::count_or_null)]
     pub max_tokens: Option<u32>,
     pub top_p: Option<f32>,
-    /// A string or a list of strings.
-    #[schema(value_type = Option<Object>)]
+    /// A string or a list of strings; anything else means none.
+    #[schema(schema_with = fields::any)]
     pub stop: Option<Value>,
+    #[serde(default, deserialize_with = "crate::extract::object_or_null")]
     pub stream_options: Option<StreamOptions>,
 }
 
@@ -106,8 +122,10 @@ fn provider_and_model(state: &AppState, model: &str) -> (Option<String>, String)
 /// Chat completions in OpenAI's request and response shapes, streamed as
 /// `chat.completion.chunk` lines ending with `data: [DONE]`.
 #[utoipa::path(post, path = "/v1/chat/completions", tag = "openai", request_body = ChatCompletionBody, security(("bearer" = [])),
-    responses((status = 200, description = "chat.completion, or text/event-stream of chat.completion.chunk"),
-              (status = 401, description = "OpenAI error shape: {\"error\":{\"message\",\"type\",\"code\"}}")))]
+    responses((status = 200, description = "A chat.completion; with `stream: true` SSE of chat.completion.chunk ending with `[DONE]`",
+                content((Object = "application/json"), (SseEvents = "text/event-stream"))),
+              (status = 429, description = "QUOTA_EXCEEDED, too many open streams, or RATE_LIMIT_EXCEEDED"),
+              (status = 502, description = "the provider failed"), (status = 504, description = "the provider timed out")))]
 async fn chat_completions(
     State(state): State<AppState>,
     me: CurrentUser,

@@ -14,7 +14,8 @@ use uuid::Uuid;
 use super::conversations::PageQuery;
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
-use crate::extract::{Json, Path, Query};
+use crate::extract::{Json, Path, Query, whole};
+use crate::openapi::fields;
 use crate::pagination::{Page, bounds};
 use crate::state::AppState;
 use crate::time::rfc3339_ms;
@@ -29,28 +30,42 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 pub struct ModelSettings {
     pub temperature: Option<f32>,
+    #[serde(default, deserialize_with = "whole")]
+    #[schema(schema_with = fields::count_or_null)]
     pub max_tokens: Option<u32>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PersonaBody {
-    /// 1-255 characters.
+    #[schema(schema_with = fields::name)]
     pub name: String,
-    /// At most 2000 characters.
+    #[schema(schema_with = fields::text_or_null)]
     pub description: Option<String>,
-    /// At most 32 KiB.
+    #[schema(schema_with = fields::prompt_or_null)]
     pub system_prompt: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::extract::object")]
     pub model_settings: ModelSettings,
-    /// At most 2048 characters.
+    #[schema(schema_with = fields::url_or_null)]
     pub avatar: Option<String>,
-    /// At most 50 names of 1-255 characters.
     #[serde(default)]
+    #[schema(schema_with = fields::names)]
     pub tags: Vec<String>,
-    /// At most 2000 characters.
+    #[schema(schema_with = fields::text_or_null)]
     pub sample_greeting: Option<String>,
     pub is_active: Option<bool>,
 }
+
+/// A tag a persona carries: free text, not a tag of `/tags` (a named
+/// schema, so tools do not take the list for tag ids).
+pub struct PersonaTag;
+
+impl utoipa::PartialSchema for PersonaTag {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        fields::raw(serde_json::json!({"type": "string"})).into()
+    }
+}
+
+impl ToSchema for PersonaTag {}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PersonaView {
@@ -147,7 +162,7 @@ async fn list(
 
 /// The distinct tags of the caller's personas.
 #[utoipa::path(get, path = "/personas/tags", tag = "personas", security(("bearer" = []), ("cookie" = [])),
-    responses((status = 200, body = [String])))]
+    responses((status = 200, body = [PersonaTag])))]
 async fn persona_tags(
     State(state): State<AppState>,
     me: CurrentUser,

@@ -14,6 +14,7 @@ use super::conversations::{ConversationView, PageQuery};
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
 use crate::extract::{Json, Path, Query};
+use crate::openapi::fields;
 use crate::pagination::{Page, bounds};
 use crate::state::AppState;
 use crate::time::rfc3339_ms;
@@ -29,9 +30,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct TagBody {
-    /// 1-255 characters, unique among your tags.
+    /// Unique among your tags.
+    #[schema(schema_with = fields::name)]
     pub name: String,
-    /// At most 255 characters.
+    #[schema(schema_with = fields::label_or_null)]
     pub color: Option<String>,
 }
 
@@ -107,7 +109,7 @@ async fn get_one(
 
 /// Renames or recolors a tag.
 #[utoipa::path(put, path = "/tags/{id}", tag = "tags", params(("id" = Uuid, Path)), request_body = TagBody,
-    security(("bearer" = []), ("cookie" = [])), responses((status = 200, body = TagView), (status = 409, description = "name taken")))]
+    security(("bearer" = []), ("cookie" = [])), responses((status = 404, description = "no such tag of yours"), (status = 200, body = TagView), (status = 409, description = "name taken")))]
 async fn rename(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -125,7 +127,7 @@ async fn rename(
 
 /// Deletes a tag.
 #[utoipa::path(delete, path = "/tags/{id}", tag = "tags", params(("id" = Uuid, Path)), security(("bearer" = []), ("cookie" = [])),
-    responses((status = 204, description = "deleted")))]
+    responses((status = 404, description = "no such tag of yours"), (status = 204, description = "deleted")))]
 async fn delete(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -137,7 +139,7 @@ async fn delete(
 
 /// The conversations carrying a tag.
 #[utoipa::path(get, path = "/tags/{id}/conversations", tag = "tags", params(("id" = Uuid, Path), PageQuery),
-    security(("bearer" = []), ("cookie" = [])), responses((status = 200, body = Page<ConversationView>)))]
+    security(("bearer" = []), ("cookie" = [])), responses((status = 404, description = "no such tag of yours"), (status = 200, body = Page<ConversationView>)))]
 async fn tagged(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -179,7 +181,7 @@ async fn add_to_conversation(
 
 /// Removes a tag from a conversation.
 #[utoipa::path(delete, path = "/conversations/{id}/tags/{tag_id}", tag = "tags", params(("id" = Uuid, Path), ("tag_id" = Uuid, Path)),
-    security(("bearer" = []), ("cookie" = [])), responses((status = 204, description = "untagged")))]
+    security(("bearer" = []), ("cookie" = [])), responses((status = 404, description = "no such conversation of yours"), (status = 204, description = "untagged")))]
 async fn remove_from_conversation(
     State(state): State<AppState>,
     me: CurrentUser,

@@ -15,6 +15,7 @@ use uuid::Uuid;
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
 use crate::extract::{Json, Path};
+use crate::openapi::{bodies, fields};
 use crate::state::AppState;
 
 /// `POST /chat` calls a model (rate class `ai`); reading a ticket does not.
@@ -28,14 +29,19 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct TicketBody {
-    /// `[{"role": "system|user|assistant", "content"}]`, at least one.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(schema_with = ticket_messages)]
     pub messages: Value,
+    #[schema(schema_with = fields::provider_or_null)]
     pub provider: Option<String>,
+    #[schema(schema_with = fields::model_or_null)]
     pub model: Option<String>,
-    /// `temperature`, `max_tokens`, `top_p`, `stop`.
-    #[schema(value_type = Object)]
+    /// `temperature`, `max_tokens`, `top_p`, `stop`; read leniently.
+    #[schema(schema_with = fields::any)]
     pub params: Option<Value>,
+}
+
+fn ticket_messages() -> utoipa::openapi::Schema {
+    fields::raw(bodies::ticket_messages())
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -44,7 +50,7 @@ pub struct TicketView {
     /// pending, running, completed, failed or cancelled.
     pub status: &'static str,
     /// `{"content", "usage"}` once completed.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub result: Option<Value>,
     pub error: Option<String>,
 }

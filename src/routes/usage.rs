@@ -13,6 +13,7 @@ use super::users::UsageView;
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ErrorKind};
 use crate::extract::{Json, Query};
+use crate::openapi::fields;
 use crate::state::AppState;
 use crate::time::rfc3339_ms;
 
@@ -34,10 +35,23 @@ async fn usage(
     Ok(Json(state.core.usage().summary(&me.user, now_ms())?.into()))
 }
 
+/// The days `/users/me/usage/daily` may cover, and its default.
+const DAYS: (i64, i64, i64) = (1, 90, 30);
+/// The query logs one page may hold, and the default.
+const LOGS: (i64, i64, i64) = (1, 500, 50);
+
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct DaysQuery {
-    /// 1-90, default 30.
+    #[param(schema_with = days)]
     pub days: Option<i64>,
+}
+
+fn days() -> utoipa::openapi::Schema {
+    fields::integer_or_null(DAYS.0, DAYS.1, DAYS.2)
+}
+
+fn logs() -> utoipa::openapi::Schema {
+    fields::integer_or_null(LOGS.0, LOGS.1, LOGS.2)
 }
 
 /// Total tokens per day (UTC), oldest first.
@@ -48,9 +62,10 @@ async fn daily(
     me: CurrentUser,
     Query(q): Query<DaysQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let days = q.days.unwrap_or(30);
-    if !(1..=90).contains(&days) {
-        return Err(ApiError::validation("days", "must be 1-90"));
+    let (min, max, default) = DAYS;
+    let days = q.days.unwrap_or(default);
+    if !(min..=max).contains(&days) {
+        return Err(ApiError::validation("days", format!("must be {min}-{max}")));
     }
     let rows = state
         .core
@@ -82,7 +97,7 @@ async fn breakdown(
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct LogsQuery {
-    /// 1-500, default 50.
+    #[param(schema_with = logs)]
     pub limit: Option<i64>,
     /// Admins only: another user's logs.
     pub user_id: Option<Uuid>,
@@ -97,9 +112,13 @@ async fn query_logs(
     me: CurrentUser,
     Query(q): Query<LogsQuery>,
 ) -> Result<Json<Vec<Value>>, ApiError> {
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::validation("limit", "must be 1-500"));
+    let (min, max, default) = LOGS;
+    let limit = q.limit.unwrap_or(default);
+    if !(min..=max).contains(&limit) {
+        return Err(ApiError::validation(
+            "limit",
+            format!("must be {min}-{max}"),
+        ));
     }
     let user_id = match q.user_id {
         Some(other) if other != me.user.id && !me.user.role.is_admin() => {

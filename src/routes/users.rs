@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
 use crate::extract::Json;
+use crate::openapi::fields;
 use crate::state::AppState;
 use crate::time::rfc3339_ms;
 
@@ -110,7 +111,9 @@ async fn get_me(State(state): State<AppState>, me: CurrentUser) -> Result<Json<M
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ProfilePatch {
+    #[schema(schema_with = fields::full_name_or_null)]
     pub full_name: Option<String>,
+    #[schema(schema_with = fields::avatar_url_or_null)]
     pub avatar_url: Option<String>,
 }
 

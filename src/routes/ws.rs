@@ -25,9 +25,15 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// headers on a WebSocket. A bad token is refused with 401 before the upgrade,
 /// a user holding `limits.max_streams_per_user` streams with 429.
 #[utoipa::path(get, path = "/ws", tag = "realtime",
-    params(("token" = Option<String>, Query, description = "access token or API key")),
+    params(("token" = Option<String>, Query, description = "access token or API key; the `Authorization` header wins when both are sent"),
+           ("Connection" = String, Header, pattern = "[Uu][Pp][Gg][Rr][Aa][Dd][Ee]", description = "a WebSocket handshake (RFC 6455)"),
+           ("Upgrade" = String, Header, pattern = "^[Ww][Ee][Bb][Ss][Oo][Cc][Kk][Ee][Tt]$"),
+           ("Sec-WebSocket-Version" = String, Header, pattern = "^13$"),
+           ("Sec-WebSocket-Key" = String, Header)),
     responses((status = 101, description = "switching protocols; JSON text frames as in API.md 6"),
+              (status = 400, description = "not a WebSocket handshake"),
               (status = 401, description = "missing or invalid credentials"),
+              (status = 426, description = "the connection cannot be upgraded (HTTP/2)"),
               (status = 429, description = "QUOTA_EXCEEDED: too many open streams")))]
 async fn connect(
     State(state): State<AppState>,

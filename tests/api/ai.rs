@@ -48,7 +48,8 @@ async fn completions_answer_whole_or_streamed_and_count_as_usage() {
             json!({"messages": [{"role": "user", "content": "x"}], "provider": "nope"}),
         )
         .await;
-    assert_eq!(r.status(), 503, "a provider that is not configured");
+    assert_eq!(r.status(), 422, "a provider that is not configured");
+    assert_eq!(envelope(r).await["error"]["details"]["field"], "provider");
 
     let usage: Value = app
         .get_as("/users/me/usage", &ada.access)

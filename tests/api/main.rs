@@ -28,6 +28,7 @@ mod jobs_restart;
 mod logs;
 mod oidc;
 mod openai;
+mod openapi;
 mod ops;
 mod rate_limits;
 mod server;

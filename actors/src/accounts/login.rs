@@ -9,7 +9,7 @@ use super::{Accounts, Tables, passwords, secrets, validate};
 use crate::accounts::actor::{RefreshRefused, SessionMsg};
 use crate::audit::AuditEvent;
 use crate::error::CoreError;
-use crate::model::{Session, User, now_ms};
+use crate::model::{Session, User, limits, now_ms};
 use crate::store::Tx;
 
 /// Where a login comes from, recorded on the session.
@@ -278,8 +278,8 @@ impl Accounts {
         full_name: Option<String>,
         avatar_url: Option<String>,
     ) -> Result<Arc<User>, CoreError> {
-        validate::text("full_name", &full_name, 255)?;
-        validate::text("avatar_url", &avatar_url, 2048)?;
+        validate::text("full_name", &full_name, limits::NAME_CHARS)?;
+        validate::text("avatar_url", &avatar_url, limits::URL_CHARS)?;
         if let Some(url) = avatar_url.as_deref().filter(|u| !u.is_empty()) {
             validate::http_url("avatar_url", url)?;
         }

@@ -26,7 +26,7 @@ use uuid::Uuid;
 use crate::accounts::actor::SessionActor;
 use crate::audit::Audit;
 use crate::error::CoreError;
-use crate::model::{Role, User, now_ms};
+use crate::model::{Role, User, limits, now_ms};
 use crate::store::{Store, Tx};
 use crate::supervisor::{Supervisor, SupervisorConfig};
 use throttle::FailureThrottle;
@@ -181,7 +181,7 @@ impl Accounts {
         validate::username(&new.username)?;
         let email = validate::email(&new.email)?;
         validate::password("password", &new.password)?;
-        validate::text("full_name", &new.full_name, 255)?;
+        validate::text("full_name", &new.full_name, limits::NAME_CHARS)?;
         let password_hash = passwords::hash(new.password).await?;
         let now = now_ms();
         let user = User {

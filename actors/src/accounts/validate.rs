@@ -2,9 +2,17 @@
 
 use crate::error::CoreError;
 
+/// The shortest and longest username.
+pub const USERNAME_CHARS: (usize, usize) = (3, 32);
+/// The longest email address, trimmed.
+pub const EMAIL_CHARS: usize = 254;
+/// The shortest and longest password.
+pub const PASSWORD_CHARS: (usize, usize) = (8, 256);
+
 /// 3-32 characters of `[a-z0-9_-]`.
 pub fn username(name: &str) -> Result<(), CoreError> {
-    let ok = (3..=32).contains(&name.len())
+    let (min, max) = USERNAME_CHARS;
+    let ok = (min..=max).contains(&name.len())
         && name
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
@@ -19,10 +27,13 @@ pub fn username(name: &str) -> Result<(), CoreError> {
 }
 
 /// A plausible address: one `@`, a non-empty local part, a dotted domain,
-/// no spaces, at most 254 characters. Returns it lower-cased.
+/// no spaces, at most 254 characters (before lower-casing, which may
+/// lengthen a few letters). Returns it lower-cased.
 pub fn email(address: &str) -> Result<String, CoreError> {
-    let address = address.trim().to_lowercase();
-    let valid = address.len() <= 254
+    let trimmed = address.trim();
+    let fits = trimmed.chars().count() <= EMAIL_CHARS;
+    let address = trimmed.to_lowercase();
+    let valid = fits
         && !address.contains(char::is_whitespace)
         && match address.split_once('@') {
             Some((local, domain)) => {
@@ -43,7 +54,8 @@ pub fn email(address: &str) -> Result<String, CoreError> {
 
 /// 8-256 characters.
 pub fn password(field: &'static str, password: &str) -> Result<(), CoreError> {
-    if (8..=256).contains(&password.chars().count()) {
+    let (min, max) = PASSWORD_CHARS;
+    if (min..=max).contains(&password.chars().count()) {
         Ok(())
     } else {
         Err(CoreError::validation(field, "8-256 characters"))

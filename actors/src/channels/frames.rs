@@ -147,7 +147,7 @@ mod tests {
         let v = parse(&error(ErrorKind::BadRequest, "no", Some(&json!("a"))));
         assert_eq!(
             (v["code"].as_str(), v["ref"].as_str()),
-            (Some("BAD_REQUEST"), Some("a"))
+            (Some(ErrorKind::BadRequest.code()), Some("a"))
         );
     }
 }

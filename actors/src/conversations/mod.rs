@@ -19,6 +19,7 @@ use uuid::Uuid;
 pub use catalog::Catalog;
 pub use generation::{ChatParams, ChatStart};
 pub use tables::ConvTables;
+pub use ticket::MAX_TICKET_ATTEMPTS;
 pub(crate) use ticket::TicketChat;
 
 use crate::error::CoreError;
@@ -132,6 +133,7 @@ impl Conversations {
             new.system_prompt.as_deref(),
             new.metadata_json.as_ref().map(JsonText::as_str),
         )?;
+        self.check_provider(new.provider.as_deref())?;
         self.check_stored_model(new.provider.as_deref(), new.model.as_deref())?;
         let now = now_ms();
         let conv = Conversation {
@@ -226,6 +228,9 @@ impl Conversations {
             patch.system_prompt.as_ref().and_then(Option::as_deref),
             patch.metadata_json.as_ref().map(JsonText::as_str),
         )?;
+        if let Some(Some(provider)) = &patch.provider {
+            self.check_provider(Some(provider))?;
+        }
         if let Some(Some(model)) = &patch.model {
             let provider = match &patch.provider {
                 Some(p) => p.as_deref(),
@@ -329,8 +334,19 @@ impl Conversations {
         Ok(message)
     }
 
-    /// A model to be stored on a conversation: one its provider allows
-    /// (an unknown provider is left to answer 503 when it is used).
+    /// A provider a request names must be configured: 422 naming
+    /// `provider` (empty means the default). One stored earlier that the
+    /// configuration no longer has is the server's fault: 503 when used.
+    pub(crate) fn check_provider(&self, provider: Option<&str>) -> Result<(), CoreError> {
+        match provider {
+            Some(name) if !name.is_empty() && self.deps.llm.spec(name).is_none() => Err(
+                CoreError::validation("provider", format!("no provider {name:?} is configured")),
+            ),
+            _ => Ok(()),
+        }
+    }
+
+    /// A model to be stored on a conversation: one its provider allows.
     fn check_stored_model(
         &self,
         provider: Option<&str>,
@@ -363,6 +379,7 @@ impl Conversations {
     ) -> Result<Arc<Generation>, CoreError> {
         self.get(user.id, id)?;
         params.validate()?;
+        self.check_provider(params.provider.as_deref())?;
         let start = Box::new(ChatStart { user, params });
         let generation = self
             .actors
@@ -383,6 +400,7 @@ impl Conversations {
     ) -> Result<Arc<Generation>, CoreError> {
         request.validate()?;
         let model = (!request.model.is_empty()).then_some(request.model.as_str());
+        self.check_provider(provider)?;
         let (provider, model) = self.resolve(provider, model)?;
         request.model = model;
         let reservation = self.deps.reserve(&user, &request)?;

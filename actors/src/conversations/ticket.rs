@@ -12,6 +12,10 @@ use crate::jobs::handler::JobHandler;
 use crate::llm::{ChatMessage, ChatRequest};
 use crate::replay::GenData;
 
+/// The most attempts a ticket's job may make: each calls a model on the
+/// operator's key.
+pub const MAX_TICKET_ATTEMPTS: u32 = 5;
+
 pub struct TicketChat {
     pub accounts: Accounts,
     pub conversations: Conversations,
@@ -35,14 +39,15 @@ fn request(payload: &Value) -> Result<ChatRequest, CoreError> {
 }
 
 impl JobHandler for TicketChat {
-    /// Each attempt calls a model on the operator's key.
     fn max_attempts(&self) -> u32 {
-        5
+        MAX_TICKET_ATTEMPTS
     }
 
     fn validate(&self, payload: &Value) -> Result<(), CoreError> {
         request(payload)?;
-        // A model the provider does not list is refused before it queues.
+        // A provider or model that is not configured is refused before it queues.
+        self.conversations
+            .check_provider(payload["provider"].as_str())?;
         let model = payload["model"].as_str().filter(|m| !m.is_empty());
         match self
             .conversations

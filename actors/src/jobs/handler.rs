@@ -21,6 +21,20 @@ pub enum Visibility {
     Internal,
 }
 
+/// The most attempts a user may ask for, unless a job type says fewer.
+pub const MAX_ATTEMPTS: u32 = 100;
+/// The most progress steps of a `delay` job.
+pub const MAX_DELAY_STEPS: u64 = 100;
+
+/// A whole number of a payload, also written `2.0` (as JavaScript may).
+fn whole(v: &Value) -> Option<u64> {
+    v.as_u64().or_else(|| {
+        v.as_f64()
+            .filter(|f| f.fract() == 0.0 && (0.0..=u64::MAX as f64).contains(f))
+            .map(|f| f as u64)
+    })
+}
+
 /// Runs one attempt of a job. Implemented once per job type.
 pub trait JobHandler: Send + Sync + 'static {
     /// Whether users may submit this type.
@@ -31,7 +45,7 @@ pub trait JobHandler: Send + Sync + 'static {
     /// The most attempts a user may ask for (a job that calls a model is
     /// held lower than one that only waits).
     fn max_attempts(&self) -> u32 {
-        100
+        MAX_ATTEMPTS
     }
 
     /// Checks a payload when the job is created (422 names the field).
@@ -62,9 +76,10 @@ impl JobHandler for Delay {
             let range = format!("0-{}", self.max_seconds);
             return Err(CoreError::validation("payload.seconds", range));
         }
-        let steps = payload.get("steps").map_or(Some(1), Value::as_u64);
-        if !steps.is_some_and(|s| (1..=100).contains(&s)) {
-            return Err(CoreError::validation("payload.steps", "1-100"));
+        let steps = payload.get("steps").map_or(Some(1), whole);
+        if !steps.is_some_and(|s| (1..=MAX_DELAY_STEPS).contains(&s)) {
+            let range = format!("1-{MAX_DELAY_STEPS}");
+            return Err(CoreError::validation("payload.steps", range));
         }
         Ok(())
     }
@@ -72,7 +87,7 @@ impl JobHandler for Delay {
     fn run(&self, ctx: JobCtx) -> BoxFuture<'static, Result<Value, String>> {
         Box::pin(async move {
             let seconds = ctx.payload["seconds"].as_f64().unwrap_or(0.0);
-            let steps = ctx.payload["steps"].as_u64().unwrap_or(1).max(1);
+            let steps = whole(&ctx.payload["steps"]).unwrap_or(1).max(1);
             let step = Duration::from_secs_f64(seconds / steps as f64);
             for i in 1..=steps {
                 if !step.is_zero() {

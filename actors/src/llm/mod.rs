@@ -12,5 +12,5 @@ mod openai;
 mod registry;
 mod types;
 
-pub use registry::{Llm, Opened, ProviderInfo, ProviderKind, ProviderSpec};
+pub use registry::{Llm, MAX_OPEN_MODEL_CHARS, Opened, ProviderInfo, ProviderKind, ProviderSpec};
 pub use types::{ChatMessage, ChatRequest, Delta, DeltaStream, LlmError, MessageRole, TokenUsage};

@@ -1,7 +1,31 @@
-//! The OpenAPI document's frame; the paths come from the handlers' annotations.
+//! The OpenAPI document: its frame here, the paths from the handlers'
+//! annotations, the error answers from [`errors`], the field rules from
+//! [`fields`] and [`bodies`] (the core's own limits), and what the
+//! configuration decides (providers, models, templates) from [`fill`].
+
+pub mod bodies;
+mod errors;
+pub mod fields;
+mod fill;
 
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
+
+pub use errors::{Layer, answers};
+
+use crate::state::AppState;
+
+/// The document as served: the error answers completed, the schemas
+/// written as JSON and the configured values filled in.
+pub fn finish(mut doc: utoipa::openapi::OpenApi, state: &AppState) -> serde_json::Value {
+    errors::complete(&mut doc);
+    let mut json = serde_json::to_value(&doc).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "serializing the OpenAPI document");
+        serde_json::Value::Null
+    });
+    fill::fill(&mut json, state);
+    json
+}
 
 #[derive(OpenApi)]
 #[openapi(

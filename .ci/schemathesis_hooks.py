@@ -1,0 +1,66 @@
+"""What the fuzzer needs beyond the document, for `.ci/schemathesis`
+(loaded through SCHEMATHESIS_HOOKS): a rule JSON Schema cannot state (a time
+relative to now), a WebSocket handshake this HTTP client can survive, and
+an allowance the fuzzing user must not set on itself.
+
+`POST /api-keys` refuses an `expires_at` in the past (422), which a schema
+cannot say; a generated past time is moved a year ahead of now, so the
+request stays what it was (valid or not) in every other respect.
+"""
+
+import datetime
+import os
+
+import schemathesis
+
+# The fuzzing user (a superadmin: the first account), from `.ci/schemathesis`.
+FUZZ_USER = os.environ.get("CHORUS_FUZZ_USER_ID")
+
+
+def _parse(text):
+    try:
+        return datetime.datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+@schemathesis.hook
+def before_call(context, case, kwargs):
+    if case.method != "POST" or not case.path.endswith("/api-keys"):
+        return
+    body = case.body
+    if not isinstance(body, dict) or not isinstance(body.get("expires_at"), str):
+        return
+    when = _parse(body["expires_at"])
+    if when is None:
+        return
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    if when <= now:
+        body["expires_at"] = (now + datetime.timedelta(days=365)).isoformat()
+
+
+@schemathesis.hook("before_call")
+def close_websockets(context, case, kwargs):
+    """A handshake the server accepts turns the connection into a WebSocket
+    this HTTP client cannot use: ask for it to be closed after the 101."""
+    if not case.path.endswith("/ws"):
+        return
+    headers = case.headers or {}
+    for name, value in list(headers.items()):
+        if name.lower() == "connection" and isinstance(value, str) and "upgrade" in value.lower():
+            headers[name] = value + ", close"
+
+
+@schemathesis.hook("before_call")
+def keep_own_allowance(context, case, kwargs):
+    """The fuzzing user may patch itself as an admin; a token allowance it
+    sets on itself would answer every later AI call 429 and leave those
+    routes untested. Its own allowance stays unlimited."""
+    if case.method != "PATCH" or "/admin/users/" not in case.path:
+        return
+    if (case.path_parameters or {}).get("id") != FUZZ_USER or not isinstance(case.body, dict):
+        return
+    if "monthly_token_allowance" in case.body:
+        case.body["monthly_token_allowance"] = None
