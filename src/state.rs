@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::FromRef;
 use chorus_actors::Core;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio_util::sync::CancellationToken;
@@ -99,3 +100,26 @@ fn spawn_pruner(limits: RateLimits, stop: CancellationToken) {
         }
     });
 }
+
+/// Handlers take the core's handle they use as `State<Conversations>` (and
+/// so on) instead of reaching through `state.core` each time.
+macro_rules! core_handles {
+    ($($handle:ty => $getter:ident),* $(,)?) => {
+        $(
+            impl FromRef<AppState> for $handle {
+                fn from_ref(state: &AppState) -> Self {
+                    state.core.$getter().clone()
+                }
+            }
+        )*
+    };
+}
+
+core_handles!(
+    chorus_actors::accounts::Accounts => accounts,
+    chorus_actors::conversations::Catalog => catalog,
+    chorus_actors::conversations::Conversations => conversations,
+    chorus_actors::usage::Usage => usage,
+    chorus_actors::jobs::Jobs => jobs,
+    chorus_actors::documents::Documents => documents,
+);

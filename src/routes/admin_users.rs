@@ -3,6 +3,7 @@
 
 use axum::extract::State;
 use axum::http::request::Parts;
+use chorus_actors::accounts::Accounts;
 use chorus_actors::accounts::UserPatch;
 use chorus_actors::model::Role;
 use serde::Deserialize;
@@ -62,11 +63,11 @@ async fn list_users(
     security(("bearer" = []), ("cookie" = [])),
     responses((status = 403, description = "not an admin"), (status = 200, body = UserView), (status = 404, description = "no such user")))]
 async fn get_user(
-    State(state): State<AppState>,
+    State(accounts): State<Accounts>,
     _admin: Admin,
     Path(id): Path<Uuid>,
 ) -> Result<Json<UserView>, ApiError> {
-    Ok(Json(UserView::from(&*state.core.accounts().user(id)?)))
+    Ok(Json(UserView::from(&*accounts.user(id)?)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -2,6 +2,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use chorus_actors::accounts::Accounts;
 use chorus_actors::model::ApiKey;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -88,10 +89,10 @@ async fn create_key(
 #[utoipa::path(get, path = "/api-keys", tag = "api-keys", security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = [KeyView])))]
 async fn list_keys(
-    State(state): State<AppState>,
+    State(accounts): State<Accounts>,
     me: CurrentUser,
 ) -> Result<Json<Vec<KeyView>>, ApiError> {
-    let keys = state.core.accounts().api_keys(me.user.id)?;
+    let keys = accounts.api_keys(me.user.id)?;
     Ok(Json(keys.iter().map(|k| KeyView::new(k, None)).collect()))
 }
 
@@ -100,10 +101,10 @@ async fn list_keys(
     params(("id" = Uuid, Path, description = "key id")),
     responses((status = 204, description = "deleted"), (status = 404, description = "no such key of yours")))]
 async fn delete_key(
-    State(state): State<AppState>,
+    State(accounts): State<Accounts>,
     me: CurrentUser,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    state.core.accounts().delete_api_key(me.user.id, id).await?;
+    accounts.delete_api_key(me.user.id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

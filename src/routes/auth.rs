@@ -6,6 +6,7 @@ use axum::extract::{OriginalUri, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use chorus_actors::accounts::Accounts;
 use chorus_actors::accounts::{LoginContext, LoginOutcome, NewUser, OidcClaims};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -268,10 +269,10 @@ pub struct SessionView {
 #[utoipa::path(get, path = "/auth/sessions", tag = "auth", security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = [SessionView])))]
 async fn sessions(
-    State(state): State<AppState>,
+    State(accounts): State<Accounts>,
     me: CurrentUser,
 ) -> Result<Json<Vec<SessionView>>, ApiError> {
-    let list = state.core.accounts().live_sessions(me.user.id)?;
+    let list = accounts.live_sessions(me.user.id)?;
     Ok(Json(
         list.into_iter()
             .map(|s| SessionView {

@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chorus_actors::conversations::ChatParams;
+use chorus_actors::conversations::Conversations;
 use chorus_actors::replay::{Finished, GenData, Generation, Opening};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -199,11 +200,11 @@ pub struct Cancelled {
     security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = Cancelled), (status = 404, description = "no such conversation of yours")))]
 async fn cancel(
-    State(state): State<AppState>,
+    State(conversations): State<Conversations>,
     me: CurrentUser,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Cancelled>, ApiError> {
-    let cancelled = state.core.conversations().cancel(me.user.id, id).await?;
+    let cancelled = conversations.cancel(me.user.id, id).await?;
     Ok(Json(Cancelled { cancelled }))
 }
 

@@ -2,6 +2,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use chorus_actors::conversations::Conversations;
 use chorus_actors::conversations::{ConversationPatch, ListFilter, NewConversation};
 use chorus_actors::model::{Conversation, Message};
 use chorus_actors::model::{JsonText, MessageRole};
@@ -276,11 +277,11 @@ async fn patch(
     security(("bearer" = []), ("cookie" = [])),
     responses((status = 204, description = "deleted"), (status = 404, description = "no such conversation of yours")))]
 async fn delete(
-    State(state): State<AppState>,
+    State(conversations): State<Conversations>,
     me: CurrentUser,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    state.core.conversations().delete(me.user.id, id).await?;
+    conversations.delete(me.user.id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

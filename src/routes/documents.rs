@@ -3,6 +3,7 @@
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
 use axum::http::{HeaderMap, StatusCode, header::CONTENT_TYPE};
+use chorus_actors::documents::Documents;
 use chorus_actors::model::Document;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -136,12 +137,12 @@ async fn upload(
 #[utoipa::path(get, path = "/documents", tag = "documents", params(PageQuery), security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = Page<DocumentView>)))]
 async fn list(
-    State(state): State<AppState>,
+    State(documents): State<Documents>,
     me: CurrentUser,
     Query(q): Query<PageQuery>,
 ) -> Result<Json<Page<DocumentView>>, ApiError> {
     let (skip, limit) = bounds(q.skip, q.limit)?;
-    let (docs, total) = state.core.documents().list(me.user.id, skip, limit)?;
+    let (docs, total) = documents.list(me.user.id, skip, limit)?;
     let items = docs.into_iter().map(DocumentView::from).collect();
     Ok(Json(Page::new(items, total, skip, limit)))
 }
@@ -150,22 +151,22 @@ async fn list(
 #[utoipa::path(get, path = "/documents/{id}", tag = "documents", params(("id" = Uuid, Path)), security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = DocumentView), (status = 404, description = "no such document of yours")))]
 async fn get_one(
-    State(state): State<AppState>,
+    State(documents): State<Documents>,
     me: CurrentUser,
     Path(id): Path<Uuid>,
 ) -> Result<Json<DocumentView>, ApiError> {
-    Ok(Json(state.core.documents().get(me.user.id, id)?.into()))
+    Ok(Json(documents.get(me.user.id, id)?.into()))
 }
 
 /// Deletes a document, its chunks and its search entries.
 #[utoipa::path(delete, path = "/documents/{id}", tag = "documents", params(("id" = Uuid, Path)), security(("bearer" = []), ("cookie" = [])),
     responses((status = 204, description = "deleted"), (status = 404, description = "no such document of yours")))]
 async fn delete(
-    State(state): State<AppState>,
+    State(documents): State<Documents>,
     me: CurrentUser,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    state.core.documents().delete(me.user.id, id).await?;
+    documents.delete(me.user.id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -180,13 +181,13 @@ pub struct ChunkView {
 #[utoipa::path(get, path = "/documents/{id}/chunks", tag = "documents", params(("id" = Uuid, Path), PageQuery), security(("bearer" = []), ("cookie" = [])),
     responses((status = 404, description = "no such document of yours"), (status = 200, body = Page<ChunkView>)))]
 async fn chunks(
-    State(state): State<AppState>,
+    State(documents): State<Documents>,
     me: CurrentUser,
     Path(id): Path<Uuid>,
     Query(q): Query<PageQuery>,
 ) -> Result<Json<Page<ChunkView>>, ApiError> {
     let (skip, limit) = bounds(q.skip, q.limit)?;
-    let (page, total) = state.core.documents().chunks(me.user.id, id, skip, limit)?;
+    let (page, total) = documents.chunks(me.user.id, id, skip, limit)?;
     let items = page
         .into_iter()
         .map(|(index, text)| ChunkView {

@@ -3,6 +3,7 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use chorus_actors::jobs::Jobs;
 use chorus_actors::jobs::{JobFilter, NewJob};
 use chorus_actors::model::{Job, JobEvent, JobLog, JobStatus};
 use chorus_actors::replay::sse_frame;
@@ -227,7 +228,7 @@ fn job_status_or_null() -> utoipa::openapi::Schema {
 #[utoipa::path(get, path = "/jobs", tag = "jobs", params(JobQuery), security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = Page<JobView>)))]
 async fn list(
-    State(state): State<AppState>,
+    State(jobs): State<Jobs>,
     me: CurrentUser,
     Query(q): Query<JobQuery>,
 ) -> Result<Json<Page<JobView>>, ApiError> {
@@ -247,7 +248,7 @@ async fn list(
         status,
         job_type: q.job_type,
     };
-    let (jobs, total) = state.core.jobs().list(me.user.id, &filter, skip, limit)?;
+    let (jobs, total) = jobs.list(me.user.id, &filter, skip, limit)?;
     let items = jobs
         .into_iter()
         .map(JobView::try_from)
@@ -259,22 +260,22 @@ async fn list(
 #[utoipa::path(get, path = "/jobs/{id}", tag = "jobs", params(("id" = Uuid, Path)), security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = JobView), (status = 404, description = "no such job of yours")))]
 async fn get_one(
-    State(state): State<AppState>,
+    State(jobs): State<Jobs>,
     me: CurrentUser,
     Path(id): Path<Uuid>,
 ) -> Result<Json<JobView>, ApiError> {
-    Ok(Json(state.core.jobs().get(me.user.id, id)?.try_into()?))
+    Ok(Json(jobs.get(me.user.id, id)?.try_into()?))
 }
 
 /// Deletes a job (cancelling it first if it runs).
 #[utoipa::path(delete, path = "/jobs/{id}", tag = "jobs", params(("id" = Uuid, Path)), security(("bearer" = []), ("cookie" = [])),
     responses((status = 204, description = "deleted"), (status = 404, description = "no such job of yours")))]
 async fn delete(
-    State(state): State<AppState>,
+    State(jobs): State<Jobs>,
     me: CurrentUser,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    state.core.jobs().delete(me.user.id, id).await?;
+    jobs.delete(me.user.id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -282,37 +283,33 @@ async fn delete(
 #[utoipa::path(post, path = "/jobs/{id}/cancel", tag = "jobs", params(("id" = Uuid, Path)), security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = JobView), (status = 404, description = "no such job of yours"), (status = 409, description = "already completed, failed or cancelled")))]
 async fn cancel(
-    State(state): State<AppState>,
+    State(jobs): State<Jobs>,
     me: CurrentUser,
     Path(id): Path<Uuid>,
 ) -> Result<Json<JobView>, ApiError> {
-    Ok(Json(
-        state.core.jobs().cancel(me.user.id, id).await?.try_into()?,
-    ))
+    Ok(Json(jobs.cancel(me.user.id, id).await?.try_into()?))
 }
 
 /// Puts a failed or cancelled job back to pending.
 #[utoipa::path(post, path = "/jobs/{id}/retry", tag = "jobs", params(("id" = Uuid, Path)), security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = JobView), (status = 404, description = "no such job of yours"), (status = 409, description = "neither failed nor cancelled")))]
 async fn retry(
-    State(state): State<AppState>,
+    State(jobs): State<Jobs>,
     me: CurrentUser,
     Path(id): Path<Uuid>,
 ) -> Result<Json<JobView>, ApiError> {
-    Ok(Json(
-        state.core.jobs().retry(me.user.id, id).await?.try_into()?,
-    ))
+    Ok(Json(jobs.retry(me.user.id, id).await?.try_into()?))
 }
 
 /// A job's events, oldest first.
 #[utoipa::path(get, path = "/jobs/{id}/events", tag = "jobs", params(("id" = Uuid, Path)), security(("bearer" = []), ("cookie" = [])),
     responses((status = 404, description = "no such job of yours"), (status = 200, body = [EventView])))]
 async fn events(
-    State(state): State<AppState>,
+    State(jobs): State<Jobs>,
     me: CurrentUser,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Vec<EventView>>, ApiError> {
-    let events = state.core.jobs().events(me.user.id, id)?;
+    let events = jobs.events(me.user.id, id)?;
     let events = events.into_iter().map(EventView::try_from);
     Ok(Json(events.collect::<Result<_, _>>()?))
 }
@@ -341,10 +338,10 @@ async fn stream(
 #[utoipa::path(get, path = "/jobs/{id}/logs", tag = "jobs", params(("id" = Uuid, Path)), security(("bearer" = []), ("cookie" = [])),
     responses((status = 404, description = "no such job of yours"), (status = 200, body = [LogView])))]
 async fn logs(
-    State(state): State<AppState>,
+    State(jobs): State<Jobs>,
     me: CurrentUser,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Vec<LogView>>, ApiError> {
-    let logs = state.core.jobs().logs(me.user.id, id)?;
+    let logs = jobs.logs(me.user.id, id)?;
     Ok(Json(logs.into_iter().map(LogView::from).collect()))
 }

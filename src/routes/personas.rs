@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use chorus_actors::conversations::Catalog;
 use chorus_actors::model::{Persona, now_ms};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -181,11 +182,11 @@ async fn persona_tags(
 #[utoipa::path(get, path = "/personas/{id}", tag = "personas", params(("id" = Uuid, Path)), security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = PersonaView), (status = 404, description = "no such persona of yours")))]
 async fn get_one(
-    State(state): State<AppState>,
+    State(catalog): State<Catalog>,
     me: CurrentUser,
     Path(id): Path<Uuid>,
 ) -> Result<Json<PersonaView>, ApiError> {
-    Ok(Json(state.core.catalog().persona(me.user.id, id)?.into()))
+    Ok(Json(catalog.persona(me.user.id, id)?.into()))
 }
 
 /// Replaces a persona.
@@ -213,10 +214,10 @@ async fn replace(
 #[utoipa::path(delete, path = "/personas/{id}", tag = "personas", params(("id" = Uuid, Path)), security(("bearer" = []), ("cookie" = [])),
     responses((status = 204, description = "deleted"), (status = 404, description = "no such persona of yours")))]
 async fn delete(
-    State(state): State<AppState>,
+    State(catalog): State<Catalog>,
     me: CurrentUser,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    state.core.catalog().delete_persona(me.user.id, id).await?;
+    catalog.delete_persona(me.user.id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

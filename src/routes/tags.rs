@@ -2,6 +2,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use chorus_actors::conversations::Catalog;
 use chorus_actors::conversations::ListFilter;
 use chorus_actors::model::{Tag, now_ms};
 use serde::{Deserialize, Serialize};
@@ -61,7 +62,7 @@ impl From<Tag> for TagView {
     responses((status = 201, body = TagView), (status = 409, description = "name taken"),
         (status = 429, description = "limits.max_tags_per_user reached")))]
 async fn create(
-    State(state): State<AppState>,
+    State(catalog): State<Catalog>,
     me: CurrentUser,
     Json(body): Json<TagBody>,
 ) -> Result<(StatusCode, Json<TagView>), ApiError> {
@@ -74,7 +75,7 @@ async fn create(
     };
     Ok((
         StatusCode::CREATED,
-        Json(state.core.catalog().save_tag(tag).await?.into()),
+        Json(catalog.save_tag(tag).await?.into()),
     ))
 }
 
@@ -82,12 +83,12 @@ async fn create(
 #[utoipa::path(get, path = "/tags", tag = "tags", params(PageQuery), security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = Page<TagView>)))]
 async fn list(
-    State(state): State<AppState>,
+    State(catalog): State<Catalog>,
     me: CurrentUser,
     Query(q): Query<PageQuery>,
 ) -> Result<Json<Page<TagView>>, ApiError> {
     let (skip, limit) = bounds(q.skip, q.limit)?;
-    let (items, total) = state.core.catalog().tags_page(me.user.id, skip, limit)?;
+    let (items, total) = catalog.tags_page(me.user.id, skip, limit)?;
     Ok(Json(Page::new(
         items.into_iter().map(Into::into).collect(),
         total,
@@ -100,40 +101,40 @@ async fn list(
 #[utoipa::path(get, path = "/tags/{id}", tag = "tags", params(("id" = Uuid, Path)), security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = TagView), (status = 404, description = "no such tag of yours")))]
 async fn get_one(
-    State(state): State<AppState>,
+    State(catalog): State<Catalog>,
     me: CurrentUser,
     Path(id): Path<Uuid>,
 ) -> Result<Json<TagView>, ApiError> {
-    Ok(Json(state.core.catalog().tag(me.user.id, id)?.into()))
+    Ok(Json(catalog.tag(me.user.id, id)?.into()))
 }
 
 /// Renames or recolors a tag.
 #[utoipa::path(put, path = "/tags/{id}", tag = "tags", params(("id" = Uuid, Path)), request_body = TagBody,
     security(("bearer" = []), ("cookie" = [])), responses((status = 404, description = "no such tag of yours"), (status = 200, body = TagView), (status = 409, description = "name taken")))]
 async fn rename(
-    State(state): State<AppState>,
+    State(catalog): State<Catalog>,
     me: CurrentUser,
     Path(id): Path<Uuid>,
     Json(body): Json<TagBody>,
 ) -> Result<Json<TagView>, ApiError> {
-    let old = state.core.catalog().tag(me.user.id, id)?;
+    let old = catalog.tag(me.user.id, id)?;
     let tag = Tag {
         name: body.name,
         color: body.color,
         ..old
     };
-    Ok(Json(state.core.catalog().save_tag(tag).await?.into()))
+    Ok(Json(catalog.save_tag(tag).await?.into()))
 }
 
 /// Deletes a tag.
 #[utoipa::path(delete, path = "/tags/{id}", tag = "tags", params(("id" = Uuid, Path)), security(("bearer" = []), ("cookie" = [])),
     responses((status = 404, description = "no such tag of yours"), (status = 204, description = "deleted")))]
 async fn delete(
-    State(state): State<AppState>,
+    State(catalog): State<Catalog>,
     me: CurrentUser,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    state.core.catalog().delete_tag(me.user.id, id).await?;
+    catalog.delete_tag(me.user.id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

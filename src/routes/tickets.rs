@@ -4,6 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chorus_actors::CoreError;
+use chorus_actors::jobs::Jobs;
 use chorus_actors::jobs::NewJob;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -99,12 +100,12 @@ async fn submit(
 #[utoipa::path(get, path = "/chat/{ticket_id}", tag = "ai", params(("ticket_id" = Uuid, Path)), security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = TicketView), (status = 404, description = "no such ticket of yours")))]
 async fn ticket(
-    State(state): State<AppState>,
+    State(jobs): State<Jobs>,
     me: CurrentUser,
     Path(ticket_id): Path<Uuid>,
 ) -> Result<Json<TicketView>, ApiError> {
     // Only "no such job of yours" is a 404; a store error is a 500 (logged).
-    let job = match state.core.jobs().get(me.user.id, ticket_id) {
+    let job = match jobs.get(me.user.id, ticket_id) {
         Ok(job) if job.job_type == "chat" => job,
         Ok(_) | Err(CoreError::NotFound { .. }) => {
             return Err(ApiError::not_found("ticket", ticket_id));

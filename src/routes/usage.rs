@@ -2,6 +2,7 @@
 
 use axum::extract::State;
 use chorus_actors::model::now_ms;
+use chorus_actors::usage::Usage;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::IntoParams;
@@ -28,11 +29,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// This month's usage against the allowance.
 #[utoipa::path(get, path = "/users/me/usage", tag = "users", security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = UsageView)))]
-async fn usage(
-    State(state): State<AppState>,
-    me: CurrentUser,
-) -> Result<Json<UsageView>, ApiError> {
-    Ok(Json(state.core.usage().summary(&me.user, now_ms())?.into()))
+async fn usage(State(usage): State<Usage>, me: CurrentUser) -> Result<Json<UsageView>, ApiError> {
+    Ok(Json(usage.summary(&me.user, now_ms())?.into()))
 }
 
 /// The days `/users/me/usage/daily` may cover, and its default.
@@ -84,11 +82,8 @@ async fn daily(
 /// This month's tokens per model.
 #[utoipa::path(get, path = "/users/me/usage/breakdown", tag = "users", security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, description = "`{\"by_model\":{model:tokens},\"total\"}`")))]
-async fn breakdown(
-    State(state): State<AppState>,
-    me: CurrentUser,
-) -> Result<Json<Value>, ApiError> {
-    let rows = state.core.usage().by_model(me.user.id, now_ms())?;
+async fn breakdown(State(usage): State<Usage>, me: CurrentUser) -> Result<Json<Value>, ApiError> {
+    let rows = usage.by_model(me.user.id, now_ms())?;
     let total: u64 = rows.iter().map(|(_, v)| v).sum();
     let by_model: serde_json::Map<String, Value> =
         rows.into_iter().map(|(m, v)| (m, json!(v))).collect();
@@ -108,7 +103,7 @@ pub struct LogsQuery {
     responses((status = 200, description = "`[{id,created_at,kind,provider,model,input_preview,prompt_tokens,completion_tokens,latency_ms,status}]`"),
               (status = 403, description = "user_id given by a non-admin")))]
 async fn query_logs(
-    State(state): State<AppState>,
+    State(usage): State<Usage>,
     me: CurrentUser,
     Query(q): Query<LogsQuery>,
 ) -> Result<Json<Vec<Value>>, ApiError> {
@@ -130,7 +125,7 @@ async fn query_logs(
         Some(other) => other,
         None => me.user.id,
     };
-    let logs = state.core.usage().query_logs(user_id, limit as usize)?;
+    let logs = usage.query_logs(user_id, limit as usize)?;
     Ok(Json(
         logs.into_iter()
             .map(|l| {

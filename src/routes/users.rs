@@ -3,6 +3,7 @@
 
 use axum::extract::State;
 use chorus_actors::model::{User, now_ms};
+use chorus_actors::usage::Usage;
 use chorus_actors::usage::UsageSummary;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -101,8 +102,8 @@ pub struct MeView {
 #[utoipa::path(get, path = "/users/me", tag = "users",
     security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = MeView), (status = 401, description = "not signed in")))]
-async fn get_me(State(state): State<AppState>, me: CurrentUser) -> Result<Json<MeView>, ApiError> {
-    let usage = state.core.usage().summary(&me.user, now_ms())?;
+async fn get_me(State(usage): State<Usage>, me: CurrentUser) -> Result<Json<MeView>, ApiError> {
+    let usage = usage.summary(&me.user, now_ms())?;
     Ok(Json(MeView {
         user: UserView::from(&*me.user),
         usage: usage.into(),
