@@ -194,16 +194,7 @@ impl Listener {
             if self.generation.is_finished() {
                 // Everything is in the log: hand out what is left after
                 // `last`, or end (a client resuming at or past the end).
-                let log = self
-                    .generation
-                    .log
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner());
-                self.pending = log
-                    .iter()
-                    .filter(|e| e.seq() > self.last)
-                    .cloned()
-                    .collect();
+                self.reread();
                 if self.pending.is_empty() {
                     return None;
                 }
@@ -214,20 +205,25 @@ impl Listener {
                 Ok(_) => continue,
                 Err(broadcast::error::RecvError::Lagged(_)) => {
                     // Too slow for the broadcast: catch up from the log.
-                    let log = self
-                        .generation
-                        .log
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner());
-                    self.pending = log
-                        .iter()
-                        .filter(|e| e.seq() > self.last)
-                        .cloned()
-                        .collect();
+                    self.reread();
                 }
                 Err(broadcast::error::RecvError::Closed) => return None,
             }
         }
+    }
+
+    /// Takes every logged event after `last` as the pending ones.
+    fn reread(&mut self) {
+        let log = self
+            .generation
+            .log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        self.pending = log
+            .iter()
+            .filter(|e| e.seq() > self.last)
+            .cloned()
+            .collect();
     }
 
     fn hand_out(&mut self, event: GenEvent) -> GenEvent {
