@@ -13,6 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::PageQuery;
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
 use crate::extract::{Json, Path, Query, double_option};
@@ -26,6 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create, list))
         .routes(routes!(get_one, patch, delete))
         .routes(routes!(messages, append))
+        .routes(routes!(tagged))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -285,14 +287,6 @@ async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct PageQuery {
-    #[param(schema_with = fields::skip)]
-    pub skip: Option<i64>,
-    #[param(schema_with = fields::limit)]
-    pub limit: Option<i64>,
-}
-
 /// A conversation's messages, oldest first.
 #[utoipa::path(get, path = "/conversations/{id}/messages", tag = "conversations", params(("id" = Uuid, Path), PageQuery),
     security(("bearer" = []), ("cookie" = [])),
@@ -347,4 +341,22 @@ async fn append(
         .append(me.user.id, id, body.role, body.content, metadata)
         .await?;
     Ok((StatusCode::CREATED, Json(message.try_into()?)))
+}
+
+/// The conversations carrying a tag.
+#[utoipa::path(get, path = "/tags/{id}/conversations", tag = "tags", params(("id" = Uuid, Path), PageQuery),
+    security(("bearer" = []), ("cookie" = [])), responses((status = 404, description = "no such tag of yours"), (status = 200, body = Page<ConversationView>)))]
+async fn tagged(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<Uuid>,
+    Query(q): Query<PageQuery>,
+) -> Result<Json<Page<ConversationView>>, ApiError> {
+    state.core.catalog().tag(me.user.id, id)?;
+    let (skip, limit) = bounds(q.skip, q.limit)?;
+    let filter = ListFilter {
+        tag_id: Some(id),
+        ..Default::default()
+    };
+    Ok(Json(page(&state, me.user.id, &filter, skip, limit)?))
 }

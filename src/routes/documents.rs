@@ -13,7 +13,7 @@ use utoipa_axum::router::UtoipaMethodRouterExt;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::conversations::PageQuery;
+use super::PageQuery;
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ErrorKind};
 use crate::extract::{Json, Path, Query};

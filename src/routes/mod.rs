@@ -145,3 +145,14 @@ fn with_default_class(state: &AppState, req: Request, error: ApiError) -> Respon
         Err(limited) => limited.into_response(),
     }
 }
+
+/// `?skip=&limit=` of a paged list (API.md 0.2).
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+pub struct PageQuery {
+    /// Items to skip, from 0.
+    #[param(schema_with = crate::openapi::fields::skip)]
+    pub skip: Option<i64>,
+    /// Items to answer, 1-100 (default 20).
+    #[param(schema_with = crate::openapi::fields::limit)]
+    pub limit: Option<i64>,
+}

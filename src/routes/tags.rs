@@ -3,7 +3,6 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chorus_actors::conversations::Catalog;
-use chorus_actors::conversations::ListFilter;
 use chorus_actors::model::{Tag, now_ms};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -11,7 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::conversations::{ConversationView, PageQuery};
+use super::PageQuery;
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
 use crate::extract::{Json, Path, Query};
@@ -24,7 +23,6 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create, list))
         .routes(routes!(get_one, rename, delete))
-        .routes(routes!(tagged))
         .routes(routes!(add_to_conversation))
         .routes(routes!(remove_from_conversation))
 }
@@ -136,26 +134,6 @@ async fn delete(
 ) -> Result<StatusCode, ApiError> {
     catalog.delete_tag(me.user.id, id).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// The conversations carrying a tag.
-#[utoipa::path(get, path = "/tags/{id}/conversations", tag = "tags", params(("id" = Uuid, Path), PageQuery),
-    security(("bearer" = []), ("cookie" = [])), responses((status = 404, description = "no such tag of yours"), (status = 200, body = Page<ConversationView>)))]
-async fn tagged(
-    State(state): State<AppState>,
-    me: CurrentUser,
-    Path(id): Path<Uuid>,
-    Query(q): Query<PageQuery>,
-) -> Result<Json<Page<ConversationView>>, ApiError> {
-    state.core.catalog().tag(me.user.id, id)?;
-    let (skip, limit) = bounds(q.skip, q.limit)?;
-    let filter = ListFilter {
-        tag_id: Some(id),
-        ..Default::default()
-    };
-    Ok(Json(super::conversations::page(
-        &state, me.user.id, &filter, skip, limit,
-    )?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
