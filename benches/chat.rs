@@ -31,7 +31,7 @@ const MOCK_ANSWER: &str = concat!(
 /// An OpenAI-compatible mock that answers at once.
 async fn start_mock() -> String {
     let app = Router::new().route(
-        "/chat/completions",
+        "/v1/chat/completions",
         post(|| async { ([("content-type", "text/event-stream")], MOCK_ANSWER) }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -87,7 +87,7 @@ async fn gateway_overhead(
         // past `secs` while late answers come in).
         let (mut server_cpu, mut gateway_secs) = (0.0, 0.0);
         for _round in 0..ROUNDS {
-            let (c, url) = (client.clone(), format!("{mock}/chat/completions"));
+            let (c, url) = (client.clone(), format!("{mock}/v1/chat/completions"));
             let d = load::open_loop(rate, secs, move || {
                 let (c, url) = (c.clone(), url.clone());
                 async move {
