@@ -348,6 +348,8 @@ fn main() {
             ("CHORUS__PROVIDERS__MOCK__KIND", "openai".into()),
             ("CHORUS__PROVIDERS__MOCK__BASE_URL", mock.clone()),
             ("CHORUS__PROVIDERS__MOCK__DEFAULT_MODEL", "m1".into()),
+            // Chats stay on echo: the mock is called by name only.
+            ("CHORUS__CHAT__DEFAULT_PROVIDER", "echo".into()),
         ]);
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(4096)
