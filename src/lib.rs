@@ -12,6 +12,7 @@ pub mod extract;
 pub mod middleware;
 pub mod openapi;
 pub mod pagination;
+pub mod providers_cli;
 pub mod rate_limit;
 pub mod routes;
 pub mod server;
@@ -239,8 +240,9 @@ fn log_default_provider(config: &Config, llm: &chorus_actors::llm::Llm) {
     tracing::info!(provider = %name, model = %model, "default provider {name}, model {model} ({why})");
 }
 
-/// The core's view of provider `name` (timeouts and retries defaulted).
+/// The core's view of provider `name`, unset keys at their defaults.
 pub fn provider_spec(name: &str, p: &crate::config::ProviderConfig) -> ProviderSpec {
+    use crate::config::{CONNECT_TIMEOUT_MS, ECHO_TOKENS_PER_S, MAX_RETRIES, READ_TIMEOUT_MS};
     ProviderSpec {
         name: name.to_string(),
         kind: p.kind.into(),
@@ -248,10 +250,10 @@ pub fn provider_spec(name: &str, p: &crate::config::ProviderConfig) -> ProviderS
         api_key: p.api_key.clone(),
         models: p.models.clone(),
         default_model: p.default_model.clone(),
-        tokens_per_s: p.tokens_per_s.unwrap_or(50.0),
+        tokens_per_s: p.tokens_per_s.unwrap_or(ECHO_TOKENS_PER_S),
         fallback: p.fallback.clone(),
-        connect_timeout: Duration::from_millis(p.connect_timeout_ms.unwrap_or(5_000)),
-        read_timeout: Duration::from_millis(p.read_timeout_ms.unwrap_or(60_000)),
-        max_retries: p.max_retries.unwrap_or(2),
+        connect_timeout: Duration::from_millis(p.connect_timeout_ms.unwrap_or(CONNECT_TIMEOUT_MS)),
+        read_timeout: Duration::from_millis(p.read_timeout_ms.unwrap_or(READ_TIMEOUT_MS)),
+        max_retries: p.max_retries.unwrap_or(MAX_RETRIES),
     }
 }

@@ -9,7 +9,9 @@ use std::path::PathBuf;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 
-pub use providers::DefaultChoice;
+pub use providers::{
+    CONNECT_TIMEOUT_MS, DefaultChoice, ECHO_TOKENS_PER_S, MAX_RETRIES, READ_TIMEOUT_MS,
+};
 pub use sections::*;
 
 /// The built-in defaults, identical to `config/default.toml` because they are that file.
@@ -75,7 +77,11 @@ impl Config {
     /// The effective configuration as TOML, every secret shown as
     /// `[redacted]` (`chorus config print`).
     pub fn to_toml(&self) -> Result<String, ConfigError> {
-        toml::to_string_pretty(self).map_err(|e| ConfigError::new("(all)", e.to_string()))
+        let mut shown = self.clone();
+        for provider in shown.providers.values_mut() {
+            *provider = provider.with_defaults();
+        }
+        toml::to_string_pretty(&shown).map_err(|e| ConfigError::new("(all)", e.to_string()))
     }
 
     /// Checks the rules serde cannot express.

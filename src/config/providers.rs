@@ -4,7 +4,31 @@
 
 use chorus_actors::llm;
 
-use super::{Config, ConfigError, ProviderKind};
+use super::{Config, ConfigError, ProviderConfig, ProviderKind};
+
+/// `connect_timeout_ms` when unset.
+pub const CONNECT_TIMEOUT_MS: u64 = 5_000;
+/// `read_timeout_ms` when unset.
+pub const READ_TIMEOUT_MS: u64 = 60_000;
+/// `max_retries` when unset.
+pub const MAX_RETRIES: u32 = 2;
+/// `tokens_per_s` of an echo provider when unset.
+pub const ECHO_TOKENS_PER_S: f64 = 50.0;
+
+impl ProviderConfig {
+    /// This provider with every unset key that has a default filled in
+    /// (what `chorus config print` shows and the core is given).
+    pub fn with_defaults(&self) -> Self {
+        let mut p = self.clone();
+        p.connect_timeout_ms.get_or_insert(CONNECT_TIMEOUT_MS);
+        p.read_timeout_ms.get_or_insert(READ_TIMEOUT_MS);
+        p.max_retries.get_or_insert(MAX_RETRIES);
+        if p.kind == ProviderKind::Echo {
+            p.tokens_per_s.get_or_insert(ECHO_TOKENS_PER_S);
+        }
+        p
+    }
+}
 
 impl From<ProviderKind> for llm::ProviderKind {
     fn from(kind: ProviderKind) -> Self {

@@ -30,7 +30,7 @@ pub struct CheckFailure {
 impl fmt::Display for CheckFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.url {
-            Some(url) => write!(f, "POST {url}: {} (model {})", self.reason, self.model),
+            Some(url) => write!(f, "POST {url} (model {}): {}", self.model, self.reason),
             None => f.write_str(&self.reason),
         }
     }

@@ -46,8 +46,7 @@ impl Endpoint {
                 provider = %self.provider,
                 url = %for_log(&self.url),
                 status = e.upstream_status(),
-                "provider call failed: POST {}: {}",
-                for_log(&self.url),
+                "provider call failed: {}",
                 e.detail(),
             );
         }
