@@ -145,3 +145,36 @@ fn the_printed_configuration_redacts_every_secret() {
         Some("https://api.openai.com/v1")
     );
 }
+
+/// The `[providers.*]` blocks shown as comments in `config/default.toml`.
+fn documented_provider_blocks() -> Vec<String> {
+    let mut blocks: Vec<String> = Vec::new();
+    let mut current: Option<String> = None;
+    for line in DEFAULT_TOML.lines() {
+        let body = line.strip_prefix("#   ");
+        match (body, current.as_mut()) {
+            (Some(b), None) if b.starts_with("[providers.") => current = Some(format!("{b}\n")),
+            (Some(b), Some(block)) if !b.starts_with(' ') => block.push_str(&format!("{b}\n")),
+            (_, Some(_)) => blocks.extend(current.take()),
+            _ => {}
+        }
+    }
+    blocks.extend(current);
+    blocks
+}
+
+#[test]
+fn every_documented_provider_block_loads() {
+    let blocks = documented_provider_blocks();
+    assert_eq!(
+        blocks.len(),
+        4,
+        "OpenAI, Anthropic, Ollama, compatible: {blocks:?}"
+    );
+    for block in blocks {
+        let toml = format!("{block}[chat]\ndefault_provider = \"echo\"\n");
+        let toml = toml.replace("fallback = \"openai\"\n", "");
+        let c = load_file(&toml).unwrap_or_else(|e| panic!("{e}\n{block}"));
+        assert_eq!(c.providers.len(), 2, "{block}");
+    }
+}
