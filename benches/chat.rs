@@ -31,7 +31,7 @@ const MOCK_ANSWER: &str = concat!(
 /// An OpenAI-compatible mock that answers at once.
 async fn start_mock() -> String {
     let app = Router::new().route(
-        "/chat/completions",
+        "/v1/chat/completions",
         post(|| async { ([("content-type", "text/event-stream")], MOCK_ANSWER) }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -87,7 +87,7 @@ async fn gateway_overhead(
         // past `secs` while late answers come in).
         let (mut server_cpu, mut gateway_secs) = (0.0, 0.0);
         for _round in 0..ROUNDS {
-            let (c, url) = (client.clone(), format!("{mock}/chat/completions"));
+            let (c, url) = (client.clone(), format!("{mock}/v1/chat/completions"));
             let d = load::open_loop(rate, secs, move || {
                 let (c, url) = (c.clone(), url.clone());
                 async move {
@@ -348,6 +348,8 @@ fn main() {
             ("CHORUS__PROVIDERS__MOCK__KIND", "openai".into()),
             ("CHORUS__PROVIDERS__MOCK__BASE_URL", mock.clone()),
             ("CHORUS__PROVIDERS__MOCK__DEFAULT_MODEL", "m1".into()),
+            // Chats stay on echo: the mock is called by name only.
+            ("CHORUS__CHAT__DEFAULT_PROVIDER", "echo".into()),
         ]);
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(4096)

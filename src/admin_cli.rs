@@ -20,6 +20,24 @@ pub enum AdminError {
     Role(String),
     #[error("could not read the password from stdin: {0}")]
     Stdin(std::io::Error),
+    #[error(
+        "no data dir at {0}: this would create an empty database there. \
+         Pass --data-dir DIR with the server's data dir (store.data_dir), \
+         or --data-dir {0} to create it"
+    )]
+    NoDataDir(String),
+}
+
+/// Refuses to run on a data dir that does not exist unless `--data-dir`
+/// named it: an operator in the wrong directory would otherwise create an
+/// empty database and a user the server never sees.
+pub fn check_data_dir(config: &Config, given: bool) -> Result<(), AdminError> {
+    let dir = &config.store.data_dir;
+    if given || dir.is_dir() {
+        return Ok(());
+    }
+    let shown = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
+    Err(AdminError::NoDataDir(shown.display().to_string()))
 }
 
 impl From<CoreError> for AdminError {

@@ -12,6 +12,7 @@ pub mod extract;
 pub mod middleware;
 pub mod openapi;
 pub mod pagination;
+pub mod providers_cli;
 pub mod rate_limit;
 pub mod routes;
 pub mod server;
@@ -33,7 +34,7 @@ use chorus_actors::connections::ConnectionsConfig;
 use chorus_actors::documents::DocumentsConfig;
 use chorus_actors::jobs::JobsConfig;
 use chorus_actors::jobs::webhook::WebhookTarget;
-use chorus_actors::llm::{ProviderKind, ProviderSpec};
+use chorus_actors::llm::ProviderSpec;
 use chorus_actors::store::StoreConfig;
 use chorus_actors::supervisor::SupervisorConfig;
 use chorus_actors::{Core, CoreConfig, CoreError};
@@ -88,6 +89,7 @@ impl Application {
         let rate_limits = crate::rate_limit::RateLimits::new(&config.rate_limits);
         let gate = crate::rate_limit::chat_gate(&rate_limits);
         let core = Core::start(core_config(&config), gate).await?;
+        log_default_provider(&config, core.llm());
         let addr = config.server.bind;
         let listener = TcpListener::bind(addr)
             .await
@@ -221,24 +223,37 @@ pub fn core_config(config: &Config) -> CoreConfig {
     }
 }
 
-fn provider_spec(name: &str, p: &crate::config::ProviderConfig) -> ProviderSpec {
-    use crate::config::ProviderKind as K;
+/// One line at start-up: which provider and model serve a request that
+/// names none, and why that one.
+fn log_default_provider(config: &Config, llm: &chorus_actors::llm::Llm) {
+    use crate::config::DefaultChoice;
+    let name = llm.default_provider();
+    let model = llm
+        .spec(name)
+        .map(|s| s.default_model())
+        .unwrap_or_default();
+    let why = match config.chat.default_choice {
+        DefaultChoice::Configured => "set by chat.default_provider",
+        DefaultChoice::OnlyRealProvider => "the only provider configured besides echo",
+        DefaultChoice::EchoOnly => "no other provider is configured",
+    };
+    tracing::info!(provider = %name, model = %model, "default provider {name}, model {model} ({why})");
+}
+
+/// The core's view of provider `name`, unset keys at their defaults.
+pub fn provider_spec(name: &str, p: &crate::config::ProviderConfig) -> ProviderSpec {
+    use crate::config::{CONNECT_TIMEOUT_MS, ECHO_TOKENS_PER_S, MAX_RETRIES, READ_TIMEOUT_MS};
     ProviderSpec {
         name: name.to_string(),
-        kind: match p.kind {
-            K::Echo => ProviderKind::Echo,
-            K::Openai => ProviderKind::Openai,
-            K::Anthropic => ProviderKind::Anthropic,
-            K::Ollama => ProviderKind::Ollama,
-        },
+        kind: p.kind.into(),
         base_url: p.base_url.clone(),
         api_key: p.api_key.clone(),
         models: p.models.clone(),
         default_model: p.default_model.clone(),
-        tokens_per_s: p.tokens_per_s.unwrap_or(50.0),
+        tokens_per_s: p.tokens_per_s.unwrap_or(ECHO_TOKENS_PER_S),
         fallback: p.fallback.clone(),
-        connect_timeout: Duration::from_millis(p.connect_timeout_ms.unwrap_or(5_000)),
-        read_timeout: Duration::from_millis(p.read_timeout_ms.unwrap_or(60_000)),
-        max_retries: p.max_retries.unwrap_or(2),
+        connect_timeout: Duration::from_millis(p.connect_timeout_ms.unwrap_or(CONNECT_TIMEOUT_MS)),
+        read_timeout: Duration::from_millis(p.read_timeout_ms.unwrap_or(READ_TIMEOUT_MS)),
+        max_retries: p.max_retries.unwrap_or(MAX_RETRIES),
     }
 }

@@ -8,13 +8,35 @@ use chorus::Application;
 use chorus::config::{Config, Overrides};
 use clap::{Args, Parser, Subcommand};
 
+/// `chorus -V`: the version and the commit, as `GET /version` reports them.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (git ",
+    env!("CHORUS_GIT_SHA"),
+    ")"
+);
+
+const CONFIG_HELP: &str = "\
+Configuration, each layer overriding the one before:
+  1. the built-in defaults, compiled into this binary (no file needed;
+     `chorus config print` shows the effective result)
+  2. --config FILE: a TOML file with only the keys you change
+  3. environment variables CHORUS__<SECTION>__<KEY>, e.g.
+       CHORUS__SERVER__BIND=0.0.0.0:8080
+       CHORUS__PROVIDERS__OPENAI__KIND=openai
+       CHORUS__PROVIDERS__OPENAI__API_KEY=sk-...   (secrets come from here only)
+  4. the flags --bind and --data-dir
+An invalid value stops start-up with one line naming the key (exit code 2).";
+
 /// chorus: a stateful backend for AI chat applications.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version = VERSION, about, after_help = CONFIG_HELP)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
-    /// Accepted before or after the subcommand.
+    /// A TOML file with the keys to change (the defaults are built in).
+    #[arg(long, value_name = "FILE", global = true)]
+    config: Option<PathBuf>,
     #[command(flatten)]
     serve: ServeArgs,
 }
@@ -22,11 +44,24 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server (the default).
-    Serve,
+    Serve(ServeArgs),
     /// Manage accounts in the data dir of a stopped server.
     Admin {
+        /// The stopped server's data directory (overrides store.data_dir).
+        #[arg(long, value_name = "DIR", global = true)]
+        data_dir: Option<PathBuf>,
         #[command(subcommand)]
         action: AdminAction,
+    },
+    /// Model providers.
+    Providers {
+        #[command(subcommand)]
+        action: ProvidersAction,
+    },
+    /// The configuration.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
     },
 }
 
@@ -34,8 +69,10 @@ enum Command {
 enum AdminAction {
     /// Create an account; the password is read from stdin.
     CreateUser {
+        /// The account's email address, which it signs in with.
         #[arg(long)]
         email: String,
+        /// The account's username: 3-32 characters of a-z, 0-9, _ and -.
         #[arg(long)]
         username: String,
         /// user, admin or superadmin.
@@ -44,6 +81,7 @@ enum AdminAction {
     },
     /// Change an account's role.
     SetRole {
+        /// The email address of the account to change.
         #[arg(long)]
         email: String,
         /// user, admin or superadmin.
@@ -52,30 +90,63 @@ enum AdminAction {
     },
 }
 
-#[derive(Args, Clone)]
+#[derive(Subcommand)]
+enum ProvidersAction {
+    /// Send one tiny request to each configured provider and print, per
+    /// provider, `OK <model> <latency> ms` or why it failed; exit 1 if any failed.
+    Check,
+}
+
+#[derive(Subcommand)]
+enum ConfigAction {
+    /// Print the effective configuration (every layer applied) as TOML,
+    /// secrets shown as [redacted].
+    Print(DataDirArg),
+}
+
+#[derive(Args, Clone, Default)]
 struct ServeArgs {
-    /// A TOML file with the keys to change (see config/default.toml).
-    #[arg(long, value_name = "FILE", global = true)]
-    config: Option<PathBuf>,
     /// Address to listen on, e.g. 127.0.0.1:8080 (overrides server.bind).
-    #[arg(long, value_name = "ADDR", global = true)]
+    #[arg(long, value_name = "ADDR")]
     bind: Option<String>,
+    #[command(flatten)]
+    data: DataDirArg,
+}
+
+#[derive(Args, Clone, Default)]
+struct DataDirArg {
     /// Data directory (overrides store.data_dir).
-    #[arg(long, value_name = "DIR", global = true)]
+    #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+}
+
+/// What to do once the configuration is loaded.
+enum Run {
+    Serve,
+    Admin(AdminAction),
+    CheckProviders,
+    PrintConfig,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let args = cli.serve;
-    let admin = match cli.command {
-        Some(Command::Admin { action }) => Some(action),
-        Some(Command::Serve) | None => None,
+    let (task, args) = match cli.command {
+        Some(Command::Serve(args)) => (Run::Serve, args),
+        None => (Run::Serve, cli.serve),
+        Some(Command::Admin { data_dir, action }) => {
+            (Run::Admin(action), serve_args(DataDirArg { data_dir }))
+        }
+        Some(Command::Providers {
+            action: ProvidersAction::Check,
+        }) => (Run::CheckProviders, ServeArgs::default()),
+        Some(Command::Config {
+            action: ConfigAction::Print(data),
+        }) => (Run::PrintConfig, serve_args(data)),
     };
     let overrides = Overrides {
-        config_file: args.config,
+        config_file: cli.config,
         bind: args.bind,
-        data_dir: args.data_dir,
+        data_dir: args.data.data_dir.clone(),
     };
     let config = match Config::load(&overrides) {
         Ok(config) => config,
@@ -84,7 +155,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Err(e) = chorus::telemetry::init_tracing(&config.log) {
+    // These print their own findings; log lines would only get in the way.
+    if !matches!(task, Run::CheckProviders | Run::PrintConfig)
+        && let Err(e) = chorus::telemetry::init_tracing(&config.log)
+    {
         eprintln!("invalid configuration: log.level: {e}");
         return ExitCode::from(2);
     }
@@ -98,20 +172,71 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Some(action) = admin {
-        return runtime.block_on(run_admin(&config, action));
+    match task {
+        Run::PrintConfig => print_config(&config),
+        Run::Admin(action) => {
+            let given = args.data.data_dir.is_some();
+            runtime.block_on(run_admin(&config, given, action))
+        }
+        Run::CheckProviders => runtime.block_on(check_providers(&config)),
+        Run::Serve => match runtime.block_on(run(config)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!(error = %e, "chorus stopped with an error");
+                eprintln!("chorus: {e}");
+                ExitCode::FAILURE
+            }
+        },
     }
-    match runtime.block_on(run(config)) {
-        Ok(()) => ExitCode::SUCCESS,
+}
+
+fn serve_args(data: DataDirArg) -> ServeArgs {
+    ServeArgs { bind: None, data }
+}
+
+/// `chorus config print`: the effective configuration on stdout.
+#[allow(clippy::print_stdout)] // the command's output
+fn print_config(config: &Config) -> ExitCode {
+    match config.to_toml() {
+        Ok(toml) => {
+            println!(
+                "# chorus: the effective configuration (defaults < --config < CHORUS__* < flags).\n\
+                 # Secrets are shown as [redacted].\n\n{toml}"
+            );
+            ExitCode::SUCCESS
+        }
         Err(e) => {
-            tracing::error!(error = %e, "chorus stopped with an error");
-            eprintln!("chorus: {e}");
+            eprintln!("chorus config print: {e}");
             ExitCode::FAILURE
         }
     }
 }
 
-async fn run_admin(config: &Config, action: AdminAction) -> ExitCode {
+/// `chorus providers check`: one line per provider on stdout.
+#[allow(clippy::print_stdout)] // the command's output
+async fn check_providers(config: &Config) -> ExitCode {
+    let lines = match chorus::providers_cli::check(config).await {
+        Ok(lines) => lines,
+        Err(e) => {
+            eprintln!("chorus providers check: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    for line in &lines {
+        println!("{line}");
+    }
+    if lines.iter().all(|l| l.outcome.is_ok()) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+async fn run_admin(config: &Config, data_dir_given: bool, action: AdminAction) -> ExitCode {
+    if let Err(e) = chorus::admin_cli::check_data_dir(config, data_dir_given) {
+        eprintln!("chorus admin: {e}");
+        return ExitCode::FAILURE;
+    }
     let result = match action {
         AdminAction::CreateUser {
             email,

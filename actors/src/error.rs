@@ -292,12 +292,19 @@ impl ErrorKind {
 
 impl crate::llm::LlmError {
     /// The code a failure answers with: 503 when the provider is not
-    /// configured, 504 when it stopped answering, 502 for anything else.
+    /// configured, 504 when it timed out (connecting or answering), 502
+    /// for anything else.
     pub fn kind(&self) -> crate::error::ErrorKind {
         match self {
             crate::llm::LlmError::UnknownProvider(_) => ErrorKind::ServiceUnavailable,
             crate::llm::LlmError::UnknownModel { .. } => ErrorKind::Validation,
             crate::llm::LlmError::Timeout => ErrorKind::GatewayTimeout,
+            // No connection within connect_timeout_ms: timed out too.
+            crate::llm::LlmError::Connect(failure)
+                if failure.kind == crate::llm::ConnectKind::Timeout =>
+            {
+                ErrorKind::GatewayTimeout
+            }
             _ => ErrorKind::ExternalService,
         }
     }
@@ -325,6 +332,12 @@ mod tests {
             ErrorKind::ServiceUnavailable
         );
         assert_eq!(ErrorKind::GatewayTimeout.status(), 504);
+        let no_connection = LlmError::Connect(crate::llm::ConnectFailure {
+            kind: crate::llm::ConnectKind::Timeout,
+            cause: "operation timed out".into(),
+        });
+        assert_eq!(no_connection.kind(), ErrorKind::GatewayTimeout);
+        assert!(no_connection.is_retriable(), "nothing was sent yet");
     }
 
     #[test]

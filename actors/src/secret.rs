@@ -3,10 +3,11 @@
 
 use std::fmt;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize, Serializer};
 
 /// A secret value (an API key, a signing secret, a bearer token). `Debug`
-/// prints `[redacted]`; the value is reached only through [`Secret::expose`].
+/// prints `[redacted]`, and so does serializing it (`chorus config print`);
+/// the value is reached only through [`Secret::expose`].
 #[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(transparent)]
 pub struct Secret(String);
@@ -41,6 +42,13 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// Serializes as `[redacted]`: a configuration may be printed whole.
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("[redacted]")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,5 +58,11 @@ mod tests {
         let secret = Secret::new("hunter2-hunter2");
         assert_eq!(format!("{secret:?}"), "[redacted]");
         assert_eq!(secret.expose(), "hunter2-hunter2");
+    }
+
+    #[test]
+    fn serializing_never_shows_the_value() {
+        let secret = Secret::new("hunter2-hunter2");
+        assert_eq!(serde_json::to_string(&secret).unwrap(), "\"[redacted]\"");
     }
 }

@@ -193,12 +193,55 @@ async fn ollama_ndjson_lines_stream_tokens_and_usage() {
     );
 }
 
+/// Serves each protocol's chat path with a one-word answer "ok".
+async fn every_protocol() -> String {
+    let ndjson = "{\"message\":{\"role\":\"assistant\",\"content\":\"ok\"},\"done\":true}\n";
+    serve(
+        Router::new()
+            .route("/v1/chat/completions", post(|| async { sse(OPENAI_STREAM.into()) }))
+            .route(
+                "/v1/messages",
+                post(|| async {
+                    sse(concat!(
+                        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":{\"text\":\"ok\"}}\n\n",
+                        "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+                    )
+                    .into())
+                }),
+            )
+            .route("/api/chat", post(move || async move { ndjson })),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn each_providers_documented_root_works_with_or_without_its_version_suffix() {
+    let url = every_protocol().await;
+    let cases = [
+        // OpenAI documents https://api.openai.com/v1; the bare host works too.
+        (ProviderKind::Openai, url.clone()),
+        // vLLM, LM Studio, llama.cpp: http://host:port/v1.
+        (ProviderKind::Openai, format!("{url}/v1/")),
+        // Anthropic documents https://api.anthropic.com; `/v1` must not double.
+        (ProviderKind::Anthropic, format!("{url}/v1")),
+        // Ollama documents http://localhost:11434; `/api` must not double.
+        (ProviderKind::Ollama, format!("{url}/api")),
+    ];
+    for (kind, base_url) in cases {
+        let llm = Llm::new(vec![spec("p", kind, Some(base_url.clone()))], "p").unwrap();
+        let opened = llm.open("p", request()).await;
+        assert!(opened.is_ok(), "{kind:?} at {base_url}: {:?}", opened.err());
+        let (text, end) = collect(&llm, "p").await;
+        assert!(!text.is_empty() && end.is_ok(), "{kind:?} at {base_url}");
+    }
+}
+
 #[tokio::test]
 async fn a_500_is_retried_and_the_next_attempt_answers() {
     let calls = Arc::new(AtomicUsize::new(0));
     let counter = calls.clone();
     let url = serve(Router::new().route(
-        "/chat/completions",
+        "/v1/chat/completions",
         post(move || {
             let n = counter.fetch_add(1, Ordering::SeqCst);
             async move {
@@ -238,7 +281,7 @@ async fn a_provider_that_is_down_falls_back_and_a_4xx_is_not_retried() {
     assert!(!primary.healthy && primary.last_error.is_some());
 
     let url = serve(Router::new().route(
-        "/chat/completions",
+        "/v1/chat/completions",
         post(|| async { StatusCode::UNAUTHORIZED }),
     ))
     .await;
@@ -250,7 +293,7 @@ async fn a_provider_that_is_down_falls_back_and_a_4xx_is_not_retried() {
 #[tokio::test]
 async fn an_upstream_that_hangs_times_out() {
     let url = serve(Router::new().route(
-        "/chat/completions",
+        "/v1/chat/completions",
         post(|| async {
             std::future::pending::<()>().await;
             StatusCode::OK
@@ -268,7 +311,7 @@ async fn an_upstream_that_hangs_times_out() {
 #[tokio::test]
 async fn a_stream_cut_off_mid_answer_ends_in_an_error() {
     let url = serve(Router::new().route(
-        "/chat/completions",
+        "/v1/chat/completions",
         post(|| async {
             let first =
                 "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"partial\"}}]}\n\n";
@@ -312,7 +355,7 @@ async fn dropping_the_stream_closes_the_upstream_connection() {
     let (closed_tx, closed_rx) = oneshot::channel();
     let signal = Arc::new(std::sync::Mutex::new(Some(closed_tx)));
     let url = serve(Router::new().route(
-        "/chat/completions",
+        "/v1/chat/completions",
         post(move || {
             let guard = DropSignal(signal.lock().unwrap().take());
             async move {

@@ -1,6 +1,7 @@
 //! Configuration: `config/default.toml` (compiled in) < `--config FILE` <
 //! `CHORUS__SECTION__KEY` environment variables < command-line flags.
 
+mod providers;
 mod sections;
 
 use std::path::PathBuf;
@@ -8,6 +9,9 @@ use std::path::PathBuf;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 
+pub use providers::{
+    CONNECT_TIMEOUT_MS, DefaultChoice, ECHO_TOKENS_PER_S, MAX_RETRIES, READ_TIMEOUT_MS,
+};
 pub use sections::*;
 
 /// The built-in defaults, identical to `config/default.toml` because they are that file.
@@ -64,35 +68,25 @@ impl Config {
         if let Some(dir) = &overrides.data_dir {
             figment = figment.merge(Serialized::default("store.data_dir", dir));
         }
-        let config: Config = figment.extract().map_err(from_figment)?;
+        let mut config: Config = figment.extract().map_err(from_figment)?;
+        config.resolve_default_provider()?;
         config.validate()?;
         Ok(config)
     }
 
+    /// The effective configuration as TOML, every secret shown as
+    /// `[redacted]` (`chorus config print`).
+    pub fn to_toml(&self) -> Result<String, ConfigError> {
+        let mut shown = self.clone();
+        for provider in shown.providers.values_mut() {
+            *provider = provider.with_defaults();
+        }
+        toml::to_string_pretty(&shown).map_err(|e| ConfigError::new("(all)", e.to_string()))
+    }
+
     /// Checks the rules serde cannot express.
     fn validate(&self) -> Result<(), ConfigError> {
-        if !self.providers.contains_key(&self.chat.default_provider) {
-            return Err(ConfigError::new(
-                "chat.default_provider",
-                format!("no provider named {:?}", self.chat.default_provider),
-            ));
-        }
-        for (name, provider) in &self.providers {
-            if let Some(fallback) = &provider.fallback
-                && (!self.providers.contains_key(fallback) || fallback == name)
-            {
-                return Err(ConfigError::new(
-                    format!("providers.{name}.fallback"),
-                    format!("names no other provider: {fallback:?}"),
-                ));
-            }
-            if provider.kind != ProviderKind::Echo && provider.base_url.is_none() {
-                return Err(ConfigError::new(
-                    format!("providers.{name}.base_url"),
-                    "required for this kind",
-                ));
-            }
-        }
+        self.validate_providers()?;
         let positive = [
             ("server.header_timeout_s", self.server.header_timeout_s),
             ("server.max_connections", self.server.max_connections as u64),

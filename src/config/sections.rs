@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 /// The whole configuration.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub server: ServerConfig,
@@ -32,7 +32,7 @@ pub struct Config {
     pub templates: BTreeMap<String, TemplateConfig>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateConfig {
     pub description: String,
@@ -40,7 +40,7 @@ pub struct TemplateConfig {
     pub system_prompt: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     pub bind: SocketAddr,
@@ -61,7 +61,7 @@ pub struct ServerConfig {
 }
 
 /// `GET /metrics`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsConfig {
     /// When set, scrapers must send `Authorization: Bearer <token>`. From
@@ -70,7 +70,7 @@ pub struct MetricsConfig {
     pub token: Option<Secret>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreSection {
     pub data_dir: PathBuf,
@@ -79,21 +79,21 @@ pub struct StoreSection {
     pub flush_every_ms: u64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     Text,
     Json,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogConfig {
     pub level: String,
     pub format: LogFormat,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsConfig {
     pub json_body_bytes: usize,
@@ -122,7 +122,7 @@ impl LimitsConfig {
 }
 
 /// Requests per minute per key (`contact`: per hour).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitsConfig {
     pub default: u32,
@@ -131,7 +131,7 @@ pub struct RateLimitsConfig {
     pub contact: u32,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthConfig {
     pub access_ttl_s: u64,
@@ -146,7 +146,7 @@ pub struct AuthConfig {
     pub failed_login_window_s: u64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OidcIssuer {
     pub issuer: String,
@@ -154,7 +154,7 @@ pub struct OidcIssuer {
     pub jwks_url: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ActorsConfig {
     pub max_restarts: u32,
@@ -163,16 +163,21 @@ pub struct ActorsConfig {
     pub call_timeout_ms: u64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChatConfig {
+    /// Unset (empty) in the file: filled in at load ([`super::DefaultChoice`]).
+    #[serde(default)]
     pub default_provider: String,
+    /// How `default_provider` was chosen, for the start-up log.
+    #[serde(skip)]
+    pub default_choice: super::DefaultChoice,
     pub replay_window_s: u64,
     pub context_messages: usize,
     pub context_chunks: usize,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QuotasConfig {
     /// `None`: new users have no monthly limit.
@@ -197,7 +202,7 @@ impl Default for QuotasConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WsConfig {
     pub max_frame_bytes: usize,
@@ -216,7 +221,7 @@ pub struct WsConfig {
 }
 
 /// Outgoing webhooks: signed JSON events POSTed to one URL.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhooksConfig {
     /// Empty: no webhooks are sent.
@@ -227,7 +232,7 @@ pub struct WebhooksConfig {
     pub events: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JobsConfig {
     /// 0 means 4 x the number of cores.
@@ -239,7 +244,7 @@ pub struct JobsConfig {
     pub max_delay_s: u64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DocumentsConfig {
     pub chunk_chars: usize,
@@ -255,7 +260,7 @@ pub enum ProviderKind {
     Ollama,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderConfig {
     pub kind: ProviderKind,

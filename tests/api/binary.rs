@@ -127,6 +127,26 @@ fn an_invalid_configuration_exits_2_naming_the_key() {
             "store.durability",
         ),
         (&[], &["--bind", "not-an-address"], "server.bind"),
+        (
+            &[
+                ("CHORUS__PROVIDERS__GPT__KIND", "openai"),
+                (
+                    "CHORUS__PROVIDERS__GPT__BASE_URL",
+                    "https://api.openai.com/v1",
+                ),
+            ],
+            &[],
+            "providers.gpt.default_model",
+        ),
+        (
+            &[
+                ("CHORUS__PROVIDERS__GPT__KIND", "openai"),
+                ("CHORUS__PROVIDERS__GPT__BASE_URL", "api.openai.com"),
+                ("CHORUS__PROVIDERS__GPT__DEFAULT_MODEL", "gpt-4o-mini"),
+            ],
+            &[],
+            "providers.gpt.base_url",
+        ),
     ];
     for (envs, args, key) in cases {
         let (code, stderr) = config_error(envs, args);

@@ -36,7 +36,7 @@ impl FakeLlm {
         let last_body = Arc::new(std::sync::Mutex::new(None));
         let (counter, kept) = (calls.clone(), last_body.clone());
         let app = Router::new().route(
-            "/chat/completions",
+            "/v1/chat/completions",
             post(move |body: axum::Json<serde_json::Value>| {
                 counter.fetch_add(1, Ordering::SeqCst);
                 *kept.lock().unwrap() = Some(body.0);

@@ -250,7 +250,7 @@ async fn endless_upstream() -> (FakeLlm, Arc<AtomicBool>) {
     let calls = Arc::new(AtomicUsize::new(0));
     let (flag, counter) = (closed.clone(), calls.clone());
     let app = Router::new().route(
-        "/chat/completions",
+        "/v1/chat/completions",
         post(move || {
             counter.fetch_add(1, Ordering::SeqCst);
             let guard = DropFlag(flag.clone());

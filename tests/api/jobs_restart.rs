@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::binary::{chorus, start_logged};
 
-async fn sign_up(client: &reqwest::Client, base: &str) -> String {
+pub async fn sign_up(client: &reqwest::Client, base: &str) -> String {
     let body = json!({"username": "ada", "email": "ada@example.com", "password": "password-ada"});
     let r = client
         .post(format!("{base}/auth/register"))

@@ -43,7 +43,7 @@ pub async fn stream(endpoint: &Endpoint, request: &ChatRequest) -> Result<DeltaS
         body["stop_sequences"] = json!(request.stop);
     }
     let mut call = endpoint
-        .post("/v1/messages")
+        .post()
         .header("anthropic-version", "2023-06-01")
         .json(&body);
     if let Some(key) = &endpoint.api_key {

@@ -27,9 +27,7 @@ pub async fn stream(endpoint: &Endpoint, request: &ChatRequest) -> Result<DeltaS
         "stream": true,
         "options": options,
     });
-    let response = endpoint
-        .send(endpoint.post("/api/chat").json(&body))
-        .await?;
+    let response = endpoint.send(endpoint.post().json(&body)).await?;
     let deltas =
         ndjson_lines(response.bytes_stream()).map(|line| -> Result<Vec<Delta>, LlmError> {
             let line = line?;

@@ -27,7 +27,7 @@ pub async fn stream(endpoint: &Endpoint, request: &ChatRequest) -> Result<DeltaS
     if !request.stop.is_empty() {
         body["stop"] = json!(request.stop);
     }
-    let mut call = endpoint.post("/chat/completions").json(&body);
+    let mut call = endpoint.post().json(&body);
     if let Some(key) = &endpoint.api_key {
         call = call.bearer_auth(key);
     }

@@ -9,6 +9,7 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use super::endpoint::Endpoint;
+use super::failure::{ConnectFailure, ConnectKind};
 use super::{ChatRequest, Delta, DeltaStream, LlmError, anthropic, echo, ollama, openai};
 
 /// Which wire protocol a provider speaks (`kind` in `[providers.<name>]`).
@@ -136,14 +137,27 @@ struct Health {
 #[derive(Clone)]
 pub struct Llm {
     providers: Arc<BTreeMap<String, ProviderSpec>>,
+    /// Each HTTP provider's chat URL, from its `base_url` ([`super::chat_url`]).
+    urls: Arc<BTreeMap<String, reqwest::Url>>,
     default: Arc<str>,
     http: reqwest::Client,
     health: Arc<DashMap<String, Health>>,
 }
 
 impl Llm {
-    /// Builds the registry and its HTTP client; `default` serves requests that name no provider.
+    /// Builds the registry and its HTTP client; `default` serves requests
+    /// that name no provider. A `base_url` that cannot be called is an error.
     pub fn new(specs: Vec<ProviderSpec>, default: &str) -> Result<Self, LlmError> {
+        let mut urls = BTreeMap::new();
+        for spec in &specs {
+            match super::chat_url(spec.kind, spec.base_url.as_deref()) {
+                Ok(Some(url)) => {
+                    urls.insert(spec.name.clone(), url);
+                }
+                Ok(None) => {}
+                Err(e) => return Err(LlmError::BaseUrl(spec.name.clone(), e)),
+            }
+        }
         let connect = specs
             .iter()
             .map(|s| s.connect_timeout)
@@ -153,9 +167,15 @@ impl Llm {
             .connect_timeout(connect)
             .pool_idle_timeout(Duration::from_secs(90))
             .build()
-            .map_err(|_| LlmError::Connect)?;
+            .map_err(|e| {
+                LlmError::Connect(ConnectFailure {
+                    kind: ConnectKind::Other,
+                    cause: e.to_string(),
+                })
+            })?;
         Ok(Self {
             providers: Arc::new(specs.into_iter().map(|s| (s.name.clone(), s)).collect()),
+            urls: Arc::new(urls),
             default: Arc::from(default),
             http,
             health: Arc::new(DashMap::new()),
@@ -245,7 +265,7 @@ impl Llm {
                     return Ok(opened);
                 }
                 Err(e) => {
-                    tracing::warn!(provider = %name, error = %e, "provider failed before its first token");
+                    tracing::warn!(provider = %name, error = %e.detail(), "provider failed before its first token");
                     self.health.insert(
                         name.clone(),
                         Health {
@@ -293,27 +313,38 @@ impl Llm {
         }
     }
 
+    /// The URL provider `name`'s chats are POSTed to; `None` for echo.
+    pub fn chat_url(&self, name: &str) -> Option<&reqwest::Url> {
+        self.urls.get(name)
+    }
+
     /// One attempt: the stream with its first item already received.
-    async fn open_once(
+    pub(super) async fn open_once(
         &self,
         spec: &ProviderSpec,
         request: &ChatRequest,
     ) -> Result<DeltaStream, LlmError> {
-        let endpoint = Endpoint {
-            http: self.http.clone(),
-            base_url: spec.base_url.clone().unwrap_or_default(),
-            api_key: spec.api_key.as_ref().map(|k| k.expose().to_string()),
-            read_timeout: spec.read_timeout,
-        };
-        let stream = match spec.kind {
-            ProviderKind::Echo => echo::stream(request, spec.tokens_per_s),
-            ProviderKind::Openai => openai::stream(&endpoint, request).await?,
-            ProviderKind::Anthropic => anthropic::stream(&endpoint, request).await?,
-            ProviderKind::Ollama => ollama::stream(&endpoint, request).await?,
-        };
         let mut stream = if spec.kind == ProviderKind::Echo {
-            stream
+            echo::stream(request, spec.tokens_per_s)
         } else {
+            let url = self
+                .urls
+                .get(&spec.name)
+                .ok_or_else(|| LlmError::BaseUrl(spec.name.clone(), super::BadBaseUrl::Missing))?;
+            let endpoint = Endpoint {
+                http: self.http.clone(),
+                provider: spec.name.clone(),
+                url: url.clone(),
+                api_key: spec.api_key.as_ref().map(|k| k.expose().to_string()),
+                read_timeout: spec.read_timeout,
+            };
+            let stream = match spec.kind {
+                ProviderKind::Anthropic => anthropic::stream(&endpoint, request).await?,
+                ProviderKind::Ollama => ollama::stream(&endpoint, request).await?,
+                ProviderKind::Openai | ProviderKind::Echo => {
+                    openai::stream(&endpoint, request).await?
+                }
+            };
             with_idle_timeout(require_done(stream), spec.read_timeout)
         };
         match stream.next().await {

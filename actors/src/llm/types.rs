@@ -5,6 +5,9 @@ use std::pin::Pin;
 use futures::Stream;
 use serde::{Deserialize, Serialize};
 
+use super::base_url::BadBaseUrl;
+use super::failure::ConnectFailure;
+
 /// Who wrote a message. Stored and sent as its lower-case name, so a
 /// record keeps the layout of a plain string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -150,15 +153,22 @@ pub enum LlmError {
         /// The models it lists (empty when it accepts any name up to 128 characters).
         models: Vec<String>,
     },
-    /// No connection could be made (refused, DNS, TLS or the connect timeout).
+    /// No connection could be made (refused, DNS, TLS); what happened is
+    /// for the log and `chorus providers check`, not for clients.
     #[error("could not connect to the provider")]
-    Connect,
+    Connect(ConnectFailure),
     /// The provider answered a non-2xx HTTP status (kept for `details`).
     #[error("the provider answered HTTP {status}")]
     Status {
         /// The HTTP status code the provider answered, e.g. 429 or 503.
         status: u16,
+        /// The provider's own words about it (its error message, at most
+        /// 200 characters), for the log only, like `Upstream`.
+        upstream: String,
     },
+    /// A `base_url` that cannot be called (caught at start-up).
+    #[error("provider {0:?}: base_url: {1}")]
+    BaseUrl(String, BadBaseUrl),
     /// The provider stopped answering for longer than its read timeout.
     #[error("the provider timed out")]
     Timeout,
@@ -186,21 +196,25 @@ impl LlmError {
     /// Worth another attempt (before the first token): connect errors, 429, 5xx.
     pub fn is_retriable(&self) -> bool {
         match self {
-            LlmError::Connect => true,
-            LlmError::Status { status } => *status == 429 || *status >= 500,
+            LlmError::Connect(_) => true,
+            LlmError::Status { status, .. } => *status == 429 || *status >= 500,
             _ => false,
         }
     }
 
     pub(crate) fn from_reqwest(e: &reqwest::Error) -> Self {
-        if e.is_timeout() {
+        if e.is_connect() {
+            // A connect timeout too: nothing was sent, another try may work.
+            LlmError::Connect(ConnectFailure::of(e))
+        } else if e.is_timeout() {
             LlmError::Timeout
         } else if let Some(status) = e.status() {
             LlmError::Status {
                 status: status.as_u16(),
+                upstream: String::new(),
             }
-        } else if e.is_connect() || e.is_request() {
-            LlmError::Connect
+        } else if e.is_request() {
+            LlmError::Connect(ConnectFailure::of(e))
         } else {
             // Reading or decoding the answer failed part-way.
             LlmError::Protocol
@@ -210,7 +224,7 @@ impl LlmError {
     /// The upstream HTTP status, if the failure was one.
     pub fn upstream_status(&self) -> Option<u16> {
         match self {
-            LlmError::Status { status } => Some(*status),
+            LlmError::Status { status, .. } => Some(*status),
             _ => None,
         }
     }
