@@ -2,7 +2,7 @@
 #   docker build --build-arg GIT_SHA=$(git rev-parse --short=12 HEAD) -t chorus .
 #   docker run -p 8080:8080 -v chorus-data:/data chorus
 # The defaults are compiled into the binary. To change keys, mount a TOML
-# file at /etc/chorus/chorus.toml (read by `serve` when present) or set
+# file at /etc/chorus/chorus.toml (read by every command when present) or set
 # CHORUS__SECTION__KEY variables; secrets only ever as variables.
 
 FROM rust:1.95-bookworm AS build

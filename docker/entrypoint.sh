@@ -1,9 +1,12 @@
 #!/bin/sh
-# The image's entrypoint: `chorus serve` reads /etc/chorus/chorus.toml when
-# one is mounted there; every other command runs as given.
+# The image's entrypoint: every chorus command (serve, the default; admin;
+# providers check; config print) reads /etc/chorus/chorus.toml when one is
+# mounted there, unless the command names its own --config.
 set -eu
-if [ "${1:-serve}" = "serve" ] && [ -f /etc/chorus/chorus.toml ]; then
-  [ "$#" -gt 0 ] && shift
-  set -- serve --config /etc/chorus/chorus.toml "$@"
+if [ -f /etc/chorus/chorus.toml ]; then
+  case " $* " in
+    *" --config "* | *" --config="*) ;;
+    *) set -- "$@" --config /etc/chorus/chorus.toml ;;
+  esac
 fi
 exec chorus "$@"
