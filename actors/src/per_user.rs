@@ -192,6 +192,30 @@ where
     Ok((ids, total))
 }
 
+/// A page of `owner`'s records, newest first, through their `(owner, id)`
+/// index, and how many there are: only the page's records are read (a
+/// record gone since its index entry was written is skipped).
+pub fn records_page<I, V>(
+    index: &Table<(Uuid, Uuid), I>,
+    records: &Table<Uuid, V>,
+    owner: Uuid,
+    skip: usize,
+    limit: usize,
+) -> Result<(Vec<V>, usize), CoreError>
+where
+    I: Serialize + DeserializeOwned,
+    V: Serialize + DeserializeOwned,
+{
+    let (ids, total) = index_page(index, owner, skip, limit, true)?;
+    let mut page = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(record) = records.get(&id)? {
+            page.push(record);
+        }
+    }
+    Ok((page, total))
+}
+
 /// The UUID at byte `at` of a stored key.
 pub fn id_at(key: &[u8], at: usize) -> Result<Uuid, CoreError> {
     key.get(at..at + 16)

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use crate::conversations::ConvTables;
 use crate::error::CoreError;
 use crate::model::{CountLimits, Persona, Tag, limits, now_ms};
-use crate::per_user::{Counted, UserCount, index_len, index_page};
+use crate::per_user::{Counted, UserCount, index_len, records_page};
 use crate::store::{Store, StoreError, Table, Tx};
 
 /// Every user's personas and tags, with their per-user caps. Cheap to clone.
@@ -131,14 +131,7 @@ impl Catalog {
         skip: usize,
         limit: usize,
     ) -> Result<(Vec<Persona>, usize), CoreError> {
-        let (ids, total) = index_page(&self.personas_by_user, user, skip, limit, true)?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(p) = self.personas.get(&id)? {
-                out.push(p);
-            }
-        }
-        Ok((out, total))
+        records_page(&self.personas_by_user, &self.personas, user, skip, limit)
     }
 
     /// Deletes `user`'s persona `id`, freeing a place under the cap.
@@ -238,14 +231,7 @@ impl Catalog {
         skip: usize,
         limit: usize,
     ) -> Result<(Vec<Tag>, usize), CoreError> {
-        let (ids, total) = index_page(&self.tags_by_user, user, skip, limit, true)?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(t) = self.tags.get(&id)? {
-                out.push(t);
-            }
-        }
-        Ok((out, total))
+        records_page(&self.tags_by_user, &self.tags, user, skip, limit)
     }
 
     /// Deletes `user`'s tag `id`, freeing its name and a place under the cap.

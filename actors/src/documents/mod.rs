@@ -18,7 +18,7 @@ use index::SearchIndex;
 use crate::error::CoreError;
 use crate::jobs::{JobCtx, JobHandler, Jobs, NewJob};
 use crate::model::{Document, DocumentStatus, Job, limits, now_ms};
-use crate::per_user::{Counted, UserCount, index_len, index_page};
+use crate::per_user::{Counted, UserCount, index_len, records_page};
 use crate::store::{KeyLocks, Store, Table};
 
 /// How documents are chunked, indexed and capped (`[documents]` in the configuration).
@@ -168,14 +168,7 @@ impl Documents {
         skip: usize,
         limit: usize,
     ) -> Result<(Vec<Document>, usize), CoreError> {
-        let (ids, total) = index_page(&self.inner.by_user, user_id, skip, limit, true)?;
-        let mut page = Vec::new();
-        for id in &ids {
-            if let Some(doc) = self.inner.docs.get(id)? {
-                page.push(doc);
-            }
-        }
-        Ok((page, total))
+        records_page(&self.inner.by_user, &self.inner.docs, user_id, skip, limit)
     }
 
     /// A page of a document's chunks, in order, and how many there are.
