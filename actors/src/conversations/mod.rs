@@ -4,6 +4,7 @@
 
 mod actor;
 mod catalog;
+mod checks;
 pub mod generation;
 mod prepare;
 pub(crate) mod prompt;
@@ -17,6 +18,8 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 pub use catalog::Catalog;
+pub(crate) use checks::{check_content, resolve};
+use checks::{check_settings, model_error};
 pub use generation::{ChatParams, ChatStart};
 pub use tables::ConvTables;
 pub use ticket::MAX_TICKET_ATTEMPTS;
@@ -469,49 +472,4 @@ impl Conversations {
         self.get(user_id, id)?;
         self.actors.call(&id, ConversationMsg::Attach).await
     }
-}
-
-/// The stored settings of a conversation within their caps.
-fn check_settings(
-    provider: Option<&str>,
-    model: Option<&str>,
-    system_prompt: Option<&str>,
-    metadata_json: Option<&str>,
-) -> Result<(), CoreError> {
-    limits::chars("provider", provider, limits::NAME_CHARS)?;
-    limits::chars("model", model, limits::NAME_CHARS)?;
-    limits::prompt("system_prompt", system_prompt)?;
-    match metadata_json {
-        Some(json) => limits::metadata("metadata", json),
-        None => Ok(()),
-    }
-}
-
-/// The provider and model a request will use, with the API's errors.
-pub(crate) fn resolve(
-    llm: &crate::llm::Llm,
-    provider: Option<&str>,
-    model: Option<&str>,
-) -> Result<(String, String), CoreError> {
-    llm.resolve(provider, model).map_err(model_error)
-}
-
-/// An unknown model is the request's fault (422 naming `model`); any other
-/// provider error stays one.
-fn model_error(e: LlmError) -> CoreError {
-    match e {
-        LlmError::UnknownModel { .. } => CoreError::validation("model", e.to_string()),
-        other => CoreError::Llm(other),
-    }
-}
-
-/// A message's content: 1-[`limits::MESSAGE_CHARS`] characters.
-pub(crate) fn check_content(content: &str) -> Result<(), CoreError> {
-    if content.is_empty() {
-        return Err(CoreError::validation(
-            "content",
-            format!("1-{} characters", limits::MESSAGE_CHARS),
-        ));
-    }
-    limits::message("content", content)
 }
