@@ -9,6 +9,7 @@ use crate::audit::Audit;
 use crate::background::Background;
 use crate::channels::{Channels, ChannelsConfig};
 use crate::connections::{ChatGate, Connections, ConnectionsConfig};
+use crate::contacts::Contacts;
 use crate::conversations::Conversations;
 use crate::conversations::generation::ChatDeps;
 use crate::documents::{Documents, DocumentsConfig};
@@ -16,6 +17,7 @@ use crate::error::CoreError;
 use crate::jobs::Jobs;
 use crate::jobs::webhook::WebhookTarget;
 use crate::llm::{Llm, ProviderSpec};
+use crate::projects::Projects;
 use crate::store::{Store, StoreConfig};
 use crate::supervisor::SupervisorConfig;
 use crate::usage::Usage;
@@ -71,6 +73,8 @@ pub struct Core {
     connections: Connections,
     jobs: Jobs,
     documents: Documents,
+    projects: Projects,
+    contacts: Contacts,
     started_at: Instant,
     actors: SupervisorConfig,
     /// Set when shutdown begins; readiness fails from then on.
@@ -119,7 +123,9 @@ impl Core {
         let channels = Channels::new(config.channels);
         background.spawn_with(|stop| channels.sweep_until(stop));
         let documents = Documents::open(store.clone(), config.documents)?;
+        let projects = Projects::open(store.clone(), channels.clone(), config.limits.projects)?;
         let deps = ChatDeps {
+            projects: projects.clone(),
             documents: documents.clone(),
             context_chunks: config.context_chunks,
             channels: channels.clone(),
@@ -141,6 +147,7 @@ impl Core {
             config.connections,
             config.actors.clone(),
             chat_gate,
+            projects.clone(),
         )
         .await?;
         let mut handlers = crate::jobs::Handlers::new();
@@ -170,10 +177,13 @@ impl Core {
             &background,
         )
         .await?;
+        let contacts = Contacts::open(store.clone(), jobs.clone(), config.webhooks.clone())?;
         if let Some(target) = config.webhooks {
             crate::jobs::webhook::forward_ended_jobs(jobs.clone(), target, ended, &background);
         }
         Ok(Self {
+            projects,
+            contacts,
             documents,
             jobs,
             channels,
@@ -266,6 +276,16 @@ impl Core {
     /// Documents and their search index.
     pub fn documents(&self) -> &Documents {
         &self.documents
+    }
+
+    /// Projects, and their `project:{id}` channels.
+    pub fn projects(&self) -> &Projects {
+        &self.projects
+    }
+
+    /// Contact form submissions.
+    pub fn contacts(&self) -> &Contacts {
+        &self.contacts
     }
 
     /// A real write+read round trip through the store, and whether the actors

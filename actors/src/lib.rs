@@ -21,9 +21,11 @@ pub mod usage;
 
 pub mod channels;
 pub mod connections;
+pub mod contacts;
 pub mod conversations;
 mod core;
 pub mod documents;
+pub mod projects;
 
 pub use crate::core::{Core, CoreConfig};
 pub use error::{CoreError, ErrorKind};

@@ -33,6 +33,8 @@ pub enum Counted {
     ApiKeys,
     /// Documents (`limits.max_documents_per_user`).
     Documents,
+    /// Live projects (`limits.max_projects_per_user`).
+    Projects,
 }
 
 impl Counted {
@@ -44,6 +46,7 @@ impl Counted {
             Counted::Tags => 3,
             Counted::ApiKeys => 4,
             Counted::Documents => 5,
+            Counted::Projects => 6,
         }
     }
 
@@ -55,6 +58,7 @@ impl Counted {
             Counted::Tags => "tags",
             Counted::ApiKeys => "api_keys",
             Counted::Documents => "documents",
+            Counted::Projects => "projects",
         }
     }
 }

@@ -104,6 +104,7 @@ pub struct LimitsConfig {
     pub max_tags_per_user: u64,
     pub max_api_keys_per_user: u64,
     pub max_documents_per_user: u64,
+    pub max_projects_per_user: u64,
     /// Open WebSockets plus SSE streams per user.
     pub max_streams_per_user: usize,
 }
@@ -117,6 +118,7 @@ impl LimitsConfig {
             tags: self.max_tags_per_user,
             api_keys: self.max_api_keys_per_user,
             documents: self.max_documents_per_user,
+            projects: self.max_projects_per_user,
         }
     }
 }

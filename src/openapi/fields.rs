@@ -322,6 +322,45 @@ pub fn limit() -> Schema {
     }))
 }
 
+/// A contact form's message (`contacts::MESSAGE_CHARS`, not only white space).
+pub fn contact_message() -> Schema {
+    let max = chorus_actors::contacts::MESSAGE_CHARS;
+    let mut v = string(
+        1,
+        max,
+        &format!("1-{max} characters, not only white space."),
+    );
+    v["pattern"] = not_blank().into();
+    schema(v)
+}
+
+/// A contact form's phone number (`contacts::PHONE_CHARS`).
+pub fn phone_or_null() -> Schema {
+    let max = chorus_actors::contacts::PHONE_CHARS;
+    schema(or_null(string(
+        0,
+        max,
+        &format!("At most {max} characters."),
+    )))
+}
+
+/// A contact form's `extra_fields` (`contacts::check_extra`).
+pub fn extra_fields_or_null() -> Schema {
+    use chorus_actors::contacts::{EXTRA_FIELDS_KEYS, EXTRA_KEY_CHARS, EXTRA_VALUE_CHARS};
+    schema(json!({
+        "type": ["object", "null"],
+        "maxProperties": EXTRA_FIELDS_KEYS,
+        "propertyNames": {"maxLength": EXTRA_KEY_CHARS},
+        "additionalProperties": {"anyOf": [
+            {"type": "string", "maxLength": EXTRA_VALUE_CHARS},
+            {"type": ["number", "boolean", "null"]},
+        ]},
+        "description": format!(
+            "At most {EXTRA_FIELDS_KEYS} keys of at most {EXTRA_KEY_CHARS} characters; each value a string of at most {EXTRA_VALUE_CHARS} characters, a number, a boolean or null."
+        ),
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

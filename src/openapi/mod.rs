@@ -48,6 +48,8 @@ pub fn finish(mut doc: utoipa::openapi::OpenApi, state: &AppState) -> serde_json
         (name = "admin", description = "Administration (admin role)"),
         (name = "jobs", description = "Durable background jobs with progress, events and logs"),
         (name = "documents", description = "Uploaded text: chunks, full-text search, retrieval for chat"),
+        (name = "projects", description = "Groups of conversations and documents, with a `project:{id}` channel"),
+        (name = "contact", description = "The public contact form"),
         (name = "realtime", description = "WebSocket: channels, presence, notifications and chat (API.md 6)"),
     )
 )]

@@ -45,6 +45,8 @@ pub struct ConversationView {
     pub message_count: u64,
     pub created_at: String,
     pub updated_at: String,
+    /// The project it belongs to; `null` for none.
+    pub project_id: Option<Uuid>,
 }
 
 /// A conversation with its tags resolved (tags deleted since are left out).
@@ -78,6 +80,7 @@ impl TryFrom<Conversation> for ConversationView {
             message_count: c.message_count,
             created_at: rfc3339_ms(c.created_at),
             updated_at: rfc3339_ms(c.updated_at),
+            project_id: c.project_id,
         })
     }
 }
@@ -136,6 +139,8 @@ pub struct NewConversationBody {
     pub system_prompt: Option<String>,
     #[schema(schema_with = fields::metadata_or_null)]
     pub metadata: Option<Value>,
+    /// One of your live projects (422 otherwise).
+    pub project_id: Option<Uuid>,
 }
 
 /// Starts a conversation.
@@ -155,6 +160,7 @@ async fn create(
         model: body.model,
         system_prompt: body.system_prompt,
         metadata_json: metadata_text(body.metadata)?,
+        project_id: body.project_id,
     };
     let conv = state.core.conversations().create(me.user.id, new).await?;
     Ok((StatusCode::CREATED, Json(present(&state, conv)?)))
@@ -170,6 +176,8 @@ pub struct ListQuery {
     pub search: Option<String>,
     pub tag_id: Option<Uuid>,
     pub persona_id: Option<Uuid>,
+    /// Only conversations in this project.
+    pub project_id: Option<Uuid>,
 }
 
 /// The caller's conversations, most recently updated first.
@@ -186,6 +194,7 @@ async fn list(
         search: q.search,
         tag_id: q.tag_id,
         persona_id: q.persona_id,
+        project_id: q.project_id,
     };
     Ok(Json(page(&state, me.user.id, &filter, skip, limit)?))
 }
@@ -246,9 +255,13 @@ pub struct PatchBody {
     pub system_prompt: Option<Option<String>>,
     #[schema(schema_with = fields::metadata_or_null)]
     pub metadata: Option<Value>,
+    /// Moves it to one of your live projects (422 otherwise); `null` takes it out.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<Uuid>)]
+    pub project_id: Option<Option<Uuid>>,
 }
 
-/// Changes a conversation's title, persona, provider, model, system prompt or metadata.
+/// Changes a conversation's title, persona, provider, model, system prompt, metadata or project.
 #[utoipa::path(patch, path = "/conversations/{id}", tag = "conversations", params(("id" = Uuid, Path)), request_body = PatchBody,
     security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = ConversationView), (status = 404, description = "no such conversation of yours")))]
@@ -265,6 +278,7 @@ async fn patch(
         model: body.model,
         system_prompt: body.system_prompt,
         metadata_json: metadata_text(body.metadata)?,
+        project_id: body.project_id,
     };
     let conv = state
         .core

@@ -38,6 +38,8 @@ pub struct TextDocument {
     #[schema(schema_with = fields::name)]
     pub title: String,
     pub text: String,
+    /// One of your live projects (422 otherwise).
+    pub project_id: Option<Uuid>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -52,6 +54,8 @@ pub struct DocumentView {
     /// The `document.ingest` job.
     pub job_id: Option<Uuid>,
     pub created_at: String,
+    /// The project it belongs to; `null` for none.
+    pub project_id: Option<Uuid>,
 }
 
 impl From<Document> for DocumentView {
@@ -65,6 +69,7 @@ impl From<Document> for DocumentView {
             error: d.error,
             job_id: d.job_id,
             created_at: rfc3339_ms(d.created_at),
+            project_id: d.project_id,
         }
     }
 }
@@ -111,38 +116,59 @@ async fn upload(
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    let (title, text) = if content_type.starts_with("multipart/form-data") {
+    let (title, text, project_id) = if content_type.starts_with("multipart/form-data") {
         let form = Multipart::from_request(req, &state)
             .await
             .map_err(|_| ApiError::new(ErrorKind::BadRequest, "malformed multipart body"))?;
-        read_file(form).await?
+        let (title, text) = read_file(form).await?;
+        (title, text, None)
     } else {
         // The upload limit is for files: a JSON body keeps the JSON limit
         // (an error of this inner limit is a 413 like the outer one).
         let limit = state.config.limits.json_body_bytes;
         let req = req.map(|body| Body::new(http_body_util::Limited::new(body, limit)));
         let Json(body) = Json::<TextDocument>::from_request(req, &state).await?;
-        (body.title, body.text)
+        (body.title, body.text, body.project_id)
     };
     let core = &state.core;
     let (doc, job) = core
         .documents()
-        .submit(core.jobs(), me.user.id, &title, text)
+        .submit_to_project(
+            core.jobs(),
+            core.projects(),
+            me.user.id,
+            &title,
+            text,
+            project_id,
+        )
         .await?;
     let body = json!({ "document_id": doc.id, "job_id": job.id, "status": doc.status.as_str() });
     Ok((StatusCode::ACCEPTED, axum::Json(body)))
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct DocumentQuery {
+    #[param(schema_with = fields::skip)]
+    pub skip: Option<i64>,
+    #[param(schema_with = fields::limit)]
+    pub limit: Option<i64>,
+    /// Only documents in this project.
+    pub project_id: Option<Uuid>,
+}
+
 /// The caller's documents, newest first.
-#[utoipa::path(get, path = "/documents", tag = "documents", params(PageQuery), security(("bearer" = []), ("cookie" = [])),
+#[utoipa::path(get, path = "/documents", tag = "documents", params(DocumentQuery), security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = Page<DocumentView>)))]
 async fn list(
     State(documents): State<Documents>,
     me: CurrentUser,
-    Query(q): Query<PageQuery>,
+    Query(q): Query<DocumentQuery>,
 ) -> Result<Json<Page<DocumentView>>, ApiError> {
     let (skip, limit) = bounds(q.skip, q.limit)?;
-    let (docs, total) = documents.list(me.user.id, skip, limit)?;
+    let (docs, total) = match q.project_id {
+        Some(project) => documents.list_in_project(me.user.id, project, skip, limit)?,
+        None => documents.list(me.user.id, skip, limit)?,
+    };
     let items = docs.into_iter().map(DocumentView::from).collect();
     Ok(Json(Page::new(items, total, skip, limit)))
 }

@@ -8,12 +8,14 @@ mod ai;
 mod api_keys;
 mod auth;
 mod chat;
+mod contact;
 mod conversations;
 mod documents;
 mod jobs;
 mod openai;
 mod ops;
 mod personas;
+mod projects;
 mod tags;
 mod tickets;
 mod usage;
@@ -39,6 +41,7 @@ use crate::state::AppState;
 fn api(state: &AppState) -> OpenApiRouter<AppState> {
     let public = per_ip(state, ai::public_router(), RateClass::Default);
     let public_auth = per_ip(state, auth::public_router(), RateClass::Auth);
+    let public_contact = per_ip(state, contact::public_router(), RateClass::Contact);
     let checks_a_password = signed_in(state, auth::password_router(), RateClass::Auth);
     let calls_a_model = signed_in(
         state,
@@ -60,12 +63,15 @@ fn api(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(admin_users::router())
         .merge(jobs::router())
         .merge(documents::router(state.config.limits.upload_bytes))
-        .merge(tickets::router());
+        .merge(tickets::router())
+        .merge(projects::router())
+        .merge(contact::router());
     let everything_else = signed_in(state, everything_else, RateClass::Default);
     let websocket = signed_in(state, ws::router(), RateClass::Default)
         .route_layer(axum::middleware::from_fn(ws::token_from_query));
     public
         .merge(public_auth)
+        .merge(public_contact)
         .merge(checks_a_password)
         .merge(calls_a_model)
         .merge(everything_else)

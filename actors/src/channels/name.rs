@@ -10,7 +10,7 @@ pub enum ChannelName {
     User(Uuid),
     /// `conversation:{id}`: a conversation's `chat.*` events; only its owner may subscribe.
     Conversation(Uuid),
-    /// `project:{id}`: reserved; nobody owns a project yet, so every subscribe is refused.
+    /// `project:{id}`: a project's changes; only its owner may subscribe, while it is live.
     Project(Uuid),
     /// `room:{name}`: open to any user; the name is 1-64 of `[A-Za-z0-9._-]`.
     Room(String),
@@ -42,6 +42,11 @@ impl ChannelName {
     /// The name of conversation `id`'s channel, `conversation:{id}`.
     pub fn conversation(id: Uuid) -> String {
         format!("conversation:{id}")
+    }
+
+    /// The name of project `id`'s channel, `project:{id}`.
+    pub fn project(id: Uuid) -> String {
+        format!("project:{id}")
     }
 }
 

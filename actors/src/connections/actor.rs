@@ -12,6 +12,7 @@ use crate::accounts::Accounts;
 use crate::channels::{ChannelName, Channels, frames};
 use crate::conversations::{ChatParams, Conversations};
 use crate::error::{CoreError, ErrorKind};
+use crate::projects::Projects;
 use crate::supervisor::{Ctx, KeyedActor};
 
 /// A frame from the socket.
@@ -29,6 +30,8 @@ pub(crate) struct ConnectionActor {
     pub(super) conversations: Conversations,
     /// Each chat reads the user afresh here (allowance, active flag).
     pub(super) accounts: Accounts,
+    /// Who may subscribe to `project:{id}`: its owner, while it is live.
+    pub(super) projects: Projects,
     pub(super) max_subscriptions: usize,
 }
 
@@ -241,7 +244,7 @@ impl ConnectionActor {
             Some(ChannelName::Room(_)) => Ok(()),
             Some(ChannelName::User(id)) if id == conn.user.id => Ok(()),
             Some(ChannelName::Conversation(id)) if self.owns_conversation(conn, id) => Ok(()),
-            // There are no projects yet, so nobody owns one.
+            Some(ChannelName::Project(id)) if self.projects.owns_live(conn.user.id, id) => Ok(()),
             Some(_) => Err(forbidden()),
         }
     }

@@ -26,6 +26,7 @@ use crate::channels::{ChannelName, Channels, Outbox, OutboxRx, frames};
 use crate::conversations::Conversations;
 use crate::error::{CoreError, ErrorKind};
 use crate::model::User;
+use crate::projects::Projects;
 use crate::supervisor::{Supervisor, SupervisorConfig};
 use actor::{ConnMsg, ConnectionActor};
 pub use streams::{Credential, StreamHandle, StreamLease, Streams, TooManyStreams};
@@ -106,6 +107,7 @@ impl Connections {
         config: ConnectionsConfig,
         actors: SupervisorConfig,
         chat_gate: ChatGate,
+        projects: Projects,
     ) -> Result<Self, CoreError> {
         let live = Arc::new(Live::new());
         let hooks = Arc::new(EdgeHooks {
@@ -123,6 +125,7 @@ impl Connections {
             channels: channels.clone(),
             conversations,
             accounts,
+            projects,
             max_subscriptions: config.max_subscriptions,
         };
         Ok(Self {

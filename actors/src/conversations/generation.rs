@@ -32,6 +32,8 @@ pub struct ChatDeps {
     pub channels: crate::channels::Channels,
     /// Documents a conversation's `metadata.document_ids` retrieves from.
     pub documents: crate::documents::Documents,
+    /// The projects a conversation may belong to, told when one is added.
+    pub projects: crate::projects::Projects,
     /// Chunks retrieved into the system prompt.
     pub context_chunks: usize,
     /// How long a finished generation stays replayable.

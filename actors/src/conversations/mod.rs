@@ -4,6 +4,7 @@
 
 mod actor;
 mod catalog;
+mod checks;
 pub mod generation;
 mod prepare;
 pub(crate) mod prompt;
@@ -17,6 +18,8 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 pub use catalog::Catalog;
+pub(crate) use checks::{check_content, resolve};
+use checks::{check_settings, model_error};
 pub use generation::{ChatParams, ChatStart};
 pub use tables::ConvTables;
 pub use ticket::MAX_TICKET_ATTEMPTS;
@@ -27,6 +30,7 @@ use crate::llm::LlmError;
 use crate::model::{
     Conversation, JsonText, Message, MessageRole, MessageStatus, User, limits, now_ms,
 };
+use crate::projects::ProjectEvent;
 use crate::replay::{GenData, Generation, Started};
 use crate::store::{Store, StoreKey};
 use crate::supervisor::{Supervisor, SupervisorConfig};
@@ -47,6 +51,8 @@ pub struct NewConversation {
     pub system_prompt: Option<String>,
     /// A JSON object, at most 16 KiB as text; `None` stores `{}`.
     pub metadata_json: Option<JsonText>,
+    /// One of the user's live projects; `None` for none.
+    pub project_id: Option<Uuid>,
 }
 
 /// A partial update: `None` leaves a field, `Some(None)` clears it.
@@ -64,6 +70,8 @@ pub struct ConversationPatch {
     pub system_prompt: Option<Option<String>>,
     /// A JSON object as text replacing the old one whole, at most 16 KiB; `None` keeps it.
     pub metadata_json: Option<JsonText>,
+    /// Moves it to one of the user's live projects; `Some(None)` takes it out of its project.
+    pub project_id: Option<Option<Uuid>>,
 }
 
 /// Filters of the conversation list.
@@ -75,6 +83,8 @@ pub struct ListFilter {
     pub tag_id: Option<Uuid>,
     /// Only conversations using this persona.
     pub persona_id: Option<Uuid>,
+    /// Only conversations in this project.
+    pub project_id: Option<Uuid>,
 }
 
 /// Every user's conversations: CRUD on the store, chat through their actors. Cheap to clone.
@@ -135,6 +145,9 @@ impl Conversations {
         )?;
         self.check_provider(new.provider.as_deref())?;
         self.check_stored_model(new.provider.as_deref(), new.model.as_deref())?;
+        if let Some(project) = new.project_id {
+            self.deps.projects.require_live(user_id, project)?;
+        }
         let now = now_ms();
         let conv = Conversation {
             id: Uuid::now_v7(),
@@ -149,8 +162,14 @@ impl Conversations {
             message_count: 0,
             created_at: now,
             updated_at: now,
+            project_id: new.project_id,
         };
         self.tables.insert_new(&self.store, &conv).await?;
+        if let Some(project) = conv.project_id {
+            self.deps
+                .projects
+                .announce(project, ProjectEvent::ConversationAdded(conv.id));
+        }
         Ok(conv)
     }
 
@@ -174,6 +193,7 @@ impl Conversations {
         if filter.search.as_deref().is_none_or(str::is_empty)
             && filter.tag_id.is_none()
             && filter.persona_id.is_none()
+            && filter.project_id.is_none()
         {
             return self.tables.recent_page(user_id, skip, limit);
         }
@@ -200,7 +220,8 @@ impl Conversations {
                 .as_deref()
                 .is_none_or(|n| conv.title.to_lowercase().contains(n))
                 && filter.tag_id.is_none_or(|t| conv.tag_ids.contains(&t))
-                && filter.persona_id.is_none_or(|p| conv.persona_id == Some(p));
+                && filter.persona_id.is_none_or(|p| conv.persona_id == Some(p))
+                && filter.project_id.is_none_or(|p| conv.project_id == Some(p));
             if hit {
                 if total >= skip && items.len() < limit {
                     items.push(conv);
@@ -238,6 +259,9 @@ impl Conversations {
             };
             self.check_stored_model(provider, Some(model))?;
         }
+        if let Some(Some(project)) = patch.project_id {
+            self.deps.projects.require_live(user_id, project)?;
+        }
         let t = &self.tables;
         let guard = t.lock(&id);
         let updated = self
@@ -266,11 +290,21 @@ impl Conversations {
                 if let Some(v) = &patch.metadata_json {
                     c.metadata_json = v.clone();
                 }
+                if let Some(v) = patch.project_id {
+                    c.project_id = v;
+                }
                 t.touch_in(tx, &mut c, now_ms())?;
                 Ok(c)
             })?;
         drop(guard);
         self.store.commit().await?;
+        if let Some(project) = updated.project_id
+            && current.project_id != Some(project)
+        {
+            self.deps
+                .projects
+                .announce(project, ProjectEvent::ConversationAdded(id));
+        }
         Ok(updated)
     }
 
@@ -438,49 +472,4 @@ impl Conversations {
         self.get(user_id, id)?;
         self.actors.call(&id, ConversationMsg::Attach).await
     }
-}
-
-/// The stored settings of a conversation within their caps.
-fn check_settings(
-    provider: Option<&str>,
-    model: Option<&str>,
-    system_prompt: Option<&str>,
-    metadata_json: Option<&str>,
-) -> Result<(), CoreError> {
-    limits::chars("provider", provider, limits::NAME_CHARS)?;
-    limits::chars("model", model, limits::NAME_CHARS)?;
-    limits::prompt("system_prompt", system_prompt)?;
-    match metadata_json {
-        Some(json) => limits::metadata("metadata", json),
-        None => Ok(()),
-    }
-}
-
-/// The provider and model a request will use, with the API's errors.
-pub(crate) fn resolve(
-    llm: &crate::llm::Llm,
-    provider: Option<&str>,
-    model: Option<&str>,
-) -> Result<(String, String), CoreError> {
-    llm.resolve(provider, model).map_err(model_error)
-}
-
-/// An unknown model is the request's fault (422 naming `model`); any other
-/// provider error stays one.
-fn model_error(e: LlmError) -> CoreError {
-    match e {
-        LlmError::UnknownModel { .. } => CoreError::validation("model", e.to_string()),
-        other => CoreError::Llm(other),
-    }
-}
-
-/// A message's content: 1-[`limits::MESSAGE_CHARS`] characters.
-pub(crate) fn check_content(content: &str) -> Result<(), CoreError> {
-    if content.is_empty() {
-        return Err(CoreError::validation(
-            "content",
-            format!("1-{} characters", limits::MESSAGE_CHARS),
-        ));
-    }
-    limits::message("content", content)
 }

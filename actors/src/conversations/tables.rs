@@ -282,6 +282,7 @@ mod tests {
                 message_count: stale,
                 created_at: now_ms(),
                 updated_at: now_ms(),
+                project_id: None,
             };
             tables.conversations.insert(&conv.id, &conv).unwrap();
             for _ in 0..2 {

@@ -39,19 +39,21 @@ async fn fixture() -> Fixture {
         read_timeout: Duration::from_secs(1),
         max_retries: 0,
     };
+    let channels = Channels::new(ChannelsConfig {
+        history: 10,
+        history_ttl: Duration::from_secs(60),
+        history_max_bytes: 1 << 20,
+        max_rooms_per_user: 10,
+    });
     let deps = ChatDeps {
+        projects: crate::projects::Projects::open(store.clone(), channels.clone(), 10).unwrap(),
         store: store.clone(),
         catalog: super::Catalog::open(store.clone(), tables.clone(), CountLimits::default())
             .unwrap(),
         tables,
         llm: Llm::new(vec![echo], "echo").unwrap(),
         usage: Usage::open(store.clone()).unwrap(),
-        channels: Channels::new(ChannelsConfig {
-            history: 10,
-            history_ttl: Duration::from_secs(60),
-            history_max_bytes: 1 << 20,
-            max_rooms_per_user: 10,
-        }),
+        channels,
         documents: Documents::open(
             store.clone(),
             DocumentsConfig {

@@ -19,6 +19,7 @@ use crate::error::CoreError;
 use crate::jobs::{JobCtx, JobHandler, Jobs, NewJob};
 use crate::model::{Document, DocumentStatus, Job, limits, now_ms};
 use crate::per_user::{Counted, UserCount, index_len, records_page};
+use crate::projects::{ProjectEvent, Projects};
 use crate::store::{KeyLocks, Store, Table};
 
 /// How documents are chunked, indexed and capped (`[documents]` in the configuration).
@@ -100,6 +101,39 @@ impl Documents {
         title: &str,
         text: String,
     ) -> Result<(Document, Job), CoreError> {
+        self.submit_to(jobs, user_id, title, text, None).await
+    }
+
+    /// [`Documents::submit`] into one of the user's live projects (422
+    /// naming `project_id` otherwise), which is told `document.added`.
+    pub async fn submit_to_project(
+        &self,
+        jobs: &Jobs,
+        projects: &Projects,
+        user_id: Uuid,
+        title: &str,
+        text: String,
+        project_id: Option<Uuid>,
+    ) -> Result<(Document, Job), CoreError> {
+        let Some(project) = project_id else {
+            return self.submit(jobs, user_id, title, text).await;
+        };
+        projects.require_live(user_id, project)?;
+        let submitted = self
+            .submit_to(jobs, user_id, title, text, Some(project))
+            .await?;
+        projects.announce(project, ProjectEvent::DocumentAdded(submitted.0.id));
+        Ok(submitted)
+    }
+
+    async fn submit_to(
+        &self,
+        jobs: &Jobs,
+        user_id: Uuid,
+        title: &str,
+        text: String,
+        project_id: Option<Uuid>,
+    ) -> Result<(Document, Job), CoreError> {
         let title = title.trim();
         limits::name("title", title)?;
         let inner = &self.inner;
@@ -113,6 +147,7 @@ impl Documents {
             error: None,
             job_id: None,
             created_at: now_ms(),
+            project_id,
         };
         inner.texts.insert(&doc.id, &text)?;
         {
@@ -169,6 +204,23 @@ impl Documents {
         limit: usize,
     ) -> Result<(Vec<Document>, usize), CoreError> {
         records_page(&self.inner.by_user, &self.inner.docs, user_id, skip, limit)
+    }
+
+    /// [`Documents::list`] of the documents in project `project` only.
+    pub fn list_in_project(
+        &self,
+        user_id: Uuid,
+        project: Uuid,
+        skip: usize,
+        limit: usize,
+    ) -> Result<(Vec<Document>, usize), CoreError> {
+        let (all, _) = self.list(user_id, 0, usize::MAX)?;
+        let hits: Vec<Document> = all
+            .into_iter()
+            .filter(|d| d.project_id == Some(project))
+            .collect();
+        let total = hits.len();
+        Ok((hits.into_iter().skip(skip).take(limit).collect(), total))
     }
 
     /// A page of a document's chunks, in order, and how many there are.

@@ -190,9 +190,6 @@ async fn forward(jobs: &Jobs, target: &WebhookTarget, job: Job) {
         (true, _) => "job.completed",
         (false, _) => "job.failed",
     };
-    if !target.wants(event) {
-        return;
-    }
     let data = json!({
         "job": {
             "id": job.id,
@@ -204,6 +201,17 @@ async fn forward(jobs: &Jobs, target: &WebhookTarget, job: Job) {
             "attempts": job.attempts,
         }
     });
+    queue_event(jobs, target, event, data).await;
+}
+
+/// Queues `event` with `data` for the webhook target as a `webhook.deliver`
+/// system job, if the target wants it; a failure to queue is logged (the
+/// event that caused it has already happened). Any domain's events go out
+/// through here.
+pub async fn queue_event(jobs: &Jobs, target: &WebhookTarget, event: &str, data: Value) {
+    if !target.wants(event) {
+        return;
+    }
     let deliver = NewJob {
         job_type: "webhook.deliver".into(),
         payload: json!({ "event": event, "data": data }),
@@ -213,7 +221,7 @@ async fn forward(jobs: &Jobs, target: &WebhookTarget, job: Job) {
         max_attempts: 5,
     };
     if let Err(e) = jobs.create_system(deliver).await {
-        tracing::warn!(error = %e, "could not queue a webhook");
+        tracing::warn!(error = %e, event, "could not queue a webhook");
     }
 }
 

@@ -33,6 +33,9 @@ pub struct Conversation {
     pub created_at: i64,
     /// Unix ms of the last change or message; lists are ordered by it, newest first.
     pub updated_at: i64,
+    /// The owner's project it belongs to; `None` for none. Added in record
+    /// version 2: a version-1 record reads as `None` (see `store::codec`).
+    pub project_id: Option<Uuid>,
 }
 
 /// How a message came to be.

@@ -47,4 +47,7 @@ pub struct Document {
     pub job_id: Option<Uuid>,
     /// Unix ms when it was uploaded.
     pub created_at: i64,
+    /// The owner's project it belongs to; `None` for none. Added in record
+    /// version 2: a version-1 record reads as `None` (see `store::codec`).
+    pub project_id: Option<Uuid>,
 }

@@ -38,6 +38,8 @@ pub struct CountLimits {
     pub api_keys: u64,
     /// Documents one user may keep.
     pub documents: u64,
+    /// Projects one user may keep (deleted ones do not count).
+    pub projects: u64,
 }
 
 impl Default for CountLimits {
@@ -49,6 +51,7 @@ impl Default for CountLimits {
             tags: 500,
             api_keys: 50,
             documents: 1_000,
+            projects: 500,
         }
     }
 }

@@ -9,8 +9,11 @@ mod job;
 mod json_text;
 pub mod limits;
 mod persona;
+mod project;
 mod session;
 mod user;
+#[cfg(test)]
+mod versions;
 
 pub use crate::llm::MessageRole;
 pub use api_key::ApiKey;
@@ -21,6 +24,7 @@ pub use job::{Job, JobEvent, JobEventKind, JobLog, JobStatus};
 pub use json_text::JsonText;
 pub use limits::CountLimits;
 pub use persona::{Persona, Tag};
+pub use project::{ContactSubmission, Project};
 pub use session::Session;
 pub use user::{Role, User};
 

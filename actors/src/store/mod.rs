@@ -28,8 +28,10 @@ pub use tx::{Tx, TxResult};
 use group_commit::GroupCommit;
 
 /// The layout of the data directory this build writes. Opening a directory
-/// written by a newer build fails instead of misreading it.
-pub const SCHEMA_VERSION: u32 = 1;
+/// written by a newer build fails instead of misreading it. 2: records of
+/// [`VALUE_VERSION`] 2 (an older build would misread none, but would
+/// refuse each one; refusing the directory at start is clearer).
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// When a write is acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -186,7 +188,12 @@ impl Store {
                         supported: SCHEMA_VERSION,
                     });
                 }
-                // Migrations from older versions go here, in order.
+                // Migrations from older versions go here, in order. 1 -> 2
+                // needs none: version-1 records are read as they are.
+                if found < SCHEMA_VERSION {
+                    meta.insert("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
+                    self.inner.db.flush()?;
+                }
                 Ok(())
             }
         }

@@ -143,3 +143,29 @@ async fn a_store_left_open_by_a_crash_is_known_as_such_at_the_next_start() {
         "a clean close was taken for a crash"
     );
 }
+
+#[tokio::test]
+async fn a_version_1_data_dir_opens_and_its_records_still_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = 42u64;
+    {
+        let db = sled::open(dir.path().join("db")).unwrap();
+        let meta = db.open_tree("meta").unwrap();
+        meta.insert("schema_version", &1u32.to_be_bytes()).unwrap();
+        // A record as version 1 wrote it: its version byte, then bincode.
+        let mut record = vec![1u8];
+        record.extend(bincode::serialize(&(7u64, "seven".to_string())).unwrap());
+        db.open_tree("old")
+            .unwrap()
+            .insert(id.to_key(), record)
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let store = try_open(dir.path()).await.unwrap();
+    let old: Table<u64, (u64, String, Option<u64>)> = store.table("old").unwrap();
+    assert_eq!(old.get(&id).unwrap(), Some((7, "seven".into(), None)));
+    let meta = store.inner.db.open_tree("meta").unwrap();
+    let found = meta.get("schema_version").unwrap();
+    assert_eq!(found.as_deref(), Some(&SCHEMA_VERSION.to_be_bytes()[..]));
+    store.close().await.unwrap();
+}
