@@ -49,6 +49,7 @@ pub fn finish(mut doc: utoipa::openapi::OpenApi, state: &AppState) -> serde_json
         (name = "jobs", description = "Durable background jobs with progress, events and logs"),
         (name = "documents", description = "Uploaded text: chunks, full-text search, retrieval for chat"),
         (name = "realtime", description = "WebSocket: channels, presence, notifications and chat (API.md 6)"),
+        (name = "webhooks", description = "Incoming webhooks: signed events from configured senders (API.md 8)"),
     )
 )]
 pub struct ApiDoc;
