@@ -84,3 +84,44 @@ pub fn core_sources(sources: &BTreeMap<String, WebhookSource>) -> Vec<InboundSou
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sources(name: &str, secret: Option<&str>) -> BTreeMap<String, WebhookSource> {
+        let source = WebhookSource {
+            secret: secret.map(Secret::new),
+            events: vec![],
+        };
+        BTreeMap::from([(name.to_string(), source)])
+    }
+
+    #[test]
+    fn a_source_needs_a_secret_and_a_path_segment_name() {
+        assert!(validate(&sources("stripe", Some("whsec_x"))).is_ok());
+        for secret in [None, Some("")] {
+            let err = validate(&sources("stripe", secret)).unwrap_err();
+            assert_eq!(err.key, "webhooks.sources.stripe.secret");
+            assert!(
+                err.message
+                    .contains("CHORUS__WEBHOOKS__SOURCES__STRIPE__SECRET")
+            );
+        }
+        let err = validate(&sources("Bad Name", Some("k"))).unwrap_err();
+        assert_eq!(err.key, "webhooks.sources.Bad Name");
+    }
+
+    #[test]
+    fn a_source_reaches_the_core_with_its_secret_and_allow_list() {
+        let mut all = sources("github", Some("k"));
+        all.get_mut("github").unwrap().events = vec!["push".into()];
+        let core = core_sources(&all);
+        assert_eq!(core.len(), 1);
+        assert_eq!(
+            (core[0].name.as_str(), core[0].secret.expose()),
+            ("github", "k")
+        );
+        assert_eq!(core[0].events, ["push"]);
+    }
+}
