@@ -7,6 +7,8 @@
 //! on events; the default, [`MarkProcessed`], only marks them processed.
 
 mod events;
+#[cfg(test)]
+mod hook_tests;
 mod job;
 pub mod signature;
 #[cfg(test)]
