@@ -137,3 +137,15 @@ impl From<CoreError> for ApiError {
         }
     }
 }
+
+impl From<chorus_actors::inbound::InboundError> for ApiError {
+    /// A refused signature or a body that is not JSON is 400, saying which
+    /// check failed (never the expected signature); the rest as any core error.
+    fn from(e: chorus_actors::inbound::InboundError) -> Self {
+        use chorus_actors::inbound::InboundError;
+        match e {
+            InboundError::Core(e) => e.into(),
+            other => ApiError::new(other.kind(), other.to_string()),
+        }
+    }
+}

@@ -204,6 +204,10 @@ pub fn core_config(config: &Config) -> CoreConfig {
             }),
             _ => None,
         },
+        inbound: chorus_actors::inbound::InboundConfig {
+            sources: crate::config::core_sources(&config.webhooks.sources),
+            hook: None,
+        },
         documents: DocumentsConfig {
             chunk_chars: config.documents.chunk_chars,
             chunk_overlap: config.documents.chunk_overlap,

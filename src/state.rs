@@ -124,4 +124,5 @@ core_handles!(
     chorus_actors::documents::Documents => documents,
     chorus_actors::projects::Projects => projects,
     chorus_actors::contacts::Contacts => contacts,
+    chorus_actors::inbound::Inbound => inbound,
 );

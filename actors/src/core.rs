@@ -47,6 +47,8 @@ pub struct CoreConfig {
     pub jobs: crate::jobs::JobsConfig,
     /// Where outgoing webhooks go, if anywhere.
     pub webhooks: Option<WebhookTarget>,
+    /// The senders of incoming webhooks and the hook their events run.
+    pub inbound: crate::inbound::InboundConfig,
     /// Chunking, index directory and per-user cap of documents.
     pub documents: DocumentsConfig,
     /// Document chunks retrieved into a chat's system prompt.
@@ -75,6 +77,7 @@ pub struct Core {
     documents: Documents,
     projects: Projects,
     contacts: Contacts,
+    inbound: crate::inbound::Inbound,
     started_at: Instant,
     actors: SupervisorConfig,
     /// Set when shutdown begins; readiness fails from then on.
@@ -168,6 +171,13 @@ impl Core {
             let deliver = crate::jobs::webhook::DeliverWebhook::new(target.clone())?;
             handlers.insert("webhook.deliver".into(), Arc::new(deliver));
         }
+        let inbound_events = crate::inbound::EventStore::open(store.clone())?;
+        let process = crate::inbound::ProcessWebhook {
+            events: inbound_events.clone(),
+            hook: (config.inbound.hook.clone())
+                .unwrap_or_else(|| Arc::new(crate::inbound::MarkProcessed)),
+        };
+        handlers.insert(crate::inbound::JOB_TYPE.into(), Arc::new(process));
         let (jobs, ended) = Jobs::start(
             store.clone(),
             channels.clone(),
@@ -181,9 +191,13 @@ impl Core {
         if let Some(target) = config.webhooks {
             crate::jobs::webhook::forward_ended_jobs(jobs.clone(), target, ended, &background);
         }
+        let inbound =
+            crate::inbound::Inbound::start(inbound_events, jobs.clone(), config.inbound.sources)
+                .await;
         Ok(Self {
             projects,
             contacts,
+            inbound,
             documents,
             jobs,
             channels,
@@ -271,6 +285,11 @@ impl Core {
     /// shutdown stops it before the store closes.
     pub fn background(&self) -> &Background {
         &self.background
+    }
+
+    /// Received (incoming) webhooks.
+    pub fn inbound(&self) -> &crate::inbound::Inbound {
+        &self.inbound
     }
 
     /// Documents and their search index.

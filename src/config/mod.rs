@@ -3,6 +3,7 @@
 
 mod providers;
 mod sections;
+mod webhook_sources;
 
 use std::path::PathBuf;
 
@@ -13,6 +14,7 @@ pub use providers::{
     CONNECT_TIMEOUT_MS, DefaultChoice, ECHO_TOKENS_PER_S, MAX_RETRIES, READ_TIMEOUT_MS,
 };
 pub use sections::*;
+pub use webhook_sources::{WebhookSource, core_sources};
 
 /// The built-in defaults, identical to `config/default.toml` because they are that file.
 pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
@@ -61,6 +63,7 @@ impl Config {
             files = files.merge(Toml::file(path));
         }
         reject_secrets_in_files(&files)?;
+        webhook_sources::reject_secrets_in_files(&files)?;
         let mut figment = files.merge(env);
         if let Some(bind) = &overrides.bind {
             figment = figment.merge(Serialized::default("server.bind", bind));
@@ -130,6 +133,7 @@ impl Config {
                 ));
             }
         }
+        webhook_sources::validate(&self.webhooks.sources)?;
         if let Err(bad) =
             crate::auth::client_addr::TrustedProxies::parse(&self.server.trusted_proxies)
         {

@@ -232,6 +232,9 @@ pub struct WebhooksConfig {
     /// Signs each event; from the environment only (CHORUS__WEBHOOKS__SECRET).
     pub secret: Option<Secret>,
     pub events: Vec<String>,
+    /// Incoming webhooks: the senders that may POST to `/webhooks/<name>`.
+    #[serde(default)]
+    pub sources: BTreeMap<String, super::WebhookSource>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -178,3 +178,18 @@ fn every_documented_provider_block_loads() {
         assert_eq!(c.providers.len(), 2, "{block}");
     }
 }
+
+#[test]
+fn incoming_webhook_sources_sit_beside_the_outgoing_keys() {
+    let c = load(Overrides::default()).unwrap();
+    assert!(c.webhooks.sources.is_empty(), "none by default");
+    assert!(c.webhooks.url.is_empty());
+    let err = load_file("[webhooks.sources.github]\nevents = [\"push\"]\n").unwrap_err();
+    assert_eq!(
+        err.key, "webhooks.sources.github.secret",
+        "no secret: refused"
+    );
+    let err = load_file("[webhooks.sources.github]\nsecret = \"whsec_file\"\n").unwrap_err();
+    assert_eq!(err.key, "webhooks.sources.github.secret");
+    assert!(!err.to_string().contains("whsec_file"));
+}

@@ -51,6 +51,7 @@ pub fn finish(mut doc: utoipa::openapi::OpenApi, state: &AppState) -> serde_json
         (name = "projects", description = "Groups of conversations and documents, with a `project:{id}` channel"),
         (name = "contact", description = "The public contact form"),
         (name = "realtime", description = "WebSocket: channels, presence, notifications and chat (API.md 6)"),
+        (name = "webhooks", description = "Incoming webhooks: signed events from configured senders (API.md 8)"),
     )
 )]
 pub struct ApiDoc;

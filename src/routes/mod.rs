@@ -20,6 +20,7 @@ mod tags;
 mod tickets;
 mod usage;
 pub mod users;
+mod webhooks_in;
 mod ws;
 
 use axum::Router;
@@ -42,6 +43,8 @@ fn api(state: &AppState) -> OpenApiRouter<AppState> {
     let public = per_ip(state, ai::public_router(), RateClass::Default);
     let public_auth = per_ip(state, auth::public_router(), RateClass::Auth);
     let public_contact = per_ip(state, contact::public_router(), RateClass::Contact);
+    // Senders such as Stripe burst from a few IPs: the default class, not `auth`.
+    let webhook_senders = per_ip(state, webhooks_in::public_router(), RateClass::Default);
     let checks_a_password = signed_in(state, auth::password_router(), RateClass::Auth);
     let calls_a_model = signed_in(
         state,
@@ -65,13 +68,15 @@ fn api(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(documents::router(state.config.limits.upload_bytes))
         .merge(tickets::router())
         .merge(projects::router())
-        .merge(contact::router());
+        .merge(contact::router())
+        .merge(webhooks_in::router());
     let everything_else = signed_in(state, everything_else, RateClass::Default);
     let websocket = signed_in(state, ws::router(), RateClass::Default)
         .route_layer(axum::middleware::from_fn(ws::token_from_query));
     public
         .merge(public_auth)
         .merge(public_contact)
+        .merge(webhook_senders)
         .merge(checks_a_password)
         .merge(calls_a_model)
         .merge(everything_else)

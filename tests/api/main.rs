@@ -38,6 +38,8 @@ mod providers;
 mod rate_limits;
 mod server;
 mod webhooks;
+mod webhooks_in;
+mod webhooks_in_restart;
 mod ws;
 mod ws_chat;
 mod ws_client;
