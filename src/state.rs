@@ -122,4 +122,6 @@ core_handles!(
     chorus_actors::usage::Usage => usage,
     chorus_actors::jobs::Jobs => jobs,
     chorus_actors::documents::Documents => documents,
+    chorus_actors::settings::Settings => settings,
+    chorus_actors::plugin_state::PluginStates => plugin_states,
 );

@@ -55,6 +55,8 @@ pub struct CoreConfig {
     /// Completion tokens reserved against a user's allowance for a call
     /// that sets no `max_tokens`.
     pub default_reservation_tokens: u64,
+    /// How often the sweeper deletes expired plugin states.
+    pub plugin_state_sweep: Duration,
 }
 
 /// The running core. Cheap to clone; every clone reaches the same actors.
@@ -77,6 +79,8 @@ pub struct Core {
     stopping: Arc<AtomicBool>,
     /// The long-lived tasks the core owns; stopped before the store closes.
     background: Background,
+    settings: crate::settings::Settings,
+    plugin_states: crate::plugin_state::PluginStates,
 }
 
 /// The answer of a readiness check, one entry per dependency.
@@ -119,6 +123,12 @@ impl Core {
         let channels = Channels::new(config.channels);
         background.spawn_with(|stop| channels.sweep_until(stop));
         let documents = Documents::open(store.clone(), config.documents)?;
+        let settings =
+            crate::settings::Settings::open(store.clone(), config.limits.setting_instances)?;
+        let plugin_states =
+            crate::plugin_state::PluginStates::open(store.clone(), config.limits.plugin_states)?;
+        let (sweeper, period) = (plugin_states.clone(), config.plugin_state_sweep);
+        background.spawn_with(move |stop| sweeper.sweep_until(period, stop));
         let deps = ChatDeps {
             documents: documents.clone(),
             context_chunks: config.context_chunks,
@@ -189,6 +199,8 @@ impl Core {
             actors: config.actors,
             stopping: Arc::new(AtomicBool::new(false)),
             background,
+            settings,
+            plugin_states,
         })
     }
 
@@ -261,6 +273,16 @@ impl Core {
     /// shutdown stops it before the store closes.
     pub fn background(&self) -> &Background {
         &self.background
+    }
+
+    /// Setting definitions and values.
+    pub fn settings(&self) -> &crate::settings::Settings {
+        &self.settings
+    }
+
+    /// Plugin states.
+    pub fn plugin_states(&self) -> &crate::plugin_state::PluginStates {
+        &self.plugin_states
     }
 
     /// Documents and their search index.

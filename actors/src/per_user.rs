@@ -33,6 +33,10 @@ pub enum Counted {
     ApiKeys,
     /// Documents (`limits.max_documents_per_user`).
     Documents,
+    /// Plugin states (`limits.max_plugin_states_per_user`).
+    PluginStates,
+    /// User- and page-scope setting values (`limits.max_setting_instances_per_user`).
+    SettingInstances,
 }
 
 impl Counted {
@@ -44,6 +48,8 @@ impl Counted {
             Counted::Tags => 3,
             Counted::ApiKeys => 4,
             Counted::Documents => 5,
+            Counted::PluginStates => 6,
+            Counted::SettingInstances => 7,
         }
     }
 
@@ -55,6 +61,8 @@ impl Counted {
             Counted::Tags => "tags",
             Counted::ApiKeys => "api_keys",
             Counted::Documents => "documents",
+            Counted::PluginStates => "plugin_states",
+            Counted::SettingInstances => "setting_instances",
         }
     }
 }

@@ -49,6 +49,8 @@ pub fn finish(mut doc: utoipa::openapi::OpenApi, state: &AppState) -> serde_json
         (name = "jobs", description = "Durable background jobs with progress, events and logs"),
         (name = "documents", description = "Uploaded text: chunks, full-text search, retrieval for chat"),
         (name = "realtime", description = "WebSocket: channels, presence, notifications and chat (API.md 6)"),
+        (name = "settings", description = "Two-tier settings: definitions (admins write) and values per user, page or system"),
+        (name = "plugin-state", description = "JSON state of client-side plugins per user, page and key, with expiry"),
     )
 )]
 pub struct ApiDoc;

@@ -14,6 +14,9 @@ mod jobs;
 mod openai;
 mod ops;
 mod personas;
+mod plugin_state;
+mod setting_instances;
+mod settings;
 mod tags;
 mod tickets;
 mod usage;
@@ -60,7 +63,10 @@ fn api(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(admin_users::router())
         .merge(jobs::router())
         .merge(documents::router(state.config.limits.upload_bytes))
-        .merge(tickets::router());
+        .merge(tickets::router())
+        .merge(settings::router())
+        .merge(setting_instances::router())
+        .merge(plugin_state::router());
     let everything_else = signed_in(state, everything_else, RateClass::Default);
     let websocket = signed_in(state, ws::router(), RateClass::Default)
         .route_layer(axum::middleware::from_fn(ws::token_from_query));

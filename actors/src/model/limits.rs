@@ -38,6 +38,10 @@ pub struct CountLimits {
     pub api_keys: u64,
     /// Documents one user may keep.
     pub documents: u64,
+    /// Plugin states one user may keep.
+    pub plugin_states: u64,
+    /// User- and page-scope setting values one user may keep.
+    pub setting_instances: u64,
 }
 
 impl Default for CountLimits {
@@ -49,6 +53,8 @@ impl Default for CountLimits {
             tags: 500,
             api_keys: 50,
             documents: 1_000,
+            plugin_states: 1_000,
+            setting_instances: 1_000,
         }
     }
 }

@@ -9,7 +9,9 @@ mod job;
 mod json_text;
 pub mod limits;
 mod persona;
+mod plugin_state;
 mod session;
+mod setting;
 mod user;
 
 pub use crate::llm::MessageRole;
@@ -21,7 +23,9 @@ pub use job::{Job, JobEvent, JobEventKind, JobLog, JobStatus};
 pub use json_text::JsonText;
 pub use limits::CountLimits;
 pub use persona::{Persona, Tag};
+pub use plugin_state::{PluginState, StateStrategy};
 pub use session::Session;
+pub use setting::{Scope, SettingDefinition, SettingInstance, SettingRules, ValueType};
 pub use user::{Role, User};
 
 /// Now, in Unix milliseconds.
