@@ -72,7 +72,7 @@ impl From<ValueType> for SettingType {
 }
 
 /// `validation`: every value (the default included) must pass each rule given.
-#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct Validation {
     /// Numbers: the smallest value; strings: fewest characters; arrays: fewest items.
     pub min: Option<f64>,
@@ -84,6 +84,22 @@ pub struct Validation {
     /// The values allowed (1-100, each of the setting's type).
     #[serde(rename = "enum")]
     pub allowed: Option<Vec<Value>>,
+}
+
+/// `validation` as stored (bounds without a fraction are written as integers).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ValidationView {
+    #[schema(schema_with = number_or_null)]
+    pub min: Option<Value>,
+    #[schema(schema_with = number_or_null)]
+    pub max: Option<Value>,
+    pub pattern: Option<String>,
+    #[serde(rename = "enum")]
+    pub allowed: Option<Vec<Value>>,
+}
+
+fn number_or_null() -> utoipa::openapi::Schema {
+    fields::of_types(&["number", "null"])
 }
 
 impl From<Validation> for SettingRules {
@@ -214,7 +230,7 @@ pub struct DefinitionView {
     pub value_type: SettingType,
     pub default_value: Value,
     pub allowed_scopes: Vec<ScopeName>,
-    pub validation: Validation,
+    pub validation: ValidationView,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -234,9 +250,9 @@ impl TryFrom<SettingDefinition> for DefinitionView {
             category: d.category,
             value_type: d.value_type.into(),
             allowed_scopes: d.allowed_scopes.into_iter().map(Into::into).collect(),
-            validation: Validation {
-                min: d.rules.min,
-                max: d.rules.max,
+            validation: ValidationView {
+                min: d.rules.min.map(rules::number),
+                max: d.rules.max.map(rules::number),
                 pattern: d.rules.pattern,
                 allowed,
             },

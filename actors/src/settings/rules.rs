@@ -36,6 +36,15 @@ pub fn failed(
     }
 }
 
+/// `n` as JSON: a whole number without a fraction (`32`, not `32.0`).
+pub fn number(n: f64) -> Value {
+    if n.fract() == 0.0 && n.abs() < 9.0e15 {
+        json!(n as i64)
+    } else {
+        json!(n)
+    }
+}
+
 /// A definition id (`theme`, `ui.font_size`).
 pub fn check_id(field: &str, id: &str) -> Result<(), CoreError> {
     let ok = !id.is_empty()
@@ -208,7 +217,7 @@ pub fn check_value(
             return Err(failed(
                 field,
                 "min",
-                Some(json!(min)),
+                Some(number(min)),
                 format!("at least {min}{what}"),
             ));
         }
@@ -218,7 +227,7 @@ pub fn check_value(
             return Err(failed(
                 field,
                 "max",
-                Some(json!(max)),
+                Some(number(max)),
                 format!("at most {max}{what}"),
             ));
         }
