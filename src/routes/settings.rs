@@ -127,12 +127,35 @@ pub struct DefinitionFields {
     pub validation: Option<Validation>,
 }
 
-/// `POST /settings/definitions`: the fields and the client-chosen `id`.
+/// `POST /settings/definitions`: the fields and the client-chosen `id`
+/// (spelled out: `serde(flatten)` would lose the field paths of errors).
 #[derive(Debug, Deserialize)]
 pub struct NewDefinition {
     pub id: String,
-    #[serde(flatten)]
-    pub fields: DefinitionFields,
+    pub name: String,
+    pub description: Option<String>,
+    pub category: Option<String>,
+    #[serde(rename = "type")]
+    pub value_type: SettingType,
+    pub default_value: Value,
+    pub allowed_scopes: Option<Vec<ScopeName>>,
+    #[serde(default, deserialize_with = "object_or_null")]
+    pub validation: Option<Validation>,
+}
+
+impl NewDefinition {
+    fn split(self) -> (String, DefinitionFields) {
+        let fields = DefinitionFields {
+            name: self.name,
+            description: self.description,
+            category: self.category,
+            value_type: self.value_type,
+            default_value: self.default_value,
+            allowed_scopes: self.allowed_scopes,
+            validation: self.validation,
+        };
+        (self.id, fields)
+    }
 }
 
 /// One shape per `type`: `default_value` of that type (API.md 8).
@@ -276,9 +299,8 @@ async fn create(
     _admin: Admin,
     Json(body): Json<NewDefinition>,
 ) -> Result<(StatusCode, Json<DefinitionView>), ApiError> {
-    let saved = settings
-        .create_definition(definition(body.id, body.fields))
-        .await?;
+    let (id, fields) = body.split();
+    let saved = settings.create_definition(definition(id, fields)).await?;
     Ok((StatusCode::CREATED, Json(saved.try_into()?)))
 }
 
