@@ -16,7 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::setting_instances::page_id_schema_or_null;
+use super::settings::page_id_schema_or_null;
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
 use crate::extract::{Json, Path, Query, double_option};
@@ -173,6 +173,9 @@ async fn create(
     Ok((StatusCode::CREATED, Json(state.try_into()?)))
 }
 
+/// The schema's `maxItems` below is the core's limit.
+const _: () = assert!(BULK_ITEMS == 100);
+
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct BulkBody {
     #[schema(max_items = 100, min_items = 1)]
@@ -198,7 +201,6 @@ async fn bulk(
     me: CurrentUser,
     Json(body): Json<BulkBody>,
 ) -> Result<(StatusCode, Json<BulkView>), ApiError> {
-    debug_assert!(BULK_ITEMS == 100);
     let inputs = body.items.into_iter().map(Into::into).collect();
     let created = states.create_many(me.user.id, inputs).await?;
     Ok((

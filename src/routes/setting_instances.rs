@@ -1,11 +1,12 @@
 //! Setting values (API.md 8): the caller's values of user and page scope,
 //! and everyone's of system scope (written by admins only). One value per
 //! (user, definition, scope, page): `POST` of an existing one replaces its value.
+//! And the effective value of a setting for the caller (`/settings/resolve/{definition_id}`).
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use chorus_actors::model::{Scope, SettingInstance};
-use chorus_actors::settings::{InstanceFilter, NewInstance, Settings, rules};
+use chorus_actors::model::SettingInstance;
+use chorus_actors::settings::{InstanceFilter, NewInstance, Settings};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
@@ -13,7 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::settings::{caller, id_schema};
+use super::settings::{ScopeName, caller, id_schema, page_id_schema_or_null, page_id_value};
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
 use crate::extract::{Json, Path, Query};
@@ -26,47 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(set, list))
         .routes(routes!(get_one, replace, patch, delete))
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum ScopeName {
-    System,
-    User,
-    Page,
-}
-
-impl From<ScopeName> for Scope {
-    fn from(s: ScopeName) -> Self {
-        match s {
-            ScopeName::System => Scope::System,
-            ScopeName::User => Scope::User,
-            ScopeName::Page => Scope::Page,
-        }
-    }
-}
-
-impl From<Scope> for ScopeName {
-    fn from(s: Scope) -> Self {
-        match s {
-            Scope::System => ScopeName::System,
-            Scope::User => ScopeName::User,
-            Scope::Page => ScopeName::Page,
-        }
-    }
-}
-
-/// A page id: 1-255 characters, no control characters.
-pub fn page_id_value() -> Value {
-    json!({"type": "string", "minLength": 1, "maxLength": rules::PAGE_ID_CHARS,
-        "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"})
-}
-
-/// [`page_id_value`] or null.
-pub fn page_id_schema_or_null() -> utoipa::openapi::Schema {
-    let mut v = page_id_value();
-    v["type"] = json!(["string", "null"]);
-    fields::raw(v)
+        .routes(routes!(resolve))
 }
 
 #[derive(Debug, Deserialize)]
@@ -269,4 +230,46 @@ async fn delete(
 ) -> Result<StatusCode, ApiError> {
     settings.delete(caller(&me), id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ResolveQuery {
+    /// The page to resolve for; without it the page scope is skipped.
+    #[param(schema_with = page_id_schema_or_null)]
+    pub page_id: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Resolved {
+    pub definition_id: String,
+    #[schema(schema_with = fields::any)]
+    pub value: Value,
+    /// `page`, `user`, `system` or `default`: where `value` came from.
+    #[schema(schema_with = source_schema)]
+    pub source: &'static str,
+}
+
+fn source_schema() -> utoipa::openapi::Schema {
+    fields::one_of(["page", "user", "system", "default"].into_iter())
+}
+
+/// # `GET /api/v1/settings/resolve/{definition_id}`
+/// The effective value for the caller: their page value over their user
+/// value over the system value over the default.
+#[utoipa::path(get, path = "/settings/resolve/{definition_id}", tag = "settings",
+    params(("definition_id" = String, Path, pattern = "^[a-z0-9][a-z0-9._-]{0,127}$"), ResolveQuery),
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = Resolved), (status = 404, description = "no such definition")))]
+async fn resolve(
+    State(settings): State<Settings>,
+    me: CurrentUser,
+    Path(definition_id): Path<String>,
+    Query(q): Query<ResolveQuery>,
+) -> Result<Json<Resolved>, ApiError> {
+    let (value, source) = settings.resolve(caller(&me), &definition_id, q.page_id.as_deref())?;
+    Ok(Json(Resolved {
+        definition_id,
+        value,
+        source: source.as_str(),
+    }))
 }
