@@ -14,7 +14,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::settings::{ScopeName, caller, id_schema, page_id_schema_or_null, page_id_value};
+use super::settings::{
+    ScopeName, caller, id_or_null, id_schema, page_id_schema_or_null, page_id_value,
+};
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
 use crate::extract::{Json, Path, Query};
@@ -137,6 +139,7 @@ pub struct InstanceQuery {
     #[param(schema_with = fields::limit)]
     pub limit: Option<i64>,
     /// Only values of this definition.
+    #[param(schema_with = id_or_null)]
     pub definition_id: Option<String>,
     /// Only values of this scope.
     pub scope: Option<ScopeName>,

@@ -209,9 +209,7 @@ fn definition_schema(with_id: bool) -> utoipa::openapi::RefOr<utoipa::openapi::S
                 "category": {"type": ["string", "null"], "maxLength": 255},
                 "type": {"type": "string", "enum": [t.as_str()]},
                 "default_value": {"type": t.as_str(), "description": "Passes the definition's own validation."},
-                "allowed_scopes": {"type": ["array", "null"], "minItems": 1, "uniqueItems": true,
-                    "items": {"type": "string", "enum": ["system", "user", "page"]},
-                    "description": "Default: all three."},
+                "allowed_scopes": scopes_value(),
                 "validation": validation_schema(t),
             });
             if with_id {
@@ -242,6 +240,24 @@ fn validation_schema(t: ValueType) -> Value {
             "enum": {"type": ["array", "null"], "minItems": 1, "maxItems": rules::ENUM_ITEMS, "items": {"type": t.as_str()}},
         },
     })
+}
+
+/// `allowed_scopes`: one or more scopes, each once.
+fn scopes_value() -> Value {
+    json!({"type": ["array", "null"], "minItems": 1, "uniqueItems": true,
+        "items": {"type": "string", "enum": ["system", "user", "page"]},
+        "description": "Default: all three."})
+}
+
+fn scopes_or_null() -> utoipa::openapi::Schema {
+    fields::raw(scopes_value())
+}
+
+/// A definition id, or null.
+pub fn id_or_null() -> utoipa::openapi::Schema {
+    let mut v = id_schema();
+    v["type"] = json!(["string", "null"]);
+    fields::raw(v)
 }
 
 /// A definition id.
@@ -406,6 +422,7 @@ pub struct DefinitionPatch {
     pub value_type: Option<SettingType>,
     #[schema(schema_with = fields::any)]
     pub default_value: Option<Value>,
+    #[schema(schema_with = scopes_or_null)]
     pub allowed_scopes: Option<Vec<ScopeName>>,
     #[serde(default, deserialize_with = "object_or_null")]
     pub validation: Option<Validation>,

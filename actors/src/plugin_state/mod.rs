@@ -202,6 +202,12 @@ impl PluginStates {
         skip: usize,
         limit: usize,
     ) -> Result<(Vec<PluginState>, usize), CoreError> {
+        if let Some(plugin) = plugin_id {
+            check_plugin_id(plugin)?;
+        }
+        if let Some(page) = page_id {
+            check_page_id("page_id", page)?;
+        }
         let now = now_ms();
         let mut ids: Vec<Uuid> = self
             .tables

@@ -252,6 +252,9 @@ impl Settings {
         skip: usize,
         limit: usize,
     ) -> Result<(Vec<SettingInstance>, usize), CoreError> {
+        if let Some(id) = &filter.definition_id {
+            rules::check_id("definition_id", id)?;
+        }
         let mut ids = Vec::new();
         if filter.scope != Some(Scope::System) {
             ids.extend(self.tables.instance_ids(caller.user_id, filter)?);
