@@ -77,3 +77,56 @@ def no_foreign_project(context, case, kwargs):
     )
     if attaches and isinstance(case.body, dict) and isinstance(case.body.get("project_id"), str):
         case.body["project_id"] = None
+def consistent_setting_definitions(context, case, kwargs):
+    """A setting definition's default must pass its own `validation`
+    (min <= value <= max, a pattern that compiles and matches, one of the
+    enum), which a schema cannot say across fields; its `type` and the
+    default's are tied by the document's oneOf. A positive case drops the
+    generated `validation`, so it stays valid; negative cases are sent as
+    generated."""
+    if "/settings/definitions" not in case.path or case.method not in ("POST", "PUT", "PATCH"):
+        return
+    meta = getattr(case, "meta", None)
+    positive = meta is not None and meta.generation.mode.is_positive
+    if positive and isinstance(case.body, dict):
+        case.body.pop("validation", None)
+        if case.method == "PATCH":
+            # A new type or default alone may not fit the stored other half.
+            case.body.pop("type", None)
+            case.body.pop("default_value", None)
+
+
+@schemathesis.hook("before_call")
+def future_plugin_state_ttl(context, case, kwargs):
+    """`ttl_expires_at` of a plugin state must be in the future (422
+    otherwise), which a schema cannot say: a past time is moved a year
+    ahead, for each item of a bulk create too."""
+    if "/plugin-state" not in case.path or not isinstance(case.body, dict):
+        return
+    bodies = case.body.get("items") if case.path.endswith("/bulk") else [case.body]
+    now = datetime.datetime.now(datetime.timezone.utc)
+    for body in bodies if isinstance(bodies, list) else []:
+        if not isinstance(body, dict) or not isinstance(body.get("ttl_expires_at"), str):
+            continue
+        when = _parse(body["ttl_expires_at"])
+        if when is None:
+            continue
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=datetime.timezone.utc)
+        if when <= now:
+            body["ttl_expires_at"] = (now + datetime.timedelta(days=365)).isoformat()
+
+
+@schemathesis.hook("before_call")
+def unknown_setting_for_values(context, case, kwargs):
+    """Whether a setting value is valid depends on the stored definition
+    it names (its type, rules and scopes), which a schema cannot say. The
+    fuzzer's definitions get ids such as "0" that its values would name
+    too; a positive value case names a definition no case creates (404),
+    so a generated value is never judged against an unrelated definition."""
+    if not case.path.endswith("/settings/instances") or case.method != "POST":
+        return
+    meta = getattr(case, "meta", None)
+    positive = meta is not None and meta.generation.mode.is_positive
+    if positive and isinstance(case.body, dict) and isinstance(case.body.get("definition_id"), str):
+        case.body["definition_id"] = ("x" + case.body["definition_id"])[:100] + ".unknown-" + "z" * 10

@@ -96,12 +96,60 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The `details` of an error that names more than a field: the rule that
+/// failed and its bound, a size limit, or each failed item of a bulk request.
+pub fn error_details(e: &CoreError) -> Value {
+    match e {
+        CoreError::Rule {
+            field, rule, limit, ..
+        } => {
+            let mut d = json!({ "field": field, "rule": rule });
+            if let Some(limit) = limit {
+                d["limit"] = limit.clone();
+            }
+            d
+        }
+        CoreError::TooLarge { field, limit } => json!({ "field": field, "limit": limit }),
+        CoreError::Items { failures } => {
+            let errors: Vec<Value> = failures
+                .iter()
+                .map(|(index, e)| {
+                    let mut item = json!({
+                        "index": index,
+                        "code": e.kind().code(),
+                        "message": e.public_message(),
+                    });
+                    let details = match e {
+                        CoreError::Validation { field, .. } => json!({ "field": field }),
+                        CoreError::NotFound { .. }
+                        | CoreError::Conflict(_)
+                        | CoreError::Store(_)
+                        | CoreError::Internal(_) => Value::Null,
+                        other => error_details(other),
+                    };
+                    if !details.is_null() {
+                        item["details"] = details;
+                    }
+                    item
+                })
+                .collect();
+            json!({ "field": "items", "errors": errors })
+        }
+        CoreError::Validation { field, .. } => json!({ "field": field }),
+        _ => Value::Null,
+    }
+}
+
 impl From<CoreError> for ApiError {
     fn from(e: CoreError) -> Self {
         match e {
             CoreError::NotFound { resource, id } => ApiError::not_found(resource, id),
             CoreError::Conflict(message) => ApiError::new(ErrorKind::Conflict, message),
             CoreError::Validation { field, message } => ApiError::validation(field, message),
+            CoreError::Rule { .. } | CoreError::TooLarge { .. } | CoreError::Items { .. } => {
+                let details = error_details(&e);
+                ApiError::new(e.kind(), e.to_string()).with_details(details)
+            }
             CoreError::Unauthenticated { reason, message } => {
                 ApiError::new(ErrorKind::Authentication, message).with_header(
                     HeaderName::from_static("x-auth-reason"),

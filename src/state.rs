@@ -125,4 +125,6 @@ core_handles!(
     chorus_actors::projects::Projects => projects,
     chorus_actors::contacts::Contacts => contacts,
     chorus_actors::inbound::Inbound => inbound,
+    chorus_actors::settings::Settings => settings,
+    chorus_actors::plugin_state::PluginStates => plugin_states,
 );

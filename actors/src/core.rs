@@ -59,6 +59,8 @@ pub struct CoreConfig {
     /// Completion tokens reserved against a user's allowance for a call
     /// that sets no `max_tokens`.
     pub default_reservation_tokens: u64,
+    /// How often the sweeper deletes expired plugin states.
+    pub plugin_state_sweep: Duration,
 }
 
 /// The running core. Cheap to clone; every clone reaches the same actors.
@@ -84,6 +86,8 @@ pub struct Core {
     stopping: Arc<AtomicBool>,
     /// The long-lived tasks the core owns; stopped before the store closes.
     background: Background,
+    settings: crate::settings::Settings,
+    plugin_states: crate::plugin_state::PluginStates,
 }
 
 /// The answer of a readiness check, one entry per dependency.
@@ -127,6 +131,12 @@ impl Core {
         background.spawn_with(|stop| channels.sweep_until(stop));
         let documents = Documents::open(store.clone(), config.documents)?;
         let projects = Projects::open(store.clone(), channels.clone(), config.limits.projects)?;
+        let settings =
+            crate::settings::Settings::open(store.clone(), config.limits.setting_instances)?;
+        let plugin_states =
+            crate::plugin_state::PluginStates::open(store.clone(), config.limits.plugin_states)?;
+        let (sweeper, period) = (plugin_states.clone(), config.plugin_state_sweep);
+        background.spawn_with(move |stop| sweeper.sweep_until(period, stop));
         let deps = ChatDeps {
             projects: projects.clone(),
             documents: documents.clone(),
@@ -213,6 +223,8 @@ impl Core {
             actors: config.actors,
             stopping: Arc::new(AtomicBool::new(false)),
             background,
+            settings,
+            plugin_states,
         })
     }
 
@@ -290,6 +302,16 @@ impl Core {
     /// Received (incoming) webhooks.
     pub fn inbound(&self) -> &crate::inbound::Inbound {
         &self.inbound
+    }
+
+    /// Setting definitions and values.
+    pub fn settings(&self) -> &crate::settings::Settings {
+        &self.settings
+    }
+
+    /// Plugin states.
+    pub fn plugin_states(&self) -> &crate::plugin_state::PluginStates {
+        &self.plugin_states
     }
 
     /// Documents and their search index.

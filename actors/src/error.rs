@@ -27,6 +27,34 @@ pub enum CoreError {
         /// What the field must be, for the client, e.g. `1-255 characters`.
         message: String,
     },
+    /// A value failed one rule of a definition (a setting's `min`, `max`,
+    /// `pattern`, `enum`...): 422 whose `details` name the rule.
+    #[error("{field}: {message}")]
+    Rule {
+        /// The request field at fault, e.g. `value` or `default_value`.
+        field: String,
+        /// The rule that failed, e.g. `max`, `pattern`, `type`.
+        rule: &'static str,
+        /// The rule's bound, if it has one (`10` for `max`), for `details.limit`.
+        limit: Option<serde_json::Value>,
+        /// What the field must be, for the client.
+        message: String,
+    },
+    /// A field over its size limit (a plugin state's `state_data`): 413.
+    #[error("{field}: at most {limit} bytes")]
+    TooLarge {
+        /// The request field at fault.
+        field: String,
+        /// The largest size allowed, in bytes.
+        limit: u64,
+    },
+    /// Several items of one request failed (a bulk create); nothing was
+    /// written. 422 with each failed item's index and error.
+    #[error("{} of the items failed", failures.len())]
+    Items {
+        /// Each failed item: its index in the request and its error.
+        failures: Vec<(usize, CoreError)>,
+    },
     /// An actor is down after too many restarts, or the core is shutting down.
     #[error("{0} unavailable")]
     Unavailable(String),
@@ -112,7 +140,19 @@ impl CoreError {
         match self {
             CoreError::NotFound { .. } => ErrorKind::NotFound,
             CoreError::Conflict(_) => ErrorKind::Conflict,
-            CoreError::Validation { .. } => ErrorKind::Validation,
+            CoreError::Validation { .. } | CoreError::Rule { .. } => ErrorKind::Validation,
+            // Duplicates only: 409, as one duplicate would be; anything else 422.
+            CoreError::Items { failures } => {
+                if failures
+                    .iter()
+                    .all(|(_, e)| e.kind() == ErrorKind::Conflict)
+                {
+                    ErrorKind::Conflict
+                } else {
+                    ErrorKind::Validation
+                }
+            }
+            CoreError::TooLarge { .. } => ErrorKind::PayloadTooLarge,
             // An actor that does not answer in time is the server's own
             // trouble, not an upstream's: 503, like one that is down.
             CoreError::Unavailable(_) | CoreError::Timeout(_) => ErrorKind::ServiceUnavailable,

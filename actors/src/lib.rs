@@ -14,8 +14,10 @@ pub mod model;
 #[cfg(test)]
 mod paused_time;
 pub mod per_user;
+pub mod plugin_state;
 pub mod replay;
 pub mod secret;
+pub mod settings;
 pub mod store;
 pub mod supervisor;
 pub mod usage;

@@ -35,6 +35,10 @@ pub enum Counted {
     Documents,
     /// Live projects (`limits.max_projects_per_user`).
     Projects,
+    /// Plugin states (`limits.max_plugin_states_per_user`).
+    PluginStates,
+    /// User- and page-scope setting values (`limits.max_setting_instances_per_user`).
+    SettingInstances,
 }
 
 impl Counted {
@@ -47,6 +51,8 @@ impl Counted {
             Counted::ApiKeys => 4,
             Counted::Documents => 5,
             Counted::Projects => 6,
+            Counted::PluginStates => 7,
+            Counted::SettingInstances => 8,
         }
     }
 
@@ -59,6 +65,8 @@ impl Counted {
             Counted::ApiKeys => "api_keys",
             Counted::Documents => "documents",
             Counted::Projects => "projects",
+            Counted::PluginStates => "plugin_states",
+            Counted::SettingInstances => "setting_instances",
         }
     }
 }

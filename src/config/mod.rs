@@ -1,6 +1,7 @@
 //! Configuration: `config/default.toml` (compiled in) < `--config FILE` <
 //! `CHORUS__SECTION__KEY` environment variables < command-line flags.
 
+mod plugin_state;
 mod providers;
 mod sections;
 mod webhook_sources;
@@ -10,6 +11,7 @@ use std::path::PathBuf;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 
+pub use plugin_state::PluginStateConfig;
 pub use providers::{
     CONNECT_TIMEOUT_MS, DefaultChoice, ECHO_TOKENS_PER_S, MAX_RETRIES, READ_TIMEOUT_MS,
 };
@@ -101,6 +103,10 @@ impl Config {
             ("actors.idle_timeout_s", self.actors.idle_timeout_s),
             ("ws.outbound_queue", self.ws.outbound_queue as u64),
             ("documents.chunk_chars", self.documents.chunk_chars as u64),
+            (
+                "plugin_state.sweep_every_ms",
+                self.plugin_state.sweep_every_ms,
+            ),
         ];
         if let Some((key, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(ConfigError::new(*key, "must be greater than 0"));

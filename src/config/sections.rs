@@ -27,6 +27,8 @@ pub struct Config {
     pub providers: BTreeMap<String, ProviderConfig>,
     #[serde(default)]
     pub metrics: MetricsConfig,
+    #[serde(default)]
+    pub plugin_state: super::PluginStateConfig,
     /// Analysis templates of `POST /ai/process`, by `analysis_type`.
     #[serde(default)]
     pub templates: BTreeMap<String, TemplateConfig>,
@@ -105,6 +107,8 @@ pub struct LimitsConfig {
     pub max_api_keys_per_user: u64,
     pub max_documents_per_user: u64,
     pub max_projects_per_user: u64,
+    pub max_plugin_states_per_user: u64,
+    pub max_setting_instances_per_user: u64,
     /// Open WebSockets plus SSE streams per user.
     pub max_streams_per_user: usize,
 }
@@ -119,6 +123,8 @@ impl LimitsConfig {
             api_keys: self.max_api_keys_per_user,
             documents: self.max_documents_per_user,
             projects: self.max_projects_per_user,
+            plugin_states: self.max_plugin_states_per_user,
+            setting_instances: self.max_setting_instances_per_user,
         }
     }
 }

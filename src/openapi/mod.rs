@@ -52,6 +52,8 @@ pub fn finish(mut doc: utoipa::openapi::OpenApi, state: &AppState) -> serde_json
         (name = "contact", description = "The public contact form"),
         (name = "realtime", description = "WebSocket: channels, presence, notifications and chat (API.md 6)"),
         (name = "webhooks", description = "Incoming webhooks: signed events from configured senders (API.md 8)"),
+        (name = "settings", description = "Two-tier settings: definitions (admins write) and values per user, page or system"),
+        (name = "plugin-state", description = "JSON state of client-side plugins per user, page and key, with expiry"),
     )
 )]
 pub struct ApiDoc;

@@ -15,7 +15,10 @@ mod jobs;
 mod openai;
 mod ops;
 mod personas;
+mod plugin_state;
 mod projects;
+mod setting_instances;
+mod settings;
 mod tags;
 mod tickets;
 mod usage;
@@ -69,7 +72,10 @@ fn api(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(tickets::router())
         .merge(projects::router())
         .merge(contact::router())
-        .merge(webhooks_in::router());
+        .merge(webhooks_in::router())
+        .merge(settings::router())
+        .merge(setting_instances::router())
+        .merge(plugin_state::router());
     let everything_else = signed_in(state, everything_else, RateClass::Default);
     let websocket = signed_in(state, ws::router(), RateClass::Default)
         .route_layer(axum::middleware::from_fn(ws::token_from_query));

@@ -40,6 +40,10 @@ pub struct CountLimits {
     pub documents: u64,
     /// Projects one user may keep (deleted ones do not count).
     pub projects: u64,
+    /// Plugin states one user may keep.
+    pub plugin_states: u64,
+    /// User- and page-scope setting values one user may keep.
+    pub setting_instances: u64,
 }
 
 impl Default for CountLimits {
@@ -52,6 +56,8 @@ impl Default for CountLimits {
             api_keys: 50,
             documents: 1_000,
             projects: 500,
+            plugin_states: 1_000,
+            setting_instances: 1_000,
         }
     }
 }

@@ -9,8 +9,10 @@ mod job;
 mod json_text;
 pub mod limits;
 mod persona;
+mod plugin_state;
 mod project;
 mod session;
+mod setting;
 mod user;
 #[cfg(test)]
 mod versions;
@@ -24,8 +26,10 @@ pub use job::{Job, JobEvent, JobEventKind, JobLog, JobStatus};
 pub use json_text::JsonText;
 pub use limits::CountLimits;
 pub use persona::{Persona, Tag};
+pub use plugin_state::{PluginState, StateStrategy};
 pub use project::{ContactSubmission, Project};
 pub use session::Session;
+pub use setting::{Scope, SettingDefinition, SettingInstance, SettingRules, ValueType};
 pub use user::{Role, User};
 
 /// Now, in Unix milliseconds.
