@@ -134,6 +134,10 @@ impl From<CoreError> for ApiError {
                 ApiError::from_code(ErrorKind::ServiceUnavailable)
             }
             CoreError::Store(_) | CoreError::Internal(_) => ApiError::internal(e),
+            CoreError::TooLarge(message) => ApiError::new(ErrorKind::PayloadTooLarge, message),
+            CoreError::UnsupportedType(message) => {
+                ApiError::new(ErrorKind::UnsupportedMediaType, message)
+            }
         }
     }
 }

@@ -212,6 +212,7 @@ pub fn core_config(config: &Config) -> CoreConfig {
         },
         context_chunks: config.chat.context_chunks,
         default_reservation_tokens: config.quotas.default_reservation_tokens,
+        files: config.files.core(&config.store.data_dir),
         accounts: AccountsConfig {
             access_ttl: Duration::from_secs(config.auth.access_ttl_s),
             refresh_ttl: Duration::from_secs(config.auth.refresh_ttl_s),

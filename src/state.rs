@@ -122,4 +122,5 @@ core_handles!(
     chorus_actors::usage::Usage => usage,
     chorus_actors::jobs::Jobs => jobs,
     chorus_actors::documents::Documents => documents,
+    chorus_actors::files::Files => files,
 );

@@ -55,6 +55,8 @@ pub struct CoreConfig {
     /// Completion tokens reserved against a user's allowance for a call
     /// that sets no `max_tokens`.
     pub default_reservation_tokens: u64,
+    /// The object store and limits of files (`[files]`).
+    pub files: crate::files::FilesConfig,
 }
 
 /// The running core. Cheap to clone; every clone reaches the same actors.
@@ -71,6 +73,7 @@ pub struct Core {
     connections: Connections,
     jobs: Jobs,
     documents: Documents,
+    files: crate::files::Files,
     started_at: Instant,
     actors: SupervisorConfig,
     /// Set when shutdown begins; readiness fails from then on.
@@ -119,6 +122,7 @@ impl Core {
         let channels = Channels::new(config.channels);
         background.spawn_with(|stop| channels.sweep_until(stop));
         let documents = Documents::open(store.clone(), config.documents)?;
+        let files = crate::files::Files::open(&store, config.files).await?;
         let deps = ChatDeps {
             documents: documents.clone(),
             context_chunks: config.context_chunks,
@@ -157,6 +161,10 @@ impl Core {
             "document.ingest".into(),
             Arc::new(crate::documents::Ingest(documents.clone())),
         );
+        handlers.insert(
+            crate::files::DELETE_JOB.into(),
+            Arc::new(crate::files::DeleteObject(files.blobs().clone())),
+        );
         if let Some(target) = &config.webhooks {
             let deliver = crate::jobs::webhook::DeliverWebhook::new(target.clone())?;
             handlers.insert("webhook.deliver".into(), Arc::new(deliver));
@@ -173,8 +181,10 @@ impl Core {
         if let Some(target) = config.webhooks {
             crate::jobs::webhook::forward_ended_jobs(jobs.clone(), target, ended, &background);
         }
+        background.spawn(files.clone().sweep_forever(jobs.clone()));
         Ok(Self {
             documents,
+            files,
             jobs,
             channels,
             connections,
@@ -266,6 +276,11 @@ impl Core {
     /// Documents and their search index.
     pub fn documents(&self) -> &Documents {
         &self.documents
+    }
+
+    /// Files in the object store.
+    pub fn files(&self) -> &crate::files::Files {
+        &self.files
     }
 
     /// A real write+read round trip through the store, and whether the actors

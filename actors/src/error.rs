@@ -77,6 +77,12 @@ pub enum CoreError {
     /// A bug; the text is for logs only.
     #[error("internal: {0}")]
     Internal(String),
+    /// 413: a body or an announced upload over its limit.
+    #[error("{0}")]
+    TooLarge(String),
+    /// 415: a file of a type the operation does not take.
+    #[error("{0}")]
+    UnsupportedType(String),
 }
 
 impl From<StoreError> for CoreError {
@@ -123,6 +129,8 @@ impl CoreError {
             CoreError::RateLimited { .. } => ErrorKind::RateLimitExceeded,
             CoreError::Llm(e) => e.kind(),
             CoreError::Store(_) | CoreError::Internal(_) => ErrorKind::Internal,
+            CoreError::TooLarge(_) => ErrorKind::PayloadTooLarge,
+            CoreError::UnsupportedType(_) => ErrorKind::UnsupportedMediaType,
         }
     }
 

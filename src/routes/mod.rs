@@ -10,6 +10,7 @@ mod auth;
 mod chat;
 mod conversations;
 mod documents;
+mod files;
 mod jobs;
 mod openai;
 mod ops;
@@ -39,6 +40,7 @@ use crate::state::AppState;
 fn api(state: &AppState) -> OpenApiRouter<AppState> {
     let public = per_ip(state, ai::public_router(), RateClass::Default);
     let public_auth = per_ip(state, auth::public_router(), RateClass::Auth);
+    let signed_urls = per_ip(state, files::content_router(), RateClass::Default);
     let checks_a_password = signed_in(state, auth::password_router(), RateClass::Auth);
     let calls_a_model = signed_in(
         state,
@@ -60,12 +62,14 @@ fn api(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(admin_users::router())
         .merge(jobs::router())
         .merge(documents::router(state.config.limits.upload_bytes))
-        .merge(tickets::router());
+        .merge(tickets::router())
+        .merge(files::router());
     let everything_else = signed_in(state, everything_else, RateClass::Default);
     let websocket = signed_in(state, ws::router(), RateClass::Default)
         .route_layer(axum::middleware::from_fn(ws::token_from_query));
     public
         .merge(public_auth)
+        .merge(signed_urls)
         .merge(checks_a_password)
         .merge(calls_a_model)
         .merge(everything_else)

@@ -16,6 +16,7 @@ mod conversations;
 mod documents;
 mod errors;
 mod fake_llm;
+mod files;
 mod hardening_auth;
 mod hardening_docs;
 mod hardening_jobs;
