@@ -123,6 +123,7 @@ impl Core {
         background.spawn_with(|stop| channels.sweep_until(stop));
         let documents = Documents::open(store.clone(), config.documents)?;
         let files = crate::files::Files::open(&store, config.files).await?;
+        documents.attach_files(files.clone());
         let deps = ChatDeps {
             documents: documents.clone(),
             context_chunks: config.context_chunks,
