@@ -16,7 +16,10 @@ use crate::helpers::{eventually, spawn_app_with};
 fn moto_binary() -> Option<PathBuf> {
     if let Ok(path) = std::env::var("CHORUS_MOTO_SERVER") {
         // Asked for by name (CI): missing is a failure, not a skip.
-        assert!(PathBuf::from(&path).is_file(), "CHORUS_MOTO_SERVER={path} is no file");
+        assert!(
+            PathBuf::from(&path).is_file(),
+            "CHORUS_MOTO_SERVER={path} is no file"
+        );
         return Some(PathBuf::from(path));
     }
     let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/moto-venv/bin/moto_server");
