@@ -178,3 +178,14 @@ fn every_documented_provider_block_loads() {
         assert_eq!(c.providers.len(), 2, "{block}");
     }
 }
+
+#[test]
+fn s3_keys_in_a_file_are_refused_and_s3_needs_a_bucket() {
+    let err = load_file("[files.s3]\nsecret_access_key = \"hunter2\"\n").unwrap_err();
+    assert_eq!(err.key, "files.s3.secret_access_key");
+    assert!(!err.to_string().contains("hunter2"));
+    let err = load_file("[files]\nstore = \"s3\"\n").unwrap_err();
+    assert_eq!(err.key, "files.s3.bucket");
+    let err = load_file("[files]\nstore = \"ftp\"\n").unwrap_err();
+    assert!(err.to_string().contains("files.store"), "{err}");
+}

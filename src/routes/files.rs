@@ -46,9 +46,10 @@ pub struct UploadUrlBody {
     #[schema(schema_with = fields::name)]
     pub filename: String,
     /// A media type such as `text/markdown`.
-    #[schema(schema_with = fields::name)]
+    #[schema(schema_with = fields::media_type)]
     pub content_type: String,
     /// The exact size in bytes; the upload must match it.
+    #[schema(schema_with = fields::file_size)]
     pub size: u64,
 }
 

@@ -94,12 +94,22 @@ struct Inner {
     config: FilesConfig,
 }
 
+/// What `content_type` must look like (also the OpenAPI `pattern`): a
+/// type of token characters, `/`, then visible ASCII (parameters too).
+pub const MEDIA_TYPE_PATTERN: &str = "^[A-Za-z0-9!#$&^_.+-]+/[!-~][ -~]*$";
+
+fn token(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$&^_.+-".contains(&b)
+}
+
 fn check_content_type(value: &str) -> Result<(), CoreError> {
     let ok = value.len() <= limits::NAME_CHARS
-        && value
-            .split_once('/')
-            .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty())
-        && value.bytes().all(|b| b.is_ascii_graphic() || b == b' ');
+        && value.split_once('/').is_some_and(|(kind, rest)| {
+            !kind.is_empty()
+                && kind.bytes().all(token)
+                && rest.bytes().next().is_some_and(|b| b.is_ascii_graphic())
+                && rest.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+        });
     if ok {
         Ok(())
     } else {
