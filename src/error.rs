@@ -182,6 +182,9 @@ impl From<CoreError> for ApiError {
                 ApiError::from_code(ErrorKind::ServiceUnavailable)
             }
             CoreError::Store(_) | CoreError::Internal(_) => ApiError::internal(e),
+            CoreError::UnsupportedType(message) => {
+                ApiError::new(ErrorKind::UnsupportedMediaType, message)
+            }
         }
     }
 }

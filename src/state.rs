@@ -127,4 +127,5 @@ core_handles!(
     chorus_actors::inbound::Inbound => inbound,
     chorus_actors::settings::Settings => settings,
     chorus_actors::plugin_state::PluginStates => plugin_states,
+    chorus_actors::files::Files => files,
 );

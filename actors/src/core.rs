@@ -61,6 +61,8 @@ pub struct CoreConfig {
     pub default_reservation_tokens: u64,
     /// How often the sweeper deletes expired plugin states.
     pub plugin_state_sweep: Duration,
+    /// The object store and limits of files (`[files]`).
+    pub files: crate::files::FilesConfig,
 }
 
 /// The running core. Cheap to clone; every clone reaches the same actors.
@@ -80,6 +82,7 @@ pub struct Core {
     projects: Projects,
     contacts: Contacts,
     inbound: crate::inbound::Inbound,
+    files: crate::files::Files,
     started_at: Instant,
     actors: SupervisorConfig,
     /// Set when shutdown begins; readiness fails from then on.
@@ -137,6 +140,8 @@ impl Core {
             crate::plugin_state::PluginStates::open(store.clone(), config.limits.plugin_states)?;
         let (sweeper, period) = (plugin_states.clone(), config.plugin_state_sweep);
         background.spawn_with(move |stop| sweeper.sweep_until(period, stop));
+        let files = crate::files::Files::open(&store, config.files).await?;
+        documents.attach_files(files.clone());
         let deps = ChatDeps {
             projects: projects.clone(),
             documents: documents.clone(),
@@ -177,6 +182,10 @@ impl Core {
             "document.ingest".into(),
             Arc::new(crate::documents::Ingest(documents.clone())),
         );
+        handlers.insert(
+            crate::files::DELETE_JOB.into(),
+            Arc::new(crate::files::DeleteObject(files.blobs().clone())),
+        );
         if let Some(target) = &config.webhooks {
             let deliver = crate::jobs::webhook::DeliverWebhook::new(target.clone())?;
             handlers.insert("webhook.deliver".into(), Arc::new(deliver));
@@ -204,11 +213,13 @@ impl Core {
         let inbound =
             crate::inbound::Inbound::start(inbound_events, jobs.clone(), config.inbound.sources)
                 .await;
+        background.spawn(files.clone().sweep_forever(jobs.clone()));
         Ok(Self {
             projects,
             contacts,
             inbound,
             documents,
+            files,
             jobs,
             channels,
             connections,
@@ -327,6 +338,11 @@ impl Core {
     /// Contact form submissions.
     pub fn contacts(&self) -> &Contacts {
         &self.contacts
+    }
+
+    /// Files in the object store.
+    pub fn files(&self) -> &crate::files::Files {
+        &self.files
     }
 
     /// A real write+read round trip through the store, and whether the actors

@@ -40,7 +40,7 @@ pub enum CoreError {
         /// What the field must be, for the client.
         message: String,
     },
-    /// A field over its size limit (a plugin state's `state_data`): 413.
+    /// A field over its size limit (a plugin state's `state_data`, an announced file size): 413.
     #[error("{field}: at most {limit} bytes")]
     TooLarge {
         /// The request field at fault.
@@ -105,6 +105,9 @@ pub enum CoreError {
     /// A bug; the text is for logs only.
     #[error("internal: {0}")]
     Internal(String),
+    /// 415: a file of a type the operation does not take.
+    #[error("{0}")]
+    UnsupportedType(String),
 }
 
 impl From<StoreError> for CoreError {
@@ -163,6 +166,7 @@ impl CoreError {
             CoreError::RateLimited { .. } => ErrorKind::RateLimitExceeded,
             CoreError::Llm(e) => e.kind(),
             CoreError::Store(_) | CoreError::Internal(_) => ErrorKind::Internal,
+            CoreError::UnsupportedType(_) => ErrorKind::UnsupportedMediaType,
         }
     }
 

@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod audit;
 pub mod background;
 pub mod error;
+pub mod files;
 pub mod inbound;
 pub mod jobs;
 pub mod llm;

@@ -1,6 +1,7 @@
 //! Configuration: `config/default.toml` (compiled in) < `--config FILE` <
 //! `CHORUS__SECTION__KEY` environment variables < command-line flags.
 
+mod files;
 mod plugin_state;
 mod providers;
 mod sections;
@@ -11,6 +12,7 @@ use std::path::PathBuf;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 
+pub use files::{FileStoreKind, FilesSection, S3Section};
 pub use plugin_state::PluginStateConfig;
 pub use providers::{
     CONNECT_TIMEOUT_MS, DefaultChoice, ECHO_TOKENS_PER_S, MAX_RETRIES, READ_TIMEOUT_MS,
@@ -158,6 +160,9 @@ impl Config {
                 format!("at most {}", i64::MAX),
             ));
         }
+        if let Err((key, message)) = self.files.validate() {
+            return Err(ConfigError::new(key, message));
+        }
         if self.documents.chunk_overlap >= self.documents.chunk_chars {
             return Err(ConfigError::new(
                 "documents.chunk_overlap",
@@ -176,6 +181,17 @@ fn reject_secrets_in_files(files: &Figment) -> Result<(), ConfigError> {
             "webhooks.secret",
             "secrets come from the environment only (CHORUS__WEBHOOKS__SECRET)",
         ));
+    }
+    for key in ["files.s3.access_key_id", "files.s3.secret_access_key"] {
+        if files.contains(key) {
+            return Err(ConfigError::new(
+                key,
+                format!(
+                    "secrets come from the environment only (CHORUS__{})",
+                    key.to_uppercase().replace('.', "__")
+                ),
+            ));
+        }
     }
     if files.contains("metrics.token") {
         return Err(ConfigError::new(

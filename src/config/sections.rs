@@ -24,6 +24,7 @@ pub struct Config {
     pub jobs: JobsConfig,
     pub webhooks: WebhooksConfig,
     pub documents: DocumentsConfig,
+    pub files: super::files::FilesSection,
     pub providers: BTreeMap<String, ProviderConfig>,
     #[serde(default)]
     pub metrics: MetricsConfig,

@@ -193,3 +193,14 @@ fn incoming_webhook_sources_sit_beside_the_outgoing_keys() {
     assert_eq!(err.key, "webhooks.sources.github.secret");
     assert!(!err.to_string().contains("whsec_file"));
 }
+
+#[test]
+fn s3_keys_in_a_file_are_refused_and_s3_needs_a_bucket() {
+    let err = load_file("[files.s3]\nsecret_access_key = \"hunter2\"\n").unwrap_err();
+    assert_eq!(err.key, "files.s3.secret_access_key");
+    assert!(!err.to_string().contains("hunter2"));
+    let err = load_file("[files]\nstore = \"s3\"\n").unwrap_err();
+    assert_eq!(err.key, "files.s3.bucket");
+    let err = load_file("[files]\nstore = \"ftp\"\n").unwrap_err();
+    assert!(err.to_string().contains("files.store"), "{err}");
+}

@@ -361,6 +361,19 @@ pub fn extra_fields_or_null() -> Schema {
     }))
 }
 
+/// An announced file size in bytes, up to `files.max_bytes` (filled in at start).
+pub fn file_size() -> Schema {
+    let v = json!({"type": "integer", "minimum": 0, "description": "Exact size in bytes."});
+    schema(marker(v, Configured::FileSize))
+}
+
+/// A media type as `files` checks it: `type/subtype`, visible ASCII.
+pub fn media_type() -> Schema {
+    let mut v = string(3, limits::NAME_CHARS, "A media type such as text/markdown.");
+    v["pattern"] = chorus_actors::files::MEDIA_TYPE_PATTERN.into();
+    schema(v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

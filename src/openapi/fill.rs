@@ -49,6 +49,8 @@ pub enum Configured {
     AnalysisType,
     /// The seconds of a `delay` job, up to `jobs.max_delay_s`.
     DelaySeconds,
+    /// An announced file size, up to `files.max_bytes`.
+    FileSize,
 }
 
 impl Configured {
@@ -59,6 +61,7 @@ impl Configured {
             Configured::OpenAiModel => "openai-model",
             Configured::AnalysisType => "analysis-type",
             Configured::DelaySeconds => "delay-seconds",
+            Configured::FileSize => "file-size",
         }
     }
 }
@@ -84,6 +87,7 @@ struct Values {
     openai_models: Option<BTreeSet<String>>,
     templates: Vec<String>,
     max_delay_s: u64,
+    max_file_bytes: u64,
 }
 
 impl Values {
@@ -118,6 +122,7 @@ impl Values {
             openai_models,
             templates: state.config.templates.keys().cloned().collect(),
             max_delay_s: state.config.jobs.max_delay_s,
+            max_file_bytes: state.config.files.max_bytes,
         }
     }
 
@@ -143,6 +148,7 @@ impl Values {
             },
             "analysis-type" => choices(&mut self.templates.iter()),
             "delay-seconds" => json!({ "maximum": self.max_delay_s }),
+            "file-size" => json!({ "maximum": self.max_file_bytes }),
             _ => json!({}),
         }
     }

@@ -42,6 +42,21 @@ pub struct TextDocument {
     pub project_id: Option<Uuid>,
 }
 
+/// A document made of an uploaded text file (`POST /files/upload-url`).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct FileDocument {
+    pub file_id: Uuid,
+}
+
+/// The JSON forms of an upload: the text itself, or an uploaded file.
+#[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum NewDocument {
+    Text(TextDocument),
+    File(FileDocument),
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DocumentView {
     pub id: Uuid,
@@ -101,10 +116,12 @@ async fn read_file(mut form: Multipart) -> Result<(String, String), ApiError> {
     Err(ApiError::validation("file", "a multipart field named file"))
 }
 
-/// Uploads a document: multipart with a `file` (.txt or .md, UTF-8) or JSON
-/// `{"title","text"}`. Answers 202 while it is chunked and indexed.
-#[utoipa::path(post, path = "/documents", tag = "documents", request_body = TextDocument, security(("bearer" = []), ("cookie" = [])),
+/// Uploads a document: multipart with a `file` (.txt or .md, UTF-8), JSON
+/// `{"title","text"}`, or JSON `{"file_id"}` of an uploaded text file.
+/// Answers 202 while it is chunked and indexed.
+#[utoipa::path(post, path = "/documents", tag = "documents", request_body = NewDocument, security(("bearer" = []), ("cookie" = [])),
     responses((status = 202, description = "{document_id, job_id, status: processing}"),
+              (status = 404, description = "no such file of yours"), (status = 409, description = "the file is not confirmed yet"),
               (status = 413, description = "over limits.upload_bytes"), (status = 415, description = "not .txt/.md or not UTF-8")))]
 async fn upload(
     State(state): State<AppState>,
@@ -127,7 +144,21 @@ async fn upload(
         // (an error of this inner limit is a 413 like the outer one).
         let limit = state.config.limits.json_body_bytes;
         let req = req.map(|body| Body::new(http_body_util::Limited::new(body, limit)));
-        let Json(body) = Json::<TextDocument>::from_request(req, &state).await?;
+        let Json(body) = Json::<Value>::from_request(req, &state).await?;
+        let names_a_file = body.get("file_id").is_some();
+        let body = body.to_string();
+        if names_a_file {
+            let FileDocument { file_id } = crate::extract::parse_json(body.as_bytes())?;
+            let core = &state.core;
+            let (doc, job) = core
+                .documents()
+                .submit_file(core.jobs(), me.user.id, file_id)
+                .await?;
+            let body =
+                json!({ "document_id": doc.id, "job_id": job.id, "status": doc.status.as_str() });
+            return Ok((StatusCode::ACCEPTED, axum::Json(body)));
+        }
+        let body: TextDocument = crate::extract::parse_json(body.as_bytes())?;
         (body.title, body.text, body.project_id)
     };
     let core = &state.core;

@@ -11,6 +11,7 @@ mod chat;
 mod contact;
 mod conversations;
 mod documents;
+mod files;
 mod jobs;
 mod openai;
 mod ops;
@@ -48,6 +49,7 @@ fn api(state: &AppState) -> OpenApiRouter<AppState> {
     let public_contact = per_ip(state, contact::public_router(), RateClass::Contact);
     // Senders such as Stripe burst from a few IPs: the default class, not `auth`.
     let webhook_senders = per_ip(state, webhooks_in::public_router(), RateClass::Default);
+    let signed_urls = per_ip(state, files::content_router(), RateClass::Default);
     let checks_a_password = signed_in(state, auth::password_router(), RateClass::Auth);
     let calls_a_model = signed_in(
         state,
@@ -75,7 +77,8 @@ fn api(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(webhooks_in::router())
         .merge(settings::router())
         .merge(setting_instances::router())
-        .merge(plugin_state::router());
+        .merge(plugin_state::router())
+        .merge(files::router());
     let everything_else = signed_in(state, everything_else, RateClass::Default);
     let websocket = signed_in(state, ws::router(), RateClass::Default)
         .route_layer(axum::middleware::from_fn(ws::token_from_query));
@@ -83,6 +86,7 @@ fn api(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(public_auth)
         .merge(public_contact)
         .merge(webhook_senders)
+        .merge(signed_urls)
         .merge(checks_a_password)
         .merge(calls_a_model)
         .merge(everything_else)

@@ -17,6 +17,8 @@ mod conversations;
 mod documents;
 mod errors;
 mod fake_llm;
+mod files;
+mod files_s3;
 mod hardening_auth;
 mod hardening_docs;
 mod hardening_jobs;

@@ -87,6 +87,30 @@ impl SearchIndex {
         self.reader.reload().map_err(internal)
     }
 
+    /// Adds chunks `first..` of a document without touching its others
+    /// (blocking): ingestion from a file indexes one segment at a time.
+    pub fn append(
+        &self,
+        user: Uuid,
+        document: Uuid,
+        first: u32,
+        chunks: &[String],
+    ) -> Result<(), CoreError> {
+        let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        for (i, text) in chunks.iter().enumerate() {
+            writer
+                .add_document(doc!(
+                    self.document => document.to_string(),
+                    self.user => user.to_string(),
+                    self.chunk => u64::from(first) + i as u64,
+                    self.text => text.as_str(),
+                ))
+                .map_err(internal)?;
+        }
+        writer.commit().map_err(internal)?;
+        self.reader.reload().map_err(internal)
+    }
+
     /// Removes a document from the index (blocking).
     pub fn remove(&self, document: Uuid) -> Result<(), CoreError> {
         let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());

@@ -3,6 +3,7 @@
 //! retrieved into the system prompt of conversations that name them.
 
 mod chunk;
+mod from_file;
 mod index;
 
 use std::path::PathBuf;
@@ -73,6 +74,11 @@ struct Inner {
     /// Serializes an ingestion's writes with a delete of the same document,
     /// so a delete during ingestion is never undone by it.
     locks: KeyLocks,
+    /// Document id -> the uploaded file its text is read from (documents
+    /// made with `{"file_id"}`; the others keep their text in `texts`).
+    sources: Table<Uuid, Uuid>,
+    /// The files documents may be made from (set once by the core).
+    files: std::sync::OnceLock<crate::files::Files>,
 }
 
 impl Documents {
@@ -86,9 +92,11 @@ impl Documents {
                 chunks: store.table("document_chunks")?,
                 count: UserCount::open(&store, Counted::Documents)?,
                 index: SearchIndex::open(&config.index_dir)?,
+                sources: store.table("document_sources")?,
                 store,
                 config,
                 locks: KeyLocks::default(),
+                files: Default::default(),
             }),
         })
     }
@@ -101,7 +109,8 @@ impl Documents {
         title: &str,
         text: String,
     ) -> Result<(Document, Job), CoreError> {
-        self.submit_to(jobs, user_id, title, text, None).await
+        self.submit_from(jobs, user_id, title, Source::Text(text), None)
+            .await
     }
 
     /// [`Documents::submit`] into one of the user's live projects (422
@@ -120,18 +129,18 @@ impl Documents {
         };
         projects.require_live(user_id, project)?;
         let submitted = self
-            .submit_to(jobs, user_id, title, text, Some(project))
+            .submit_from(jobs, user_id, title, Source::Text(text), Some(project))
             .await?;
         projects.announce(project, ProjectEvent::DocumentAdded(submitted.0.id));
         Ok(submitted)
     }
 
-    async fn submit_to(
+    async fn submit_from(
         &self,
         jobs: &Jobs,
         user_id: Uuid,
         title: &str,
-        text: String,
+        source: Source,
         project_id: Option<Uuid>,
     ) -> Result<(Document, Job), CoreError> {
         let title = title.trim();
@@ -142,14 +151,17 @@ impl Documents {
             user_id,
             title: title.to_string(),
             status: DocumentStatus::Processing,
-            size_bytes: text.len() as u64,
+            size_bytes: source.size(),
             chunk_count: 0,
             error: None,
             job_id: None,
             created_at: now_ms(),
             project_id,
         };
-        inner.texts.insert(&doc.id, &text)?;
+        match &source {
+            Source::Text(text) => inner.texts.insert(&doc.id, text)?,
+            Source::File { id, .. } => inner.sources.insert(&doc.id, id)?,
+        }
         {
             let _guard = inner.count.lock(user_id);
             let n = inner.count.check(user_id, inner.config.max_per_user, || {
@@ -180,6 +192,7 @@ impl Documents {
                 inner.by_user.remove(&(user_id, doc.id))?;
                 inner.docs.remove(&doc.id)?;
                 inner.texts.remove(&doc.id)?;
+                inner.sources.remove(&doc.id)?;
                 return Err(e);
             }
         };
@@ -253,6 +266,7 @@ impl Documents {
             inner.index.remove(doc.id)?;
             inner.chunks.remove_prefix(&doc.id)?;
             inner.texts.remove(&doc.id)?;
+            inner.sources.remove(&doc.id)?;
             let (user, id) = (doc.user_id, doc.id);
             let _guard = inner.count.lock(user);
             inner.store.transaction_unflushed(
@@ -386,6 +400,81 @@ impl Documents {
     }
 }
 
+/// Where a new document's text comes from.
+enum Source {
+    /// Sent in the request.
+    Text(String),
+    /// An uploaded file of this size, read by the ingestion.
+    File { id: Uuid, size: u64 },
+}
+
+impl Source {
+    fn size(&self) -> u64 {
+        match self {
+            Source::Text(text) => text.len() as u64,
+            Source::File { size, .. } => *size,
+        }
+    }
+}
+
+/// The steps of an ingestion from a file, each one segment's work under
+/// the document's lock (blocking; `from_file.rs` streams the segments).
+impl Documents {
+    /// The file a document is read from, if it was made from one.
+    fn source_file(&self, id: Uuid) -> Result<Option<Uuid>, CoreError> {
+        Ok(self.inner.sources.get(&id)?)
+    }
+
+    /// Clears what an earlier attempt left: chunks and index entries.
+    fn begin_segments(&self, id: Uuid) -> Result<(), CoreError> {
+        let inner = &self.inner;
+        let _held = inner.locks.lock(&id);
+        inner.chunks.remove_prefix(&id)?;
+        inner.index.remove(id)
+    }
+
+    /// Chunks one segment of text and stores and indexes its chunks as
+    /// `first..`; answers the next chunk's index. `NotFound` once deleted.
+    fn add_segment(&self, user: Uuid, id: Uuid, first: u32, text: &str) -> Result<u32, CoreError> {
+        let inner = &self.inner;
+        let chunks = chunk(text, inner.config.chunk_chars, inner.config.chunk_overlap);
+        let _held = inner.locks.lock(&id);
+        if inner.docs.get(&id)?.is_none() {
+            return Err(CoreError::not_found("document", id));
+        }
+        for (i, c) in chunks.iter().enumerate() {
+            inner.chunks.insert(&(id, first + i as u32), c)?;
+        }
+        inner.index.append(user, id, first, &chunks)?;
+        Ok(first + chunks.len() as u32)
+    }
+
+    /// Records the outcome: `Ready` with `chunk_count` chunks, or `Failed`.
+    fn end_segments(&self, id: Uuid, outcome: Result<u32, String>) -> Result<Value, String> {
+        let inner = &self.inner;
+        let failed = |e: CoreError| e.public_message();
+        let _held = inner.locks.lock(&id);
+        let mut doc = inner
+            .docs
+            .get(&id)
+            .map_err(|e| failed(e.into()))?
+            .ok_or("the document was deleted")?;
+        match &outcome {
+            Ok(count) => {
+                doc.status = DocumentStatus::Ready;
+                doc.chunk_count = *count;
+                doc.error = None;
+            }
+            Err(e) => {
+                doc.status = DocumentStatus::Failed;
+                doc.error = Some(e.clone());
+            }
+        }
+        inner.docs.insert(&id, &doc).map_err(|e| failed(e.into()))?;
+        outcome.map(|count| json!({ "document_id": id, "chunk_count": count }))
+    }
+}
+
 /// The `document.ingest` job type: `{"document_id"}`.
 pub struct Ingest(pub Documents);
 
@@ -410,9 +499,13 @@ impl JobHandler for Ingest {
                 .get(ctx.user_id, id)
                 .map_err(|e| e.public_message())?;
             let store = documents.inner.store.clone();
-            let result = tokio::task::spawn_blocking(move || documents.ingest(id))
-                .await
-                .map_err(|_| "the ingestion crashed".to_string())?;
+            let source = documents.source_file(id).map_err(|e| e.public_message())?;
+            let result = match source {
+                Some(file) => documents.ingest_file(ctx.user_id, id, file).await,
+                None => tokio::task::spawn_blocking(move || documents.ingest(id))
+                    .await
+                    .map_err(|_| "the ingestion crashed".to_string())?,
+            };
             store
                 .commit()
                 .await
