@@ -77,6 +77,9 @@ def no_foreign_project(context, case, kwargs):
     )
     if attaches and isinstance(case.body, dict) and isinstance(case.body.get("project_id"), str):
         case.body["project_id"] = None
+
+
+@schemathesis.hook("before_call")
 def consistent_setting_definitions(context, case, kwargs):
     """A setting definition's default must pass its own `validation`
     (min <= value <= max, a pattern that compiles and matches, one of the

@@ -233,6 +233,17 @@ where
         .ok_or_else(|| D::Error::custom(format!("{n} is not a whole number in range")))
 }
 
+/// [`whole`] for a required integer field: present, not `null`.
+/// Use with `#[serde(deserialize_with = "whole_required")]`.
+pub fn whole_required<'de, T, D>(de: D) -> Result<T, D::Error>
+where
+    T: TryFrom<u64>,
+    D: serde::Deserializer<'de>,
+{
+    use serde::de::Error;
+    whole(de)?.ok_or_else(|| D::Error::custom("a whole number, not null"))
+}
+
 /// [`whole`] for a field where `null` clears the value (see [`double_option`]).
 pub fn whole_or_clear<'de, T, D>(de: D) -> Result<Option<Option<T>>, D::Error>
 where

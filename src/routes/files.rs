@@ -50,6 +50,7 @@ pub struct UploadUrlBody {
     pub content_type: String,
     /// The exact size in bytes; the upload must match it.
     #[schema(schema_with = fields::file_size)]
+    #[serde(deserialize_with = "crate::extract::whole_required")]
     pub size: u64,
 }
 

@@ -219,13 +219,13 @@ async fn an_expired_state_is_invisible_and_cleanup_deletes_it() {
     let (_, short) = create(
         &app,
         &ada,
-        json!({"plugin_id": "p", "state_key": "a", "ttl_expires_at": in_ms(300)}),
+        json!({"plugin_id": "p", "state_key": "a", "ttl_expires_at": in_ms(1_500)}),
     )
     .await;
     create(
         &app,
         &ada,
-        json!({"plugin_id": "p", "state_key": "b", "ttl_expires_at": in_ms(300)}),
+        json!({"plugin_id": "p", "state_key": "b", "ttl_expires_at": in_ms(1_500)}),
     )
     .await;
     create(
@@ -249,14 +249,13 @@ async fn an_expired_state_is_invisible_and_cleanup_deletes_it() {
     )
     .await;
     assert_eq!(status, 404, "an expired state cannot be changed");
-    let list = app.get_json("/plugin-state", &ada).await;
-    assert_eq!(
-        (
-            list["total"].as_u64(),
-            list["items"][0]["state_key"].as_str()
-        ),
-        (Some(1), Some("c"))
-    );
+    // b was made a moment after a: wait until it has expired too.
+    let list = eventually("b to expire as well", || async {
+        let list = app.get_json("/plugin-state", &ada).await;
+        (list["total"].as_u64() == Some(1)).then_some(list)
+    })
+    .await;
+    assert_eq!(list["items"][0]["state_key"].as_str(), Some("c"));
     assert_eq!(
         app.get_json("/plugin-state/stats", &ada).await["total_states"],
         1

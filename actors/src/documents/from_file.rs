@@ -81,12 +81,13 @@ impl Documents {
         file_id: Uuid,
     ) -> Result<(Document, Job), CoreError> {
         let file = self.files()?.get(user_id, file_id)?;
-        check_text_file(&file)?;
+        // The state first: a pending file of any type is 409 until confirmed.
         if file.status != FileStatus::Uploaded {
             return Err(CoreError::Conflict(
                 "the file has not been confirmed yet".into(),
             ));
         }
+        check_text_file(&file)?;
         let source = Source::File {
             id: file.id,
             size: file.size,
