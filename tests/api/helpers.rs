@@ -93,6 +93,25 @@ impl TestApp {
     }
 }
 
+/// `method` on `/api/v1{path}` as `token`: the status and the JSON body
+/// (`null` for a 204).
+pub async fn call(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let r = app.send(method, path, Some(token), body).await;
+    let status = r.status().as_u16();
+    let body = if status == 204 {
+        serde_json::Value::Null
+    } else {
+        r.json().await.unwrap()
+    };
+    (status, body)
+}
+
 /// The parsed error envelope of a response, asserting its shape.
 pub async fn envelope(response: reqwest::Response) -> serde_json::Value {
     assert_eq!(

@@ -4,24 +4,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, eventually, spawn_app, spawn_app_with};
-
-async fn call(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let r = app.send(method, path, Some(token), body).await;
-    let status = r.status().as_u16();
-    let body = if status == 204 {
-        Value::Null
-    } else {
-        r.json().await.unwrap()
-    };
-    (status, body)
-}
+use crate::helpers::{TestApp, call, eventually, spawn_app, spawn_app_with};
 
 async fn create(app: &TestApp, token: &str, body: Value) -> (u16, Value) {
     call(app, Method::POST, "/plugin-state", token, Some(body)).await

@@ -4,30 +4,13 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, envelope, spawn_app};
+use crate::helpers::{TestApp, call, envelope, spawn_app};
 
 /// The first account is a superadmin; the second a plain user.
 async fn admin_and_user(app: &TestApp) -> (String, String) {
     let admin = app.sign_up("root").await.access;
     let user = app.sign_up("ada").await.access;
     (admin, user)
-}
-
-async fn call(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let r = app.send(method, path, Some(token), body).await;
-    let status = r.status().as_u16();
-    let body = if status == 204 {
-        Value::Null
-    } else {
-        r.json().await.unwrap()
-    };
-    (status, body)
 }
 
 async fn define(app: &TestApp, admin: &str, body: Value) -> Value {
