@@ -8,6 +8,7 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -66,19 +67,27 @@ pub fn last_event_id(headers: &HeaderMap) -> u64 {
         .unwrap_or(0)
 }
 
-/// Counts open SSE streams in `chorus_sse_streams` while it lives.
-struct StreamGauge;
+/// Counts an open SSE response while it lives: in `chorus_sse_streams`
+/// and in its server's count of SSE streams (the admin dashboard's
+/// `connections.sse`), reached through the response's stream slot.
+pub(crate) struct StreamGauge {
+    count: Arc<AtomicUsize>,
+}
 
 impl StreamGauge {
-    fn new() -> Self {
+    /// Counts one more SSE response of the server `slot` was taken from.
+    pub(crate) fn new(slot: &StreamLease) -> Self {
         metrics::gauge!("chorus_sse_streams").increment(1.0);
-        StreamGauge
+        let count = slot.sse_count();
+        count.fetch_add(1, Ordering::Relaxed);
+        StreamGauge { count }
     }
 }
 
 impl Drop for StreamGauge {
     fn drop(&mut self) {
         metrics::gauge!("chorus_sse_streams").decrement(1.0);
+        self.count.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -89,7 +98,8 @@ const KEEP_ALIVE: Duration = Duration::from_secs(10);
 /// [`chorus_actors::replay::sse_frame`]) on stream slot `slot`: they are
 /// written as they are, with a keep-alive comment when the stream is quiet.
 pub fn respond(slot: StreamLease, frames: impl Stream<Item = Bytes> + Send + 'static) -> Response {
-    let state = (Box::pin(guarded(slot, frames)), StreamGauge::new());
+    let gauge = StreamGauge::new(&slot);
+    let state = (Box::pin(guarded(slot, frames)), gauge);
     let body = futures::stream::unfold(state, |(mut frames, gauge)| async move {
         let frame = match tokio::time::timeout(KEEP_ALIVE, frames.next()).await {
             Ok(Some(frame)) => frame,

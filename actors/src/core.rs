@@ -155,6 +155,7 @@ impl Core {
             replay_window: config.replay_window,
             context_messages: config.context_messages,
             default_reservation: config.default_reservation_tokens,
+            live: Default::default(),
         };
         let conversations =
             Conversations::start(store.clone(), deps, config.actors.clone()).await?;

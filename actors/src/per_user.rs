@@ -155,6 +155,38 @@ impl UserCount {
     fn key(&self, user: Uuid) -> (Uuid, u32) {
         (user, self.kind.code())
     }
+
+    /// The key of every user's records of this kind together (no user has the max id).
+    fn total_key(&self) -> (Uuid, u32) {
+        (Uuid::max(), self.kind.code())
+    }
+
+    /// Moves the count of every user's records by `delta`, inside the
+    /// create's or delete's transaction. Left alone until
+    /// [`UserCount::ensure_total`] has stored it.
+    pub fn add_total_in(&self, tx: &Tx<'_>, delta: i64) -> TxResult<()> {
+        match tx.get(&self.table, &self.total_key())? {
+            Some(n) => {
+                let n = n.saturating_add_signed(delta);
+                tx.insert(&self.table, &self.total_key(), &n)
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Stores the count of every user's records, from `count`, if none is
+    /// stored yet. Call at start-up, before any create or delete.
+    pub fn ensure_total(&self, count: impl FnOnce() -> u64) -> Result<(), StoreError> {
+        if self.table.get(&self.total_key())?.is_none() {
+            self.table.insert(&self.total_key(), &count())?;
+        }
+        Ok(())
+    }
+
+    /// Every user's records of this kind, as counted by [`UserCount::add_total_in`].
+    pub fn total(&self) -> Result<u64, StoreError> {
+        Ok(self.table.get(&self.total_key())?.unwrap_or(0))
+    }
 }
 
 /// How many entries an `(owner, ...)` index holds for `owner`. Reads keys

@@ -297,7 +297,7 @@ async fn a_chat_job_cannot_ask_for_more_than_five_attempts() {
 
 /// A server on `dir` that outlives its `TestApp` handle's data dir rules:
 /// the caller owns `dir`, so the server can be stopped and started again.
-async fn serve_on(dir: &std::path::Path) -> (TestApp, chorus_actors::Core) {
+pub async fn serve_on(dir: &std::path::Path) -> (TestApp, chorus_actors::Core) {
     let config = test_config(dir);
     // sled's file lock outlives a stopped server by a moment.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);

@@ -3,6 +3,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 mod admin;
+mod admin_dashboard;
+mod admin_jobs;
 mod ai;
 mod api_keys;
 mod auth;

@@ -6,6 +6,7 @@
 pub(crate) mod actor;
 mod admin;
 mod api_keys;
+mod counts;
 mod login;
 mod oidc;
 mod passwords;
@@ -33,6 +34,7 @@ use throttle::FailureThrottle;
 
 pub use admin::{UserPage, UserPatch};
 pub use api_keys::NewApiKey;
+pub use counts::UserFigures;
 pub use login::{LoginContext, LoginOutcome};
 pub use oidc::OidcClaims;
 pub use revocations::{Revocations, Revoked};
@@ -128,6 +130,7 @@ impl Accounts {
         actors: SupervisorConfig,
     ) -> Result<Self, CoreError> {
         let tables = Tables::open(&store)?;
+        counts::ensure(&tables)?;
         let revoked: Arc<DashMap<Uuid, i64>> = Arc::new(DashMap::new());
         // Sessions revoked recently enough that their access tokens may still
         // be live (with the verifier's clock leeway on top).
@@ -210,13 +213,14 @@ impl Accounts {
         oidc_identity: Option<&str>,
     ) -> Result<Arc<User>, CoreError> {
         let t = &self.tables;
-        let tables: [&dyn crate::store::TableRef; 6] = [
+        let tables: [&dyn crate::store::TableRef; 7] = [
             &t.users,
             &t.by_email,
             &t.by_username,
             &t.meta,
             &t.oidc_identities,
             &t.oidc_bound,
+            &t.totals,
         ];
         let user = self
             .store
@@ -235,6 +239,7 @@ impl Accounts {
                     tx.insert(&t.oidc_bound, &user.id, &identity.to_string())?;
                 }
                 tx.insert(&t.users, &user.id, &user)?;
+                counts::created_in(tx, &t.totals, &user)?;
                 Ok(user)
             })
             .await?;
@@ -293,11 +298,15 @@ impl Accounts {
         // later cannot have its record overwritten by this older one.
         let _guard = self.user_lock(id).lock().await;
         self.store
-            .transaction(&[&t.users, &t.by_username, &t.by_email], |tx| {
+            .transaction(&[&t.users, &t.by_username, &t.by_email, &t.totals], |tx| {
                 let Some(mut user) = tx.get(&t.users, &id)? else {
                     return Tx::abort(crate::store::StoreError::Conflict("user vanished".into()));
                 };
+                let was_active = user.is_active;
                 change(&mut user, tx)?;
+                if user.is_active != was_active {
+                    counts::activity_in(tx, &t.totals, user.is_active)?;
+                }
                 user.updated_at = now_ms();
                 tx.insert(&t.users, &id, &user)
             })

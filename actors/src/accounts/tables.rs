@@ -36,6 +36,8 @@ pub struct Tables {
     pub oidc_identities: Table<str, Uuid>,
     /// Account -> its OIDC identity: an account is bound to one identity.
     pub oidc_bound: Table<Uuid, String>,
+    /// The counts of accounts (`counts.rs`), written with each account write.
+    pub totals: Table<str, super::counts::UserTotals>,
 }
 
 impl Tables {
@@ -55,6 +57,7 @@ impl Tables {
             api_key_count: UserCount::open(store, Counted::ApiKeys)?,
             oidc_identities: store.table("oidc_identities")?,
             oidc_bound: store.table("oidc_bound")?,
+            totals: store.table("account_totals")?,
         })
     }
 

@@ -204,6 +204,16 @@ impl Connections {
         }
     }
 
+    /// WebSockets open now (the admin dashboard).
+    pub fn open_sockets(&self) -> usize {
+        self.live.len()
+    }
+
+    /// Connection actors alive now (a quiet socket's actor passivates).
+    pub fn actor_count(&self) -> usize {
+        self.actors.len()
+    }
+
     /// Whether the connection actors' supervisor is still running.
     pub fn is_up(&self) -> bool {
         self.actors.is_up()

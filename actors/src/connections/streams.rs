@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use dashmap::DashMap;
@@ -67,6 +67,9 @@ pub struct Streams {
     by_user: Arc<ByUser>,
     next_id: Arc<AtomicU64>,
     max_per_user: usize,
+    /// SSE responses open now: the edge's `StreamGauge` counts itself here
+    /// through its lease, so the dashboard reads this server's streams only.
+    sse: Arc<AtomicUsize>,
 }
 
 impl Streams {
@@ -76,6 +79,7 @@ impl Streams {
             by_user: Arc::new(DashMap::new()),
             next_id: Arc::new(AtomicU64::new(0)),
             max_per_user,
+            sse: Default::default(),
         }
     }
 
@@ -99,6 +103,7 @@ impl Streams {
             id,
             handle: StreamHandle { slot },
             by_user: self.by_user.clone(),
+            sse: self.sse.clone(),
         })
     }
 
@@ -114,6 +119,11 @@ impl Streams {
         }
     }
 
+    /// SSE responses open now, as counted by [`StreamLease::sse_count`].
+    pub fn open_sse(&self) -> usize {
+        self.sse.load(Ordering::Relaxed)
+    }
+
     /// How many streams `user` holds open.
     pub fn open_by(&self, user: Uuid) -> usize {
         self.by_user.get(&user).map_or(0, |s| s.len())
@@ -125,9 +135,16 @@ pub struct StreamLease {
     id: u64,
     handle: StreamHandle,
     by_user: Arc<ByUser>,
+    sse: Arc<AtomicUsize>,
 }
 
 impl StreamLease {
+    /// The count of open SSE responses of the registry this lease is from:
+    /// an SSE response adds itself while it lives ([`Streams::open_sse`]).
+    pub fn sse_count(&self) -> Arc<AtomicUsize> {
+        self.sse.clone()
+    }
+
     /// A handle to the stream, for whoever renews or closes it.
     pub fn handle(&self) -> &StreamHandle {
         &self.handle

@@ -127,7 +127,14 @@ impl ConversationActor {
             provider,
             model,
         };
-        let task = tokio::spawn(prepare.run(generation.clone(), reply, ended));
+        let (live, run) = (
+            deps.live.start(),
+            prepare.run(generation.clone(), reply, ended),
+        );
+        let task = tokio::spawn(async move {
+            let _live = live;
+            run.await
+        });
         Ok(Running { generation, task })
     }
 }

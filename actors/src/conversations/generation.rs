@@ -43,6 +43,8 @@ pub struct ChatDeps {
     /// Completion tokens reserved for a call that sets no `max_tokens`
     /// (`quotas.default_reservation_tokens`).
     pub default_reservation: u64,
+    /// Conversation generations running now (the admin dashboard).
+    pub live: crate::conversations::LiveGenerations,
 }
 
 impl ChatDeps {

@@ -6,6 +6,7 @@ mod actor;
 mod catalog;
 mod checks;
 pub mod generation;
+mod live;
 mod prepare;
 pub(crate) mod prompt;
 mod tables;
@@ -21,6 +22,7 @@ pub use catalog::Catalog;
 pub(crate) use checks::{check_content, resolve};
 use checks::{check_settings, model_error};
 pub use generation::{ChatParams, ChatStart};
+pub use live::LiveGenerations;
 pub use tables::ConvTables;
 pub use ticket::MAX_TICKET_ATTEMPTS;
 pub(crate) use ticket::TicketChat;
@@ -109,6 +111,7 @@ impl Conversations {
             let seen = tables.repair_all_counts()?;
             tracing::info!(conversations = seen, "checked message counts after a crash");
         }
+        tables.ensure_total()?;
         let deps = Arc::new(deps);
         let actors = Supervisor::start(ConversationActor::new(deps.clone()), actors).await?;
         Ok(Self {
@@ -127,6 +130,11 @@ impl Conversations {
     /// The conversation actors' supervisor (readiness, metrics, shutdown).
     pub(crate) fn actors(&self) -> &Supervisor<ConversationActor> {
         &self.actors
+    }
+
+    /// Generations running in conversations now (stateless ones not counted).
+    pub fn active_generations(&self) -> usize {
+        self.deps.live.count()
     }
 
     /// Creates a conversation for `user_id` after checking each field's cap and the model.

@@ -53,7 +53,8 @@ impl ConvTables {
                 |tx| {
                     tx.insert(&self.by_user, &(user, conv.updated_at, conv.id), &())?;
                     tx.insert(&self.conversations, &conv.id, conv)?;
-                    self.count.set_in(tx, user, n + 1)
+                    self.count.set_in(tx, user, n + 1)?;
+                    self.count.add_total_in(tx, 1)
                 },
             )?;
         }
@@ -77,10 +78,23 @@ impl ConvTables {
                 };
                 tx.remove(&self.conversations, &id)?;
                 tx.remove(&self.by_user, &(user, conv.updated_at, id))?;
-                self.count.decrement_in(tx, user)
+                self.count.decrement_in(tx, user)?;
+                self.count.add_total_in(tx, -1)
             },
         )?;
         Ok(())
+    }
+
+    /// Every user's conversations together, for the admin dashboard: one read.
+    pub fn total(&self) -> Result<u64, CoreError> {
+        Ok(self.count.total()?)
+    }
+
+    /// Counts every conversation once if the total was never stored (at start-up).
+    pub(crate) fn ensure_total(&self) -> Result<(), CoreError> {
+        Ok(self
+            .count
+            .ensure_total(|| self.conversations.len() as u64)?)
     }
 
     /// How many conversations `user` has, from the recency index: keys only,

@@ -68,6 +68,7 @@ async fn fixture() -> Fixture {
         replay_window: Duration::from_secs(60),
         context_messages: 10,
         default_reservation: 100,
+        live: Default::default(),
     };
     let actors = SupervisorConfig {
         max_restarts: 5,

@@ -75,6 +75,8 @@ pub struct JobDeps {
     pub(super) next_attempt: AtomicU64,
     /// Unfinished jobs per user (`jobs.max_per_user`).
     pub(super) counts: ActiveCounts,
+    /// Jobs per status and type, and how many ended lately (admin list, dashboard).
+    pub(super) totals: super::totals::JobTotals,
     /// The job actors, set once they started: outcomes go through it by key.
     pub(super) actors: OnceLock<Supervisor<JobActor>>,
     /// Attempts run here, so shutdown stops them.
@@ -119,6 +121,8 @@ impl KeyedActor for JobActor {
             // Restarted after a failure that lost the attempt (or its
             // outcome): nothing runs this job any more.
             requeue_interrupted(&deps.tables, &mut job)?;
+            let to = Some(job.status);
+            (deps.totals).moved(&deps.tables, &job, Some(JobStatus::Running), to)?;
             deps.store.commit().await?;
             if job.status.is_terminal() {
                 deps.counts.release(job.user_id);
@@ -139,6 +143,22 @@ impl KeyedActor for JobActor {
     }
 
     async fn handle(
+        &self,
+        ctx: &Ctx<Self>,
+        msg: JobMsg,
+        state: &mut JobState,
+    ) -> Result<(), CoreError> {
+        let before = state.job.as_ref().map(super::totals::Before::of);
+        let handled = self.handle_msg(ctx, msg, state);
+        if let Some(before) = before {
+            before.settle(&self.deps.totals, &self.deps.tables, state.job.as_ref())?;
+        }
+        handled
+    }
+}
+
+impl JobActor {
+    fn handle_msg(
         &self,
         ctx: &Ctx<Self>,
         msg: JobMsg,
@@ -210,11 +230,12 @@ impl KeyedActor for JobActor {
                 }
             },
             JobMsg::Delete(reply) => {
-                let unfinished = !job.status.is_terminal();
+                let (unfinished, was) = (!job.status.is_terminal(), job.status);
                 if unfinished {
                     self.cancel(job)?;
                 }
                 self.deps.tables.remove(job)?;
+                (self.deps.totals).moved(&self.deps.tables, job, Some(was), None)?;
                 let (deps, user) = (self.deps.clone(), job.user_id);
                 self.when_durable(move |durable| {
                     if unfinished && durable.is_ok() {
@@ -227,9 +248,7 @@ impl KeyedActor for JobActor {
         }
         Ok(())
     }
-}
 
-impl JobActor {
     /// Answers requests for a job deleted while its actor lived.
     fn gone(&self, id: Uuid, msg: JobMsg) -> Result<(), CoreError> {
         let missing = || CoreError::not_found("job", "deleted");

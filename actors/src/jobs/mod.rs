@@ -3,6 +3,7 @@
 //! unfinished jobs at start-up through an index of active jobs.
 
 mod actor;
+mod admin;
 mod counts;
 mod fair;
 #[cfg(test)]
@@ -14,6 +15,7 @@ mod scheduler;
 mod tables;
 #[cfg(test)]
 mod tests;
+mod totals;
 
 pub mod webhook;
 
@@ -29,11 +31,13 @@ use uuid::Uuid;
 
 pub use actor::JobDeps;
 pub(crate) use actor::{JobActor, JobMsg};
+pub use admin::AdminJobFilter;
 use counts::ActiveCounts;
 pub use handler::{Delay, Handlers, JobHandler, Visibility};
 use scheduler::Scheduler;
 use tables::Idempotent;
 pub use tables::JobTables;
+pub use totals::JobFigures;
 
 use crate::background::Background;
 use crate::channels::Channels;
@@ -113,6 +117,12 @@ impl Jobs {
         background: &Background,
     ) -> Result<(Self, mpsc::UnboundedReceiver<Job>), CoreError> {
         let tables = JobTables::open(&store)?;
+        let totals = totals::JobTotals::open(&store, &tables)?;
+        for job_type in handlers.keys() {
+            // Registered at start-up, so every type is exported before its first job.
+            let _ =
+                metrics::histogram!("chorus_job_duration_seconds", "job_type" => job_type.clone());
+        }
         let (scheduler, inbox) = Scheduler::new();
         let (ended, ended_rx) = mpsc::unbounded_channel();
         let deps = Arc::new(JobDeps {
@@ -126,6 +136,7 @@ impl Jobs {
             attempts: DashMap::new(),
             next_attempt: Default::default(),
             counts: ActiveCounts::new(config.max_per_user),
+            totals,
             actors: Default::default(),
             background: background.clone(),
             #[cfg(test)]
@@ -308,6 +319,7 @@ impl Jobs {
         tables.active.insert(&job.id, &())?;
         tables.jobs.insert(&job.id, &job)?;
         tables.by_user.insert(&(user_id, job.id), &job.id)?;
+        (self.deps.totals).moved(tables, &job, None, Some(job.status))?;
         Ok(job)
     }
 

@@ -62,6 +62,8 @@ impl Jobs {
             .map(active_id)
             .collect::<Result<Vec<_>, _>>()?;
         let mut resumed = 0;
+        let totals = &self.deps.totals;
+        totals.forget_unfinished();
         for id in ids {
             let job = tables.jobs.get(&id).map_err(|e| {
                 CoreError::Internal(format!("job {id} of jobs_active cannot be read: {e}"))
@@ -72,10 +74,16 @@ impl Jobs {
             };
             if job.status == JobStatus::Running {
                 requeue_interrupted(tables, &mut job)?;
+                if job.status.is_terminal() {
+                    // Counted as running by no one: count it in its end.
+                    totals.count_unfinished(JobStatus::Running);
+                    totals.moved(tables, &job, Some(JobStatus::Running), Some(job.status))?;
+                }
             } else if job.status.is_terminal() {
                 tables.active.remove(&id)?;
             }
             if !job.status.is_terminal() {
+                totals.count_unfinished(job.status);
                 self.deps.counts.add(job.user_id);
                 self.deps
                     .scheduler
@@ -83,6 +91,7 @@ impl Jobs {
                 resumed += 1;
             }
         }
+        totals.publish();
         self.deps.store.commit().await?;
         if resumed > 0 {
             tracing::info!(resumed, "resumed unfinished jobs");

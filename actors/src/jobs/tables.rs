@@ -31,6 +31,11 @@ pub struct JobTables {
     pub logs: Table<(Uuid, u64), JobLog>,
     /// (user id, idempotency key) -> the job it created.
     pub idempotency: Table<(Uuid, String), Idempotent>,
+    /// (terminal status code, job id v7): the admin list of one terminal
+    /// status, newest first (unfinished ones are read from `active`).
+    pub by_status: Table<(u32, Uuid), ()>,
+    /// (type length, job type, job id v7): the admin list of one job type.
+    pub by_type: Table<(u32, String, Uuid), ()>,
 }
 
 impl JobTables {
@@ -43,6 +48,8 @@ impl JobTables {
             events: store.table("job_events")?,
             logs: store.table("job_logs")?,
             idempotency: store.table("job_idempotency")?,
+            by_status: store.table("jobs_by_status")?,
+            by_type: store.table("jobs_by_type")?,
         })
     }
 

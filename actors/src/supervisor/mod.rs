@@ -210,8 +210,7 @@ impl<A: KeyedActor> Supervisor<A> {
         }
     }
 
-    /// Number of live actors of this kind.
-    #[cfg(test)]
+    /// Number of live actors of this kind (the admin dashboard).
     pub fn len(&self) -> usize {
         self.registry.len()
     }
