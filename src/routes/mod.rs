@@ -3,6 +3,8 @@
 //! routes (the envelope layer gives v2 its shape); operations routes sit at
 //! the root.
 
+mod admin_audit;
+mod admin_impersonate;
 mod admin_users;
 mod ai;
 mod api_keys;
@@ -78,7 +80,9 @@ fn api(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(settings::router())
         .merge(setting_instances::router())
         .merge(plugin_state::router())
-        .merge(files::router());
+        .merge(files::router())
+        .merge(admin_audit::router())
+        .merge(admin_impersonate::router());
     let everything_else = signed_in(state, everything_else, RateClass::Default);
     let websocket = signed_in(state, ws::router(), RateClass::Default)
         .route_layer(axum::middleware::from_fn(ws::token_from_query));

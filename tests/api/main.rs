@@ -5,6 +5,7 @@
 mod admin;
 mod ai;
 mod api_keys;
+mod audit_log;
 mod auth;
 mod binary;
 mod catalog;
@@ -27,6 +28,7 @@ mod hardening_quota;
 mod hardening_ws;
 mod hardening_ws_limits;
 mod helpers;
+mod impersonation;
 mod jobs;
 mod jobs_restart;
 mod logs;

@@ -6,6 +6,7 @@
 pub(crate) mod actor;
 mod admin;
 mod api_keys;
+mod impersonation;
 mod login;
 mod oidc;
 mod passwords;
@@ -33,6 +34,7 @@ use throttle::FailureThrottle;
 
 pub use admin::{UserPage, UserPatch};
 pub use api_keys::NewApiKey;
+pub use impersonation::{Impersonation, MAX_REASON_CHARS};
 pub use login::{LoginContext, LoginOutcome};
 pub use oidc::OidcClaims;
 pub use revocations::{Revocations, Revoked};
