@@ -63,6 +63,8 @@ pub struct CoreConfig {
     pub plugin_state_sweep: Duration,
     /// The object store and limits of files (`[files]`).
     pub files: crate::files::FilesConfig,
+    /// Retention and failed sign-in bursts of the audit log (`[audit]`).
+    pub audit: crate::audit::AuditConfig,
 }
 
 /// The running core. Cheap to clone; every clone reaches the same actors.
@@ -117,6 +119,10 @@ impl Core {
         let background = Background::new();
         let store = Store::open(&config.store)?;
         let audit = Audit::open(store.clone())?;
+        let (bursts, quiet) = (audit.clone(), config.audit.login_burst_quiet);
+        background.spawn_with(move |stop| bursts.close_login_bursts_until(quiet, stop));
+        let (pruner, retention) = (audit.clone(), config.audit.retention);
+        background.spawn_with(move |stop| pruner.prune_until(retention, stop));
         let accounts = Accounts::start(
             store.clone(),
             audit.clone(),

@@ -5,6 +5,7 @@
 //! session's revocation is a lookup in the accounts' in-memory set, and the
 //! user (current role, active flag) comes from the accounts' user cache.
 
+pub mod audited;
 pub mod client_addr;
 pub mod cookies;
 pub mod jwt;
@@ -40,6 +41,8 @@ pub struct CurrentUser {
     pub api_key_id: Option<Uuid>,
     /// When the access token expires (unix seconds); `None` for API keys.
     pub expires_at: Option<i64>,
+    /// Under impersonation, the admin acting as `user` (the token's `act`).
+    pub impersonator: Option<Uuid>,
 }
 
 impl CurrentUser {
@@ -54,7 +57,8 @@ impl CurrentUser {
     }
 }
 
-/// A caller with role `admin` or `superadmin`.
+/// A caller with role `admin` or `superadmin`, signed in as themselves: an
+/// impersonation token is refused (403) whatever the target's role.
 #[derive(Debug, Clone)]
 pub struct Admin(pub CurrentUser);
 
@@ -75,6 +79,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Admin {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let current = CurrentUser::from_request_parts(parts, state).await?;
+        if current.impersonator.is_some() {
+            return Err(ApiError::new(
+                ErrorKind::Authorization,
+                "an impersonation token cannot use admin routes",
+            ));
+        }
         if current.user.role.is_admin() {
             Ok(Admin(current))
         } else {
@@ -160,6 +170,7 @@ pub fn authenticate_with(
             session_id: None,
             api_key_id: Some(key),
             expires_at: None,
+            impersonator: None,
         });
     }
     let claims = keys.verify(token).map_err(|refused| match refused {
@@ -176,13 +187,31 @@ pub fn authenticate_with(
     if !user.is_active {
         return Err(unauthenticated("revoked", "account is deactivated"));
     }
+    let impersonator = claims.act.map(|act| act.sub);
+    if let Some(admin) = impersonator {
+        check_impersonation(accounts, claims.sid, admin)?;
+    }
     accounts.note_activity(claims.sid);
     Ok(CurrentUser {
         user,
         session_id: Some(claims.sid),
         api_key_id: None,
         expires_at: Some(claims.exp),
+        impersonator,
     })
+}
+
+/// 401 `revoked` unless impersonation session `sid` is live and its admin
+/// still an active admin (a demoted or deactivated admin's impersonation
+/// ends with their rights).
+fn check_impersonation(accounts: &Accounts, sid: Uuid, admin: Uuid) -> Result<(), CoreError> {
+    let admin_ok = accounts
+        .user(admin)
+        .is_ok_and(|a| a.is_active && a.role.is_admin());
+    if !admin_ok || !accounts.impersonation_live(sid, admin)? {
+        return Err(unauthenticated("revoked", "impersonation ended"));
+    }
+    Ok(())
 }
 
 fn unauthenticated(reason: &'static str, message: &'static str) -> CoreError {
@@ -216,8 +245,30 @@ pub async fn require_user(
     let mut response = match current {
         Ok(current) => {
             tracing::Span::current().record("user_id", tracing::field::display(current.user.id));
-            parts.extensions.insert(current);
-            next.run(Request::from_parts(parts, body)).await
+            // Only what the log keeps pays for reading the request's facts.
+            let facts = if current.impersonator.is_some() || audited::is_admin_route(&parts) {
+                Some(audited::RequestFacts::of(&mut parts).await)
+            } else {
+                None
+            };
+            let refused = current.impersonator.is_some()
+                && facts
+                    .as_ref()
+                    .is_some_and(|f| f.refused_under_impersonation());
+            let response = if refused {
+                ApiError::new(
+                    ErrorKind::Authorization,
+                    "an impersonation token cannot make credentials",
+                )
+                .into_response()
+            } else {
+                parts.extensions.insert(current.clone());
+                next.run(Request::from_parts(parts, body)).await
+            };
+            if let Some(facts) = &facts {
+                audited::record(&state, facts, &current, response.status()).await;
+            }
+            response
         }
         Err(e) => e.into_response(),
     };

@@ -1,6 +1,7 @@
 //! Configuration: `config/default.toml` (compiled in) < `--config FILE` <
 //! `CHORUS__SECTION__KEY` environment variables < command-line flags.
 
+mod audit;
 mod files;
 mod plugin_state;
 mod providers;
@@ -12,6 +13,7 @@ use std::path::PathBuf;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 
+pub use audit::AuditSection;
 pub use files::{FileStoreKind, FilesSection, S3Section};
 pub use plugin_state::PluginStateConfig;
 pub use providers::{
@@ -142,6 +144,7 @@ impl Config {
             }
         }
         webhook_sources::validate(&self.webhooks.sources)?;
+        self.audit.validate()?;
         if let Err(bad) =
             crate::auth::client_addr::TrustedProxies::parse(&self.server.trusted_proxies)
         {

@@ -30,6 +30,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     #[serde(default)]
     pub plugin_state: super::PluginStateConfig,
+    #[serde(default)]
+    pub audit: super::AuditSection,
     /// Analysis templates of `POST /ai/process`, by `analysis_type`.
     #[serde(default)]
     pub templates: BTreeMap<String, TemplateConfig>,

@@ -247,11 +247,37 @@ async fn logout(
     Ok((StatusCode::NO_CONTENT, headers).into_response())
 }
 
+/// `GET /auth/me`: the caller, and under impersonation who is acting.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeView {
+    #[serde(flatten)]
+    pub user: UserView,
+    /// The admin acting as this user, when the token is an impersonation
+    /// token (a console shows a banner); null otherwise.
+    pub impersonated_by: Option<ImpersonatorView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImpersonatorView {
+    pub id: Uuid,
+    pub username: String,
+}
+
 /// The caller.
 #[utoipa::path(get, path = "/auth/me", tag = "auth", security(("bearer" = []), ("cookie" = [])),
-    responses((status = 200, body = UserView), (status = 401, description = "not signed in")))]
-async fn me(me: CurrentUser) -> Json<UserView> {
-    Json(UserView::from(&*me.user))
+    responses((status = 200, body = MeView), (status = 401, description = "not signed in")))]
+async fn me(State(accounts): State<Accounts>, me: CurrentUser) -> Json<MeView> {
+    let impersonated_by = me
+        .impersonator
+        .and_then(|id| accounts.user(id).ok())
+        .map(|admin| ImpersonatorView {
+            id: admin.id,
+            username: admin.username.clone(),
+        });
+    Json(MeView {
+        user: UserView::from(&*me.user),
+        impersonated_by,
+    })
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -3,7 +3,9 @@
 //! routes (the envelope layer gives v2 its shape); operations routes sit at
 //! the root.
 
+mod admin_audit;
 mod admin_dashboard;
+mod admin_impersonate;
 mod admin_jobs;
 mod admin_users;
 mod ai;
@@ -82,7 +84,9 @@ fn api(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(plugin_state::router())
         .merge(files::router())
         .merge(admin_jobs::router())
-        .merge(admin_dashboard::router());
+        .merge(admin_dashboard::router())
+        .merge(admin_audit::router())
+        .merge(admin_impersonate::router());
     let everything_else = signed_in(state, everything_else, RateClass::Default);
     let websocket = signed_in(state, ws::router(), RateClass::Default)
         .route_layer(axum::middleware::from_fn(ws::token_from_query));

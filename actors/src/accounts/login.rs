@@ -7,7 +7,6 @@ use uuid::Uuid;
 use super::throttle::FailureThrottle;
 use super::{Accounts, Tables, passwords, secrets, validate};
 use crate::accounts::actor::{RefreshRefused, SessionMsg};
-use crate::audit::AuditEvent;
 use crate::error::CoreError;
 use crate::model::{Session, User, limits, now_ms};
 use crate::store::Tx;
@@ -52,17 +51,11 @@ impl Accounts {
         let user = self.user_by_email(email)?;
         let hash = user.as_ref().and_then(|u| u.password_hash.clone());
         if !passwords::verify(password.to_string(), hash).await? {
-            self.failures.record_failure(&account, now_ms());
+            let now = now_ms();
+            self.failures.record_failure(&account, now);
+            // One audit record per burst of failures, written when it closes.
             self.audit
-                .record_or_log(AuditEvent {
-                    actor_id: user.as_ref().map(|u| u.id),
-                    action: "auth.login_failed",
-                    resource_type: "user",
-                    resource_id: user.as_ref().map(|u| u.id.to_string()),
-                    details: serde_json::json!({ "reason": "bad credentials" }),
-                    ip_address: ctx.ip.clone(),
-                })
-                .await;
+                .login_failed(&account, user.as_ref().map(|u| u.id), ctx.ip.clone(), now);
             return Err(CoreError::unauthenticated("invalid", BAD_CREDENTIALS));
         }
         let user = user.ok_or_else(|| CoreError::unauthenticated("invalid", BAD_CREDENTIALS))?;
@@ -90,6 +83,17 @@ impl Accounts {
         user: Arc<User>,
         ctx: LoginContext,
     ) -> Result<LoginOutcome, CoreError> {
+        let until = now_ms() + self.config.refresh_ttl.as_millis() as i64;
+        self.open_session_until(user, ctx, until).await
+    }
+
+    /// [`Accounts::open_session`] whose refresh token expires at `until` (unix ms).
+    pub(super) async fn open_session_until(
+        &self,
+        user: Arc<User>,
+        ctx: LoginContext,
+        until: i64,
+    ) -> Result<LoginOutcome, CoreError> {
         if !user.is_active {
             return Err(CoreError::unauthenticated(
                 "invalid",
@@ -108,7 +112,7 @@ impl Accounts {
             ip: ctx.ip,
             refresh_hash: secrets::sha256(&refresh_token),
             spent_hashes: Vec::new(),
-            refresh_expires_at: now + self.config.refresh_ttl.as_millis() as i64,
+            refresh_expires_at: until,
             revoked_at: None,
         };
         let t = &self.tables;

@@ -100,6 +100,8 @@ async fn a_failed_login_whose_audit_write_fails_is_counted_and_still_refused() {
         .login("ada@example.com", "wrong-password", LoginContext::default())
         .await;
     assert!(matches!(refused, Err(CoreError::Unauthenticated { .. })));
+    // The burst's one record is written when it closes.
+    assert_eq!(f.audit.close_login_bursts(now_ms(), 0, true).await, 1);
     assert_eq!(
         f.audit.lost_records(),
         1,
