@@ -30,6 +30,7 @@ pub mod conversations;
 mod core;
 pub mod documents;
 pub mod projects;
+pub mod trace_context;
 
 pub use crate::core::{Core, CoreConfig};
 pub use error::{CoreError, ErrorKind};

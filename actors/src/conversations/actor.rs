@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use ractor::RpcReplyPort;
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use super::generation::{ChatDeps, ChatStart};
@@ -127,7 +128,13 @@ impl ConversationActor {
             provider,
             model,
         };
-        let task = tokio::spawn(prepare.run(generation.clone(), reply, ended));
+        // In the chat's `actor.call` span: the provider call and the store
+        // commits of the generation join the request's trace.
+        let task = tokio::spawn(
+            prepare
+                .run(generation.clone(), reply, ended)
+                .in_current_span(),
+        );
         Ok(Running { generation, task })
     }
 }
@@ -146,6 +153,15 @@ impl KeyedActor for ConversationActor {
             running: None,
             last: None,
         })
+    }
+
+    fn message_kind(msg: &ConversationMsg) -> &'static str {
+        match msg {
+            ConversationMsg::Chat(..) => "chat",
+            ConversationMsg::Cancel(_) => "cancel",
+            ConversationMsg::Attach(_) => "attach",
+            ConversationMsg::Ended(_) => "ended",
+        }
     }
 
     async fn handle(
