@@ -337,7 +337,8 @@ async fn a_provider_call_carries_the_traceparent_of_its_span() {
     server.stop();
 }
 
-#[tokio::test]
+// Two workers: the receiver must answer while `stop` blocks this thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_malformed_traceparent_starts_a_new_trace_and_spans_are_flushed_at_shutdown() {
     let receiver = Receiver::start().await;
     // The batch would wait 10 minutes: only the flush at shutdown sends it.

@@ -199,15 +199,11 @@ impl<A: KeyedActor> Supervisor<A> {
         answer.instrument(span.clone()).await
     }
 
-    /// Sends a message without waiting for an answer; while traces are
-    /// exported the actor handles it in the caller's span.
+    /// Sends a message without waiting for an answer; the actor handles it
+    /// in the caller's span.
     pub async fn cast(&self, key: &A::Key, msg: A::Msg) -> Result<(), CoreError> {
-        let msg = if crate::trace_context::is_enabled() {
-            ChildMsg::Traced(msg, tracing::Span::current())
-        } else {
-            ChildMsg::Work(msg)
-        };
-        self.deliver(key, msg).await
+        self.deliver(key, ChildMsg::Traced(msg, tracing::Span::current()))
+            .await
     }
 
     /// Puts `msg` in the mailbox of `key`'s actor. An actor that stopped
