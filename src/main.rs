@@ -156,12 +156,17 @@ fn main() -> ExitCode {
         }
     };
     // These print their own findings; log lines would only get in the way.
-    if !matches!(task, Run::CheckProviders | Run::PrintConfig)
-        && let Err(e) = chorus::telemetry::init_tracing(&config.log)
-    {
-        eprintln!("invalid configuration: log.level: {e}");
-        return ExitCode::from(2);
-    }
+    let export = if matches!(task, Run::CheckProviders | Run::PrintConfig) {
+        chorus::telemetry::TraceExport::none()
+    } else {
+        match chorus::telemetry::init_tracing(&config.log, &config.telemetry) {
+            Ok(export) => export,
+            Err(e) => {
+                eprintln!("invalid configuration: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -172,7 +177,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match task {
+    let code = match task {
         Run::PrintConfig => print_config(&config),
         Run::Admin(action) => {
             let given = args.data.data_dir.is_some();
@@ -187,7 +192,11 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-    }
+    };
+    // The runtime has stopped: flush the spans still queued.
+    drop(runtime);
+    export.shutdown();
+    code
 }
 
 fn serve_args(data: DataDirArg) -> ServeArgs {

@@ -31,6 +31,7 @@ mod core;
 pub mod documents;
 pub mod projects;
 pub mod stats;
+pub mod trace_context;
 
 pub use crate::core::{Core, CoreConfig};
 pub use error::{CoreError, ErrorKind};

@@ -6,6 +6,7 @@ mod files;
 mod plugin_state;
 mod providers;
 mod sections;
+mod telemetry;
 mod webhook_sources;
 
 use std::path::PathBuf;
@@ -20,6 +21,7 @@ pub use providers::{
     CONNECT_TIMEOUT_MS, DefaultChoice, ECHO_TOKENS_PER_S, MAX_RETRIES, READ_TIMEOUT_MS,
 };
 pub use sections::*;
+pub use telemetry::TelemetryConfig;
 pub use webhook_sources::{WebhookSource, core_sources};
 
 /// The built-in defaults, identical to `config/default.toml` because they are that file.
@@ -164,6 +166,9 @@ impl Config {
             ));
         }
         if let Err((key, message)) = self.files.validate() {
+            return Err(ConfigError::new(key, message));
+        }
+        if let Err((key, message)) = self.telemetry.validate() {
             return Err(ConfigError::new(key, message));
         }
         if self.documents.chunk_overlap >= self.documents.chunk_chars {

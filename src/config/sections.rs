@@ -35,6 +35,9 @@ pub struct Config {
     /// Analysis templates of `POST /ai/process`, by `analysis_type`.
     #[serde(default)]
     pub templates: BTreeMap<String, TemplateConfig>,
+    /// OpenTelemetry trace export (`[telemetry]`), off by default.
+    #[serde(default)]
+    pub telemetry: super::TelemetryConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

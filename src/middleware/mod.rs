@@ -20,6 +20,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use tracing::Level;
+use tracing::field::Empty;
 
 pub use envelope::{REQUEST_ID, RequestId};
 
@@ -58,11 +59,11 @@ pub fn apply(router: Router, config: &Config) -> Router {
             TraceLayer::new_for_http()
                 .make_span_with(request_span)
                 .on_request(())
-                .on_response(
+                .on_response(crate::telemetry::RecordStatus(
                     tower_http::trace::DefaultOnResponse::new()
                         .level(Level::DEBUG)
                         .latency_unit(tower_http::LatencyUnit::Micros),
-                ),
+                )),
         )
         .layer(header("x-content-type-options", "nosniff"))
         .layer(header("x-frame-options", "DENY"))
@@ -91,7 +92,21 @@ fn request_span(req: &Request) -> tracing::Span {
         .get::<MatchedPath>()
         .map(|p| p.as_str())
         .unwrap_or("unmatched");
-    tracing::info_span!("request", request_id = %id, method = %req.method(), route, user_id = tracing::field::Empty)
+    // `status` is recorded with the answer; the `otel.*` fields only while
+    // traces are exported (`join_incoming_trace`).
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %req.method(),
+        route,
+        user_id = Empty,
+        status = Empty,
+        otel.name = Empty,
+        otel.kind = Empty,
+        otel.status_code = Empty,
+    );
+    crate::telemetry::join_incoming_trace(&span, req, route);
+    span
 }
 
 /// CORS only for the listed origins; credentials are allowed for those only.

@@ -28,20 +28,30 @@ pub struct FakeLlm {
     pub calls: Arc<AtomicUsize>,
     /// The body of the last request it received.
     pub last_body: Arc<std::sync::Mutex<Option<serde_json::Value>>>,
+    /// The `traceparent` header of the last request, if it had one.
+    pub last_traceparent: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl FakeLlm {
     pub async fn start(behaviour: Behaviour) -> Self {
         let calls = Arc::new(AtomicUsize::new(0));
         let last_body = Arc::new(std::sync::Mutex::new(None));
+        let last_traceparent = Arc::new(std::sync::Mutex::new(None));
         let (counter, kept) = (calls.clone(), last_body.clone());
+        let traceparent = last_traceparent.clone();
         let app = Router::new().route(
             "/v1/chat/completions",
-            post(move |body: axum::Json<serde_json::Value>| {
-                counter.fetch_add(1, Ordering::SeqCst);
-                *kept.lock().unwrap() = Some(body.0);
-                async move { answer(behaviour) }
-            }),
+            post(
+                move |headers: axum::http::HeaderMap, body: axum::Json<serde_json::Value>| {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    *traceparent.lock().unwrap() = headers
+                        .get("traceparent")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string);
+                    *kept.lock().unwrap() = Some(body.0);
+                    async move { answer(behaviour) }
+                },
+            ),
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base_url = format!("http://{}", listener.local_addr().unwrap());
@@ -50,6 +60,7 @@ impl FakeLlm {
             base_url,
             calls,
             last_body,
+            last_traceparent,
         }
     }
 

@@ -276,6 +276,7 @@ async fn endless_upstream() -> (FakeLlm, Arc<AtomicBool>) {
         base_url,
         calls,
         last_body: Default::default(),
+        last_traceparent: Default::default(),
     };
     (fake, closed)
 }

@@ -38,6 +38,7 @@ mod oidc;
 mod openai;
 mod openapi;
 mod ops;
+mod otel;
 mod plugin_state;
 mod projects;
 mod projects_ws;

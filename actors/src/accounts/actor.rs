@@ -150,6 +150,14 @@ impl KeyedActor for SessionActor {
             .ok_or_else(|| CoreError::not_found("session", id))
     }
 
+    fn message_kind(msg: &SessionMsg) -> &'static str {
+        match msg {
+            SessionMsg::Refresh(..) => "refresh",
+            SessionMsg::Revoke(_) => "revoke",
+            SessionMsg::Touch => "touch",
+        }
+    }
+
     async fn handle(
         &self,
         _ctx: &Ctx<Self>,

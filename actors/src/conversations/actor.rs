@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use ractor::RpcReplyPort;
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use super::generation::{ChatDeps, ChatStart};
@@ -127,14 +128,19 @@ impl ConversationActor {
             provider,
             model,
         };
+        // In the chat's `actor.call` span: the provider call and the store
+        // commits of the generation join the request's trace.
         let (live, run) = (
             deps.live.start(),
             prepare.run(generation.clone(), reply, ended),
         );
-        let task = tokio::spawn(async move {
-            let _live = live;
-            run.await
-        });
+        let task = tokio::spawn(
+            async move {
+                let _live = live;
+                run.await
+            }
+            .in_current_span(),
+        );
         Ok(Running { generation, task })
     }
 }
@@ -153,6 +159,15 @@ impl KeyedActor for ConversationActor {
             running: None,
             last: None,
         })
+    }
+
+    fn message_kind(msg: &ConversationMsg) -> &'static str {
+        match msg {
+            ConversationMsg::Chat(..) => "chat",
+            ConversationMsg::Cancel(_) => "cancel",
+            ConversationMsg::Attach(_) => "attach",
+            ConversationMsg::Ended(_) => "ended",
+        }
     }
 
     async fn handle(

@@ -142,6 +142,18 @@ impl KeyedActor for JobActor {
             .is_none_or(|j| !self.deps.attempts.contains_key(&j.id))
     }
 
+    fn message_kind(msg: &JobMsg) -> &'static str {
+        match msg {
+            JobMsg::Run => "run",
+            JobMsg::Progress(..) => "progress",
+            JobMsg::Log(..) => "log",
+            JobMsg::Finished(..) => "finished",
+            JobMsg::Cancel(_) => "cancel",
+            JobMsg::Retry(_) => "retry",
+            JobMsg::Delete(_) => "delete",
+        }
+    }
+
     async fn handle(
         &self,
         ctx: &Ctx<Self>,

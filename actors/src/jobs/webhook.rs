@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 
 use tokio::sync::mpsc;
+use tracing::Instrument;
 
 use super::JobCtx;
 use super::handler::{JobHandler, Visibility};
@@ -105,7 +106,17 @@ impl JobHandler for DeliverWebhook {
         } else {
             None
         };
-        Box::pin(async move {
+        // A root span unless the job runs inside one: a delivery runs from
+        // the queue, long after the request that caused its event.
+        let span = tracing::info_span!(
+            target: crate::trace_context::TARGET,
+            "webhook.deliver",
+            otel.kind = "client",
+            webhook.event = %event,
+            job.id = %ctx.job_id,
+            http.response.status_code = tracing::field::Empty,
+        );
+        let delivery = async move {
             if let Some(reason) = refused {
                 ctx.log("error", reason.clone());
                 return Err(reason);
@@ -119,8 +130,8 @@ impl JobHandler for DeliverWebhook {
             })
             .to_string();
             let t = chrono::Utc::now().timestamp();
-            let request = client
-                .post(&target.url)
+            // The delivery's `traceparent`, so the receiver joins its trace.
+            let request = crate::trace_context::inject(client.post(&target.url))
                 .header("content-type", "application/json")
                 .header(
                     "x-webhook-signature",
@@ -132,6 +143,9 @@ impl JobHandler for DeliverWebhook {
                 r = request => r,
                 () = ctx.cancel.cancelled() => return Err("cancelled".into()),
             };
+            if let Ok(r) = &response {
+                tracing::Span::current().record("http.response.status_code", r.status().as_u16());
+            }
             match response {
                 Ok(r) if r.status().is_success() => Ok(json!({ "status": r.status().as_u16() })),
                 Ok(r) => {
@@ -151,7 +165,8 @@ impl JobHandler for DeliverWebhook {
                     Err(format!("the receiver was {reason}"))
                 }
             }
-        })
+        };
+        Box::pin(delivery.instrument(span))
     }
 }
 

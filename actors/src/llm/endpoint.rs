@@ -22,8 +22,10 @@ pub(super) struct Endpoint {
 }
 
 impl Endpoint {
+    /// A POST to the chat URL, carrying the current span's `traceparent`
+    /// while traces are exported.
     pub(super) fn post(&self) -> reqwest::RequestBuilder {
-        self.http.post(self.url.clone())
+        crate::trace_context::inject(self.http.post(self.url.clone()))
     }
 
     /// Sends `call`; anything but a 2xx answer (in time) is an error.

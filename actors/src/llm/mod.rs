@@ -6,6 +6,7 @@
 
 mod anthropic;
 mod base_url;
+mod call_span;
 mod check;
 mod echo;
 mod endpoint;

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use dashmap::DashMap;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
+use tracing::Instrument;
 
 use super::endpoint::Endpoint;
 use super::failure::{ConnectFailure, ConnectKind};
@@ -245,8 +246,29 @@ impl Llm {
     }
 
     /// Opens a stream on `provider` (retrying before the first token, then
-    /// its fallback chain) and waits for its first item.
+    /// its fallback chain) and waits for its first item. Traced (while
+    /// traces are exported) as one `llm.call` span that lasts until the
+    /// stream is dropped ([`super::call_span`]).
     pub async fn open(&self, provider: &str, request: ChatRequest) -> Result<Opened, LlmError> {
+        let span = super::call_span::start(provider, &request.model);
+        let opened = self
+            .open_untraced(provider, request)
+            .instrument(span.clone())
+            .await;
+        match opened {
+            Ok(opened) => Ok(super::call_span::follow(opened, span)),
+            Err(e) => {
+                span.record("otel.status_code", "error");
+                Err(e)
+            }
+        }
+    }
+
+    async fn open_untraced(
+        &self,
+        provider: &str,
+        request: ChatRequest,
+    ) -> Result<Opened, LlmError> {
         let mut tried = Vec::new();
         let mut name = provider.to_string();
         let mut last_error;
@@ -295,8 +317,10 @@ impl Llm {
             let result = self.open_once(spec, &request).await;
             match result {
                 Ok(stream) => {
+                    let first_token = started.elapsed();
                     metrics::histogram!("chorus_llm_time_to_first_token_seconds", "provider" => spec.name.clone())
-                        .record(started.elapsed().as_secs_f64());
+                        .record(first_token.as_secs_f64());
+                    super::call_span::first_token(first_token);
                     return Ok(Opened {
                         provider: spec.name.clone(),
                         model: request.model.clone(),

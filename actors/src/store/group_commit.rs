@@ -17,6 +17,7 @@
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
 
 use super::StoreError;
 
@@ -44,10 +45,17 @@ impl GroupCommit {
     }
 
     /// Resolves once everything written before the call is on disk.
+    /// Traced (while traces are exported) as a `store.commit` span: the
+    /// wait for the flush that makes this writer's batch durable.
     pub(crate) async fn wait_durable(&self) -> Result<(), StoreError> {
+        let span = tracing::info_span!(
+            target: crate::trace_context::TARGET,
+            "store.commit",
+            db.system.name = "sled",
+        );
         let (tx, rx) = oneshot::channel();
         self.queue.send(tx).map_err(|_| StoreError::Closed)?;
-        rx.await.map_err(|_| StoreError::Closed)?
+        rx.instrument(span).await.map_err(|_| StoreError::Closed)?
     }
 }
 

@@ -6,12 +6,16 @@ use std::time::Duration;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 // tokio's clock, as ractor's timers use it: paused time in tests drives both.
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::{KeyedActor, ParentMsg};
 
 /// A child's mailbox: the kind's own messages plus the idle check.
 pub(crate) enum ChildMsg<M> {
     Work(M),
+    /// A message handled inside the sender's span (an `actor.call` span
+    /// for a call), so what the handler does and spawns joins its trace.
+    Traced(M, tracing::Span),
     /// Sent to itself on a timer: passivates the child once it was quiet and idle long enough.
     IdleCheck,
 }
@@ -68,6 +72,22 @@ pub(super) struct Child<A: KeyedActor> {
     pub(super) idle_timeout: Option<Duration>,
 }
 
+impl<A: KeyedActor> Child<A> {
+    /// Handles one of the kind's own messages inside `span`.
+    async fn work(
+        &self,
+        state: &mut ChildState<A>,
+        msg: A::Msg,
+        span: tracing::Span,
+    ) -> Result<(), crate::error::CoreError> {
+        state.last_active = Instant::now();
+        self.behavior
+            .handle(&state.ctx, msg, &mut state.inner)
+            .instrument(span)
+            .await
+    }
+}
+
 pub(super) struct ChildState<A: KeyedActor> {
     ctx: Ctx<A>,
     inner: A::State,
@@ -103,12 +123,8 @@ impl<A: KeyedActor> Actor for Child<A> {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
-            ChildMsg::Work(msg) => {
-                state.last_active = Instant::now();
-                self.behavior
-                    .handle(&state.ctx, msg, &mut state.inner)
-                    .await?;
-            }
+            ChildMsg::Work(msg) => self.work(state, msg, tracing::Span::none()).await?,
+            ChildMsg::Traced(msg, span) => self.work(state, msg, span).await?,
             ChildMsg::IdleCheck => {
                 let Some(idle) = self.idle_timeout else {
                     return Ok(());

@@ -24,6 +24,7 @@ use std::time::Duration;
 use dashmap::DashMap;
 use ractor::{Actor, ActorId, ActorRef, MessagingErr, RpcReplyPort};
 use tokio::sync::oneshot;
+use tracing::Instrument;
 
 use crate::error::CoreError;
 pub(crate) use child::ChildMsg;
@@ -70,6 +71,12 @@ pub trait KeyedActor: Send + Sync + Sized + 'static {
         msg: Self::Msg,
         state: &mut Self::State,
     ) -> impl Future<Output = Result<(), CoreError>> + Send;
+
+    /// The `actor.message` attribute of a call's trace span: which request
+    /// `msg` is (`"chat"`, `"refresh"`). A static name, never the contents.
+    fn message_kind(_msg: &Self::Msg) -> &'static str {
+        "message"
+    }
 
     /// Whether the actor may passivate now (a conversation mid-generation may not).
     fn is_idle(&self, _state: &Self::State) -> bool {
@@ -163,31 +170,46 @@ impl<A: KeyedActor> Supervisor<A> {
     }
 
     /// Sends a request to the actor for `key` and waits for its answer.
+    /// Traced (while traces are exported) as an `actor.call` span from the
+    /// send to the answer; the actor handles the message inside it.
     pub async fn call<R: Send + 'static>(
         &self,
         key: &A::Key,
         request: impl FnOnce(RpcReplyPort<R>) -> A::Msg,
     ) -> Result<R, CoreError> {
         let (tx, rx) = oneshot::channel();
-        self.deliver(key, request(tx.into())).await?;
-        match tokio::time::timeout(self.call_timeout, rx).await {
-            Ok(Ok(reply)) => Ok(reply),
-            // The actor dropped the request: it failed while handling it.
-            Ok(Err(_)) => Err(CoreError::Unavailable(A::KIND.to_string())),
-            Err(_) => Err(CoreError::Timeout(A::KIND.to_string())),
-        }
+        let msg = request(tx.into());
+        let span = tracing::info_span!(
+            target: crate::trace_context::TARGET,
+            "actor.call",
+            otel.kind = "internal",
+            actor.kind = A::KIND,
+            actor.message = A::message_kind(&msg),
+        );
+        let answer = async {
+            self.deliver(key, ChildMsg::Traced(msg, span.clone()))
+                .await?;
+            match tokio::time::timeout(self.call_timeout, rx).await {
+                Ok(Ok(reply)) => Ok(reply),
+                // The actor dropped the request: it failed while handling it.
+                Ok(Err(_)) => Err(CoreError::Unavailable(A::KIND.to_string())),
+                Err(_) => Err(CoreError::Timeout(A::KIND.to_string())),
+            }
+        };
+        answer.instrument(span.clone()).await
     }
 
-    /// Sends a message without waiting for an answer.
+    /// Sends a message without waiting for an answer; the actor handles it
+    /// in the caller's span.
     pub async fn cast(&self, key: &A::Key, msg: A::Msg) -> Result<(), CoreError> {
-        self.deliver(key, msg).await
+        self.deliver(key, ChildMsg::Traced(msg, tracing::Span::current()))
+            .await
     }
 
     /// Puts `msg` in the mailbox of `key`'s actor. An actor that stopped
     /// (passivated) between the registry read and the send hands the message
     /// back; it then goes to a freshly started actor.
-    async fn deliver(&self, key: &A::Key, msg: A::Msg) -> Result<(), CoreError> {
-        let mut msg = ChildMsg::Work(msg);
+    async fn deliver(&self, key: &A::Key, mut msg: ChildMsg<A::Msg>) -> Result<(), CoreError> {
         for _ in 0..3 {
             let actor = self.get_or_start(key).await?;
             match actor.send_message(msg) {

@@ -1,0 +1,93 @@
+//! Logs (tracing), traces (OpenTelemetry, [`otel`]) and metrics
+//! (Prometheus) set-up.
+
+mod otel;
+
+use std::io::IsTerminal;
+use std::sync::OnceLock;
+
+use chorus_actors::trace_context::TARGET;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tracing_subscriber::fmt::format::FmtSpan;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer, Registry};
+
+pub use otel::{RecordStatus, TraceExport, join_incoming_trace};
+
+use crate::config::{LogConfig, LogFormat, TelemetryConfig};
+
+/// Why logging or trace export could not start: the key at fault and what
+/// is wrong with it.
+#[derive(Debug, thiserror::Error)]
+#[error("{key}: {message}")]
+pub struct TracingError {
+    /// The configuration key (`log.level`, `telemetry.otlp_endpoint`).
+    pub key: &'static str,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// Installs the global subscriber: the log output and, when
+/// `telemetry.otlp_endpoint` is set, the OpenTelemetry layer. Call once,
+/// from `main`; the [`TraceExport`] it returns flushes the spans at exit.
+pub fn init_tracing(
+    config: &LogConfig,
+    telemetry: &TelemetryConfig,
+) -> Result<TraceExport, TracingError> {
+    let invalid = |e: &dyn std::fmt::Display| TracingError {
+        key: "log.level",
+        message: e.to_string(),
+    };
+    // The trace-only spans of the core never reach the log: they would
+    // cost a span per actor call and store commit with traces off.
+    let off = format!("{TARGET}=off").parse().map_err(|e| invalid(&e))?;
+    let filter = EnvFilter::try_new(&config.level)
+        .map_err(|e| invalid(&e))?
+        .add_directive(off);
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_span_events(FmtSpan::NONE)
+        .with_ansi(std::io::stdout().is_terminal());
+    let fmt: Box<dyn Layer<Registry> + Send + Sync> = match config.format {
+        LogFormat::Json => fmt.json().flatten_event(true).boxed(),
+        LogFormat::Text => fmt.boxed(),
+    };
+    let (export, layer) = otel::start(telemetry)?;
+    tracing_subscriber::registry()
+        .with(fmt.with_filter(filter))
+        .with(layer)
+        .try_init()
+        .map_err(|e| invalid(&e))?;
+    Ok(export)
+}
+
+/// Whether `level` is a usable log filter (checked with the configuration).
+pub fn valid_log_filter(level: &str) -> bool {
+    EnvFilter::try_new(level).is_ok()
+}
+
+/// The process-wide Prometheus recorder. The `metrics` facade allows one
+/// recorder per process, so every server started in this process (tests
+/// start many) shares it.
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Suffix("_seconds".into()),
+                    &[
+                        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                        5.0, 10.0, 30.0,
+                    ],
+                )
+                .map(|b| b.build_recorder())
+                .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder());
+            let handle = recorder.handle();
+            // Fails only if another recorder was installed first; then ours
+            // renders nothing, which the metrics test would catch.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
