@@ -218,6 +218,7 @@ pub fn core_config(config: &Config) -> CoreConfig {
         default_reservation_tokens: config.quotas.default_reservation_tokens,
         plugin_state_sweep: Duration::from_millis(config.plugin_state.sweep_every_ms),
         files: config.files.core(&config.store.data_dir),
+        prices: config.prices(),
         accounts: AccountsConfig {
             access_ttl: Duration::from_secs(config.auth.access_ttl_s),
             refresh_ttl: Duration::from_secs(config.auth.refresh_ttl_s),

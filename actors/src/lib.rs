@@ -31,5 +31,8 @@ mod core;
 pub mod documents;
 pub mod projects;
 
+pub mod changes;
+pub mod flags;
+
 pub use crate::core::{Core, CoreConfig};
 pub use error::{CoreError, ErrorKind};

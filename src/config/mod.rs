@@ -3,6 +3,7 @@
 
 mod files;
 mod plugin_state;
+mod prices;
 mod providers;
 mod sections;
 mod webhook_sources;
@@ -14,6 +15,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 
 pub use files::{FileStoreKind, FilesSection, S3Section};
 pub use plugin_state::PluginStateConfig;
+pub use prices::ModelPriceConfig;
 pub use providers::{
     CONNECT_TIMEOUT_MS, DefaultChoice, ECHO_TOKENS_PER_S, MAX_RETRIES, READ_TIMEOUT_MS,
 };
@@ -94,6 +96,7 @@ impl Config {
     /// Checks the rules serde cannot express.
     fn validate(&self) -> Result<(), ConfigError> {
         self.validate_providers()?;
+        self.validate_prices()?;
         let positive = [
             ("server.header_timeout_s", self.server.header_timeout_s),
             ("server.max_connections", self.server.max_connections as u64),

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 mod admin;
+mod admin_usage;
 mod ai;
 mod api_keys;
 mod auth;
@@ -17,6 +18,7 @@ mod conversations;
 mod documents;
 mod errors;
 mod fake_llm;
+mod feature_flags;
 mod files;
 mod files_s3;
 mod hardening_auth;
