@@ -243,7 +243,9 @@ async fn a_check_answers_each_types_reasons_and_404s_unknown_flags_and_users() {
 
 #[tokio::test]
 async fn a_percentage_rollout_gives_the_same_user_the_same_answer_every_time() {
-    let app = spawn_app().await;
+    // Fourteen sign-ups and sign-ins from one IP: past the `auth` class's 20 a minute.
+    let app =
+        crate::helpers::spawn_app_with(|c| c.rate_limits.auth = 1_000, axum::Router::new()).await;
     let (admin, _) = admin_and_user(&app).await;
     let body =
         json!({"key": "half", "flag_type": "percentage", "percentage": 50, "is_enabled": true});
@@ -364,21 +366,35 @@ async fn a_plain_user_gets_403_from_every_admin_flag_and_usage_route() {
 }
 
 /// Serves an app on `dir`, which the caller owns (so a second app can reopen it).
+/// Waits for the last server's flusher to let go of sled's lock first.
 async fn serve_on(dir: &std::path::Path) -> TestApp {
-    let app = chorus::Application::build(test_config(dir)).await.unwrap();
-    TestApp::serve(app)
+    for _ in 0..500 {
+        if let Ok(app) = chorus::Application::build(test_config(dir)).await {
+            return TestApp::serve(app);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("the data dir did not reopen");
 }
 
 /// The audit records in the data dir of a stopped server, oldest first.
 async fn audit_records(dir: &std::path::Path) -> Vec<chorus_actors::model::AuditRecord> {
     use chorus_actors::store::{Durability, Store, StoreConfig};
-    let store = Store::open(&StoreConfig {
+    let config = StoreConfig {
         path: dir.to_path_buf(),
         durability: Durability::Sync,
         cache_capacity: 8 << 20,
         flush_every_ms: 500,
-    })
-    .unwrap();
+    };
+    let mut store = Store::open(&config);
+    for _ in 0..500 {
+        if store.is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        store = Store::open(&config);
+    }
+    let store = store.unwrap();
     let audit = chorus_actors::audit::Audit::open(store.clone()).unwrap();
     let mut records = audit.recent(1_000).unwrap();
     records.reverse();

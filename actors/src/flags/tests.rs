@@ -14,6 +14,24 @@ fn open(dir: &std::path::Path) -> (FeatureFlags, Audit, Store) {
     )
 }
 
+/// The flags of `dir` once the last run's flusher has let go of sled's lock.
+async fn reopen(dir: &std::path::Path) -> FeatureFlags {
+    for _ in 0..500 {
+        let config = crate::store::StoreConfig {
+            path: dir.to_path_buf(),
+            durability: Durability::Sync,
+            cache_capacity: 8 << 20,
+            flush_every_ms: 500,
+        };
+        if let Ok(store) = Store::open(&config) {
+            let audit = Audit::open(store.clone()).unwrap();
+            return FeatureFlags::open(store, audit).unwrap();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("the store did not reopen");
+}
+
 fn actor() -> Actor {
     Actor {
         user_id: Uuid::now_v7(),
@@ -53,7 +71,7 @@ async fn a_change_is_seen_by_checks_and_survives_a_reopen() {
     store.close().await.unwrap();
     drop((flags, store));
 
-    let (again, _, _) = open(dir.path());
+    let again = reopen(dir.path()).await;
     let (items, total) = again.page(0, 10);
     assert_eq!(total, 1);
     assert_eq!(items[0].key, "beta");
