@@ -133,3 +133,24 @@ def unknown_setting_for_values(context, case, kwargs):
     positive = meta is not None and meta.generation.mode.is_positive
     if positive and isinstance(case.body, dict) and isinstance(case.body.get("definition_id"), str):
         case.body["definition_id"] = ("x" + case.body["definition_id"])[:100] + ".unknown-" + "z" * 10
+
+
+@schemathesis.hook("before_call")
+def consistent_feature_flag_patches(context, case, kwargs):
+    """A feature flag's PATCH is checked as a whole: a new `flag_type`
+    needs the field its rule reads (`percentage`, `user_ids`, `roles`),
+    and that field cannot be cleared while the type reads it, which the
+    document cannot say across the stored flag and the body. A positive
+    case keeps the flag's type and leaves out a null percentage and empty
+    lists; negative cases are sent as generated."""
+    if "/admin/feature-flags/" not in case.path or case.method != "PATCH":
+        return
+    meta = getattr(case, "meta", None)
+    positive = meta is not None and meta.generation.mode.is_positive
+    if positive and isinstance(case.body, dict):
+        case.body.pop("flag_type", None)
+        if case.body.get("percentage", 0) is None:
+            case.body.pop("percentage")
+        for field in ("user_ids", "roles"):
+            if case.body.get(field) == []:
+                case.body.pop(field)

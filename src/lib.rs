@@ -219,6 +219,7 @@ pub fn core_config(config: &Config) -> CoreConfig {
         plugin_state_sweep: Duration::from_millis(config.plugin_state.sweep_every_ms),
         files: config.files.core(&config.store.data_dir),
         audit: config.audit.core(),
+        prices: config.prices(),
         accounts: AccountsConfig {
             access_ttl: Duration::from_secs(config.auth.access_ttl_s),
             refresh_ttl: Duration::from_secs(config.auth.refresh_ttl_s),

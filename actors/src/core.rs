@@ -65,6 +65,8 @@ pub struct CoreConfig {
     pub files: crate::files::FilesConfig,
     /// Retention and failed sign-in bursts of the audit log (`[audit]`).
     pub audit: crate::audit::AuditConfig,
+    /// What each provider's models cost (`[providers.<name>.prices]`).
+    pub prices: crate::usage::Prices,
 }
 
 /// The running core. Cheap to clone; every clone reaches the same actors.
@@ -93,6 +95,7 @@ pub struct Core {
     background: Background,
     settings: crate::settings::Settings,
     plugin_states: crate::plugin_state::PluginStates,
+    feature_flags: crate::flags::FeatureFlags,
 }
 
 /// The answer of a readiness check, one entry per dependency.
@@ -130,7 +133,7 @@ impl Core {
             config.actors.clone(),
         )
         .await?;
-        let usage = Usage::open(store.clone())?;
+        let usage = Usage::open(store.clone())?.with_prices(config.prices);
         let llm = Llm::new(config.providers, &config.default_provider).map_err(CoreError::Llm)?;
         let conv_tables =
             crate::conversations::ConvTables::open(&store, config.limits.conversations)?;
@@ -221,6 +224,7 @@ impl Core {
             crate::inbound::Inbound::start(inbound_events, jobs.clone(), config.inbound.sources)
                 .await;
         background.spawn(files.clone().sweep_forever(jobs.clone()));
+        let feature_flags = crate::flags::FeatureFlags::open(store.clone(), audit.clone())?;
         Ok(Self {
             projects,
             contacts,
@@ -243,6 +247,7 @@ impl Core {
             background,
             settings,
             plugin_states,
+            feature_flags,
         })
     }
 
@@ -350,6 +355,11 @@ impl Core {
     /// Files in the object store.
     pub fn files(&self) -> &crate::files::Files {
         &self.files
+    }
+
+    /// Feature flags and their in-memory snapshot.
+    pub fn feature_flags(&self) -> &crate::flags::FeatureFlags {
+        &self.feature_flags
     }
 
     /// A real write+read round trip through the store, and whether the actors

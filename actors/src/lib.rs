@@ -33,5 +33,8 @@ pub mod projects;
 pub mod stats;
 pub mod trace_context;
 
+pub mod changes;
+pub mod flags;
+
 pub use crate::core::{Core, CoreConfig};
 pub use error::{CoreError, ErrorKind};

@@ -37,9 +37,13 @@ impl CallKind {
     }
 }
 
+mod prices;
 mod reservation;
+mod stats;
 
+pub use prices::{ModelPrice, Prices};
 pub use reservation::Reservation;
+pub use stats::{UsageMetric, UsageTotals};
 
 /// One user's totals for one month.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -150,6 +154,10 @@ pub struct Usage {
     by_model: Table<(Uuid, u32, String), u64>,
     /// (user, log id v7): a user's calls in time order.
     logs: Table<(Uuid, Uuid), QueryLog>,
+    /// What each provider's models cost; what a call costs is added to its totals.
+    prices: std::sync::Arc<Prices>,
+    /// Totals per day and per model, and each month's users (the admin routes).
+    stats: stats::UsageStats,
 }
 
 /// `yyyymmdd` of the day containing `ms` (UTC).
@@ -183,9 +191,17 @@ impl Usage {
             daily: store.table("usage_daily")?,
             by_model: store.table("usage_by_model")?,
             logs: store.table("query_logs")?,
+            stats: stats::UsageStats::open(&store)?,
+            prices: Default::default(),
             locks: Default::default(),
             reserved: Default::default(),
         })
+    }
+
+    /// This handle pricing calls with `prices` (`[providers.<name>.prices]`).
+    pub fn with_prices(mut self, prices: Prices) -> Self {
+        self.prices = std::sync::Arc::new(prices);
+        self
     }
 
     /// Adds one call to the user's month, day, model and query log, and to
@@ -239,7 +255,8 @@ impl Usage {
 
     /// The counter updates of one call: read-modify-writes under the user's
     /// stripe lock rather than a sled transaction (see `KeyLocks`), in this
-    /// order: month, day, model, query log. An error stops at the failed
+    /// order: month (with the call's cost from the price table), the
+    /// admins' totals (`stats.rs`), day, model, query log. An error stops at the failed
     /// insert and leaves the earlier ones written. They are counters nobody
     /// is told are durable; a crash may lose the last few, or part of one.
     fn add(
@@ -253,11 +270,21 @@ impl Usage {
     ) -> Result<(), CoreError> {
         let _guard = self.locks.lock(&user_id);
         self.release_locked(user_id, held);
-        let mut m = self.monthly.get(&(user_id, month))?.unwrap_or_default();
+        let cost = (self.prices).cost_micro_usd(
+            &log.provider,
+            &log.model,
+            log.prompt_tokens,
+            log.completion_tokens,
+        );
+        let stored = self.monthly.get(&(user_id, month))?;
+        let first_of_month = stored.is_none();
+        let mut m = stored.unwrap_or_default();
         m.ai_requests += 1;
         m.prompt_tokens += log.prompt_tokens;
         m.completion_tokens += log.completion_tokens;
+        m.cost_micro_usd += cost;
         self.monthly.insert(&(user_id, month), &m)?;
+        (self.stats).add(user_id, (month, day), log, cost, first_of_month)?;
         let d = self.daily.get(&(user_id, day))?.unwrap_or(0);
         self.daily.insert(&(user_id, day), &(d + tokens))?;
         let key = (user_id, month, log.model.clone());

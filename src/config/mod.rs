@@ -4,6 +4,7 @@
 mod audit;
 mod files;
 mod plugin_state;
+mod prices;
 mod providers;
 mod sections;
 mod telemetry;
@@ -17,6 +18,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 pub use audit::AuditSection;
 pub use files::{FileStoreKind, FilesSection, S3Section};
 pub use plugin_state::PluginStateConfig;
+pub use prices::ModelPriceConfig;
 pub use providers::{
     CONNECT_TIMEOUT_MS, DefaultChoice, ECHO_TOKENS_PER_S, MAX_RETRIES, READ_TIMEOUT_MS,
 };
@@ -98,6 +100,7 @@ impl Config {
     /// Checks the rules serde cannot express.
     fn validate(&self) -> Result<(), ConfigError> {
         self.validate_providers()?;
+        self.validate_prices()?;
         let positive = [
             ("server.header_timeout_s", self.server.header_timeout_s),
             ("server.max_connections", self.server.max_connections as u64),

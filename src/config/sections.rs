@@ -301,6 +301,9 @@ pub struct ProviderConfig {
     pub read_timeout_ms: Option<u64>,
     #[serde(default)]
     pub max_retries: Option<u32>,
+    /// US dollars per million tokens, per model (`[providers.<name>.prices."<model>"]`).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub prices: std::collections::BTreeMap<String, super::ModelPriceConfig>,
 }
 
 /// Secrets (API keys, signing secrets, the metrics token) redact

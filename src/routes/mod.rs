@@ -31,6 +31,11 @@ pub mod users;
 mod webhooks_in;
 mod ws;
 
+mod admin_flags;
+mod admin_usage;
+mod feature_flags;
+mod settings_audit;
+
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::middleware::from_fn_with_state;
@@ -86,7 +91,10 @@ fn api(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(admin_jobs::router())
         .merge(admin_dashboard::router())
         .merge(admin_audit::router())
-        .merge(admin_impersonate::router());
+        .merge(admin_impersonate::router())
+        .merge(admin_flags::router())
+        .merge(feature_flags::router())
+        .merge(admin_usage::router());
     let everything_else = signed_in(state, everything_else, RateClass::Default);
     let websocket = signed_in(state, ws::router(), RateClass::Default)
         .route_layer(axum::middleware::from_fn(ws::token_from_query));

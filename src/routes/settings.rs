@@ -4,6 +4,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use chorus_actors::model::{JsonText, Scope, SettingDefinition, SettingRules, ValueType};
 use chorus_actors::settings::{Caller, Settings, rules};
 use serde::{Deserialize, Serialize};
@@ -13,6 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::PageQuery;
+use super::settings_audit::{as_json, audit, replace_audited};
 use crate::auth::{Admin, CurrentUser};
 use crate::error::ApiError;
 use crate::extract::{Json, Path, Query, double_option, object_or_null};
@@ -350,13 +352,28 @@ type Answer<T> = Result<Json<T>, ApiError>;
         (status = 409, description = "a definition with this id exists"),
         (status = 422, description = "a field, or a rule the default fails (`details.rule`)")))]
 async fn create(
-    State(settings): State<Settings>,
-    _admin: Admin,
+    State(state): State<AppState>,
+    admin: Admin,
+    parts: Parts,
     Json(body): Json<NewDefinition>,
 ) -> Result<(StatusCode, Json<DefinitionView>), ApiError> {
     let (id, fields) = body.split();
-    let saved = settings.create_definition(definition(id, fields)).await?;
-    Ok((StatusCode::CREATED, Json(saved.try_into()?)))
+    let saved = state
+        .core
+        .settings()
+        .create_definition(definition(id, fields))
+        .await?;
+    let view: DefinitionView = saved.try_into()?;
+    audit(
+        &state,
+        &admin,
+        &parts,
+        "setting_definition.created",
+        &view.id,
+        as_json(&view),
+    )
+    .await;
+    Ok((StatusCode::CREATED, Json(view)))
 }
 
 /// # `GET /api/v1/settings/definitions`
@@ -398,13 +415,14 @@ async fn get_one(
     responses((status = 200, body = DefinitionView), (status = 403, description = "not an admin"),
         (status = 404, description = "no such definition"), (status = 422, description = "a field, or a rule the default fails")))]
 async fn replace(
-    State(settings): State<Settings>,
-    _admin: Admin,
+    State(state): State<AppState>,
+    admin: Admin,
+    parts: Parts,
     Path(id): Path<String>,
     Json(body): Json<DefinitionFields>,
 ) -> Answer<DefinitionView> {
-    let saved = settings.replace_definition(definition(id, body)).await?;
-    Ok(Json(saved.try_into()?))
+    let old = state.core.settings().definition(&id)?;
+    replace_audited(&state, &admin, &parts, old, definition(id, body)).await
 }
 
 /// `PATCH`: the fields given replace the stored ones (`validation` as a whole).
@@ -436,12 +454,14 @@ pub struct DefinitionPatch {
     responses((status = 200, body = DefinitionView), (status = 403, description = "not an admin"),
         (status = 404, description = "no such definition"), (status = 422, description = "a field, or a rule the default fails")))]
 async fn patch(
-    State(settings): State<Settings>,
-    _admin: Admin,
+    State(state): State<AppState>,
+    admin: Admin,
+    parts: Parts,
     Path(id): Path<String>,
     Json(p): Json<DefinitionPatch>,
 ) -> Answer<DefinitionView> {
-    let mut d = settings.definition(&id)?;
+    let old = state.core.settings().definition(&id)?;
+    let mut d = old.clone();
     d.name = p.name.unwrap_or(d.name);
     d.description = p.description.unwrap_or(d.description);
     d.category = p.category.unwrap_or(d.category);
@@ -455,7 +475,7 @@ async fn patch(
     if let Some(v) = p.validation {
         d.rules = v.into();
     }
-    Ok(Json(settings.replace_definition(d).await?.try_into()?))
+    replace_audited(&state, &admin, &parts, old, d).await
 }
 
 /// # `DELETE /api/v1/settings/definitions/{id}`
@@ -465,10 +485,21 @@ async fn patch(
     responses((status = 204, description = "deleted, with its values"), (status = 403, description = "not an admin"),
         (status = 404, description = "no such definition")))]
 async fn delete(
-    State(settings): State<Settings>,
-    _admin: Admin,
+    State(state): State<AppState>,
+    admin: Admin,
+    parts: Parts,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    settings.delete_definition(&id).await?;
+    let old: DefinitionView = state.core.settings().definition(&id)?.try_into()?;
+    state.core.settings().delete_definition(&id).await?;
+    audit(
+        &state,
+        &admin,
+        &parts,
+        "setting_definition.deleted",
+        &id,
+        as_json(&old),
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT)
 }

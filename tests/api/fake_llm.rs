@@ -83,6 +83,7 @@ impl FakeLlm {
                 connect_timeout_ms: Some(1000),
                 read_timeout_ms: Some(2000),
                 max_retries: Some(0),
+                prices: Default::default(),
             },
         );
     }

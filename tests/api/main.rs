@@ -5,6 +5,7 @@
 mod admin;
 mod admin_dashboard;
 mod admin_jobs;
+mod admin_usage;
 mod ai;
 mod api_keys;
 mod audit_log;
@@ -20,6 +21,7 @@ mod conversations;
 mod documents;
 mod errors;
 mod fake_llm;
+mod feature_flags;
 mod files;
 mod files_s3;
 mod hardening_auth;
