@@ -128,4 +128,5 @@ core_handles!(
     chorus_actors::settings::Settings => settings,
     chorus_actors::plugin_state::PluginStates => plugin_states,
     chorus_actors::files::Files => files,
+    chorus_actors::notifications::Notifications => notifications,
 );

@@ -29,6 +29,7 @@ pub mod contacts;
 pub mod conversations;
 mod core;
 pub mod documents;
+pub mod notifications;
 pub mod projects;
 
 pub use crate::core::{Core, CoreConfig};

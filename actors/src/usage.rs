@@ -39,7 +39,7 @@ impl CallKind {
 
 mod reservation;
 
-pub use reservation::Reservation;
+pub use reservation::{AllowanceUsed, AllowanceWatch, Reservation};
 
 /// One user's totals for one month.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -150,6 +150,9 @@ pub struct Usage {
     by_model: Table<(Uuid, u32, String), u64>,
     /// (user, log id v7): a user's calls in time order.
     logs: Table<(Uuid, Uuid), QueryLog>,
+    /// Told how much of their allowance a user has used after each call
+    /// (the 80% and 100% notices; set by `Core`).
+    allowance_watch: std::sync::Arc<std::sync::OnceLock<AllowanceWatch>>,
 }
 
 /// `yyyymmdd` of the day containing `ms` (UTC).
@@ -185,7 +188,14 @@ impl Usage {
             logs: store.table("query_logs")?,
             locks: Default::default(),
             reserved: Default::default(),
+            allowance_watch: Default::default(),
         })
+    }
+
+    /// Sets what is told of each settled call of a user with an allowance
+    /// (once; a second call is ignored).
+    pub fn watch_allowance(&self, watch: AllowanceWatch) {
+        let _ = self.allowance_watch.set(watch);
     }
 
     /// Adds one call to the user's month, day, model and query log, and to

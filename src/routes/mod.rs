@@ -13,6 +13,7 @@ mod conversations;
 mod documents;
 mod files;
 mod jobs;
+mod notifications;
 mod openai;
 mod ops;
 mod personas;
@@ -79,6 +80,7 @@ fn api(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(setting_instances::router())
         .merge(plugin_state::router())
         .merge(files::router());
+    let everything_else = everything_else.merge(notifications::router());
     let everything_else = signed_in(state, everything_else, RateClass::Default);
     let websocket = signed_in(state, ws::router(), RateClass::Default)
         .route_layer(axum::middleware::from_fn(ws::token_from_query));
