@@ -9,6 +9,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod extract;
+mod metric_names;
 pub mod middleware;
 pub mod openapi;
 pub mod pagination;
@@ -86,6 +87,8 @@ impl Application {
 
     /// [`Application::build`] with extra routes (see [`app_with`]).
     pub async fn build_with(config: Config, extra: Router<AppState>) -> Result<Self, ServerError> {
+        // The recorder first: what the core counts while it starts is kept.
+        crate::telemetry::metrics_handle();
         let rate_limits = crate::rate_limit::RateLimits::new(&config.rate_limits);
         let gate = crate::rate_limit::chat_gate(&rate_limits);
         let core = Core::start(core_config(&config), gate).await?;
@@ -96,6 +99,7 @@ impl Application {
             .map_err(|source| ServerError::Bind { addr, source })?;
         let state =
             AppState::new(core, Arc::new(config), rate_limits).map_err(ServerError::DataDir)?;
+        crate::metric_names::export_at_start(&state.core);
         let router = app_with(state.clone(), extra);
         Ok(Self {
             listener,

@@ -129,4 +129,5 @@ core_handles!(
     chorus_actors::plugin_state::PluginStates => plugin_states,
     chorus_actors::files::Files => files,
     chorus_actors::flags::FeatureFlags => feature_flags,
+    chorus_actors::notifications::Notifications => notifications,
 );

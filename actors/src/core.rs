@@ -96,6 +96,7 @@ pub struct Core {
     settings: crate::settings::Settings,
     plugin_states: crate::plugin_state::PluginStates,
     feature_flags: crate::flags::FeatureFlags,
+    notifications: crate::notifications::Notifications,
 }
 
 /// The answer of a readiness check, one entry per dependency.
@@ -141,6 +142,13 @@ impl Core {
             crate::conversations::Catalog::open(store.clone(), conv_tables.clone(), config.limits)?;
         let channels = Channels::new(config.channels);
         background.spawn_with(|stop| channels.sweep_until(stop));
+        let notifications =
+            crate::notifications::Notifications::open(store.clone(), channels.clone())?;
+        let watcher = notifications.clone();
+        usage.watch_allowance(Arc::new(move |u: crate::usage::AllowanceUsed| {
+            watcher.quota_used(u.user_id, u.month, u.used, u.allowance);
+        }));
+        accounts.notifier().attach(notifications.clone());
         let documents = Documents::open(store.clone(), config.documents)?;
         let projects = Projects::open(store.clone(), channels.clone(), config.limits.projects)?;
         let settings =
@@ -216,6 +224,13 @@ impl Core {
             &background,
         )
         .await?;
+        let titles = documents.clone();
+        let ended = crate::notifications::watch_ended_jobs(
+            notifications.clone(),
+            ended,
+            move |user, id| titles.get(user, id).ok().map(|d| d.title),
+            &background,
+        );
         let contacts = Contacts::open(store.clone(), jobs.clone(), config.webhooks.clone())?;
         if let Some(target) = config.webhooks {
             crate::jobs::webhook::forward_ended_jobs(jobs.clone(), target, ended, &background);
@@ -248,6 +263,7 @@ impl Core {
             settings,
             plugin_states,
             feature_flags,
+            notifications,
         })
     }
 
@@ -360,6 +376,11 @@ impl Core {
     /// Feature flags and their in-memory snapshot.
     pub fn feature_flags(&self) -> &crate::flags::FeatureFlags {
         &self.feature_flags
+    }
+
+    /// Every user's notifications.
+    pub fn notifications(&self) -> &crate::notifications::Notifications {
+        &self.notifications
     }
 
     /// A real write+read round trip through the store, and whether the actors

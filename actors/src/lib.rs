@@ -29,6 +29,7 @@ pub mod contacts;
 pub mod conversations;
 mod core;
 pub mod documents;
+pub mod notifications;
 pub mod projects;
 pub mod stats;
 pub mod trace_context;

@@ -42,8 +42,8 @@ mod reservation;
 mod stats;
 
 pub use prices::{ModelPrice, Prices};
-pub use reservation::Reservation;
 pub use stats::{UsageMetric, UsageTotals};
+pub use reservation::{AllowanceUsed, AllowanceWatch, Reservation};
 
 /// One user's totals for one month.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -158,6 +158,9 @@ pub struct Usage {
     prices: std::sync::Arc<Prices>,
     /// Totals per day and per model, and each month's users (the admin routes).
     stats: stats::UsageStats,
+    /// Told how much of their allowance a user has used after each call
+    /// (the 80% and 100% notices; set by `Core`).
+    allowance_watch: std::sync::Arc<std::sync::OnceLock<AllowanceWatch>>,
 }
 
 /// `yyyymmdd` of the day containing `ms` (UTC).
@@ -195,6 +198,7 @@ impl Usage {
             prices: Default::default(),
             locks: Default::default(),
             reserved: Default::default(),
+            allowance_watch: Default::default(),
         })
     }
 
@@ -202,6 +206,12 @@ impl Usage {
     pub fn with_prices(mut self, prices: Prices) -> Self {
         self.prices = std::sync::Arc::new(prices);
         self
+    }
+
+    /// Sets what is told of each settled call of a user with an allowance
+    /// (once; a second call is ignored).
+    pub fn watch_allowance(&self, watch: AllowanceWatch) {
+        let _ = self.allowance_watch.set(watch);
     }
 
     /// Adds one call to the user's month, day, model and query log, and to

@@ -54,6 +54,7 @@ pub fn finish(mut doc: utoipa::openapi::OpenApi, state: &AppState) -> serde_json
         (name = "webhooks", description = "Incoming webhooks: signed events from configured senders (API.md 8)"),
         (name = "settings", description = "Two-tier settings: definitions (admins write) and values per user, page or system"),
         (name = "plugin-state", description = "JSON state of client-side plugins per user, page and key, with expiry"),
+        (name = "notifications", description = "What the server told you (jobs, documents, quota, account changes), also sent live to your sockets"),
     )
 )]
 pub struct ApiDoc;

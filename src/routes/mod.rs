@@ -17,6 +17,7 @@ mod conversations;
 mod documents;
 mod files;
 mod jobs;
+mod notifications;
 mod openai;
 mod ops;
 mod personas;
@@ -94,7 +95,8 @@ fn api(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(admin_impersonate::router())
         .merge(admin_flags::router())
         .merge(feature_flags::router())
-        .merge(admin_usage::router());
+        .merge(admin_usage::router())
+        .merge(notifications::router());
     let everything_else = signed_in(state, everything_else, RateClass::Default);
     let websocket = signed_in(state, ws::router(), RateClass::Default)
         .route_layer(axum::middleware::from_fn(ws::token_from_query));

@@ -112,6 +112,9 @@ impl Accounts {
             self.audit_user_change(actor, &saved, action, serde_json::json!({}), ip)
                 .await;
         }
+        if let Some(notifications) = self.notifier.get() {
+            notifications.account_changed(&target, &saved).await;
+        }
         if !saved.is_active {
             self.revocations.emit(super::Revoked::User(id));
             self.revoke_sessions_of(id, None).await?;

@@ -121,6 +121,8 @@ pub struct Accounts {
     user_locks: Arc<Vec<tokio::sync::Mutex<()>>>,
     /// Announces dead credentials, so live sockets opened with them end.
     revocations: Revocations,
+    /// Where role and allowance changes are told to the user (filled by `Core`).
+    notifier: crate::notifications::Notifier,
 }
 
 impl Accounts {
@@ -163,7 +165,13 @@ impl Accounts {
             failures: Arc::new(failures),
             user_locks: Arc::new((0..USER_LOCKS).map(|_| Default::default()).collect()),
             revocations,
+            notifier: Default::default(),
         })
+    }
+
+    /// The slot `Core` fills with the notifications, for role and allowance changes.
+    pub fn notifier(&self) -> &crate::notifications::Notifier {
+        &self.notifier
     }
 
     /// Where revoked sessions, API keys and users are announced.

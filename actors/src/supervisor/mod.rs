@@ -126,6 +126,9 @@ impl<A: KeyedActor> Clone for Supervisor<A> {
 impl<A: KeyedActor> Supervisor<A> {
     /// Starts the parent actor of this kind.
     pub async fn start(behavior: A, config: SupervisorConfig) -> Result<Self, CoreError> {
+        // Exported from the start, at 0 (adding 0 keeps another core's count).
+        metrics::gauge!("chorus_actors", "kind" => A::KIND).increment(0.0);
+        metrics::counter!("chorus_actor_restarts_total", "kind" => A::KIND).increment(0);
         let registry: Arc<Registry<A>> = Arc::new(DashMap::new());
         let parent = Parent {
             behavior: Arc::new(behavior),

@@ -9,6 +9,22 @@ use crate::error::CoreError;
 use crate::llm::ChatRequest;
 use crate::model::User;
 
+/// How much of their allowance a user has used this month, after a call settled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AllowanceUsed {
+    /// Whose allowance.
+    pub user_id: Uuid,
+    /// The month, `yyyymm` (UTC).
+    pub month: u32,
+    /// Tokens used this month so far.
+    pub used: u64,
+    /// The allowance the call started with.
+    pub allowance: u64,
+}
+
+/// Told of every settled call of a user with an allowance ([`Usage::watch_allowance`]).
+pub type AllowanceWatch = std::sync::Arc<dyn Fn(AllowanceUsed) + Send + Sync>;
+
 /// Tokens held for one call in flight. Settle it with the call's usage;
 /// dropped unsettled (the call never started), it releases what it held.
 pub struct Reservation {
@@ -18,6 +34,8 @@ pub struct Reservation {
     held: u64,
     /// The most completion tokens the call may ask for; `None`: no limit.
     max_tokens: Option<u32>,
+    /// The user's allowance when the call began, to notice 80% and 100%.
+    allowance: Option<u64>,
 }
 
 impl Reservation {
@@ -33,6 +51,9 @@ impl Reservation {
     pub fn settle(mut self, entry: UsageEntry) {
         let held = std::mem::take(&mut self.held);
         self.usage.settle(self.user_id, entry, held);
+        if let Some(allowance) = self.allowance {
+            self.usage.notice_thresholds(self.user_id, allowance);
+        }
     }
 }
 
@@ -62,6 +83,7 @@ impl Usage {
             user_id: user.id,
             held: 0,
             max_tokens: None,
+            allowance: user.monthly_token_allowance,
         };
         let Some(allowance) = user.monthly_token_allowance else {
             return Ok(reservation);
@@ -103,6 +125,24 @@ impl Usage {
         match allowance.saturating_sub(spent.saturating_add(held)) {
             0 => Err(CoreError::QuotaExceeded),
             left => Ok(left),
+        }
+    }
+
+    /// Tells the allowance watcher how much of `allowance` `user_id` has
+    /// used this month.
+    fn notice_thresholds(&self, user_id: Uuid, allowance: u64) {
+        let Some(watch) = self.allowance_watch.get() else {
+            return;
+        };
+        let (month, _, _) = month_of(crate::model::now_ms());
+        match self.monthly.get(&(user_id, month)) {
+            Ok(m) => watch(AllowanceUsed {
+                user_id,
+                month,
+                used: m.unwrap_or_default().total_tokens(),
+                allowance,
+            }),
+            Err(e) => tracing::error!(error = %e, "usage not read for the allowance watcher"),
         }
     }
 
