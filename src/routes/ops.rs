@@ -177,6 +177,7 @@ async fn metrics(
         check_metrics_token(&headers, token.expose())?;
     }
     metrics::gauge!("chorus_store_bytes").set(state.core.store().size_on_disk() as f64);
+    state.core.jobs().publish_metrics();
     Ok((
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         state.metrics.render(),

@@ -221,3 +221,24 @@ async fn an_admin_retries_any_users_failed_job_back_to_pending() {
     .await;
     assert_eq!(status, 422, "{body}");
 }
+
+#[tokio::test]
+async fn the_job_metrics_are_exported_for_every_status_and_type_before_any_job() {
+    let app = spawn_app().await;
+    let text = app.get("/metrics").await.text().await.unwrap();
+    for status in [
+        "pending",
+        "scheduled",
+        "running",
+        "completed",
+        "failed",
+        "cancelled",
+    ] {
+        let line = format!("chorus_jobs{{status=\"{status}\"}}");
+        assert!(text.contains(&line), "{line} missing");
+    }
+    assert!(
+        text.contains("chorus_job_duration_seconds") && text.contains("job_type=\"delay\""),
+        "the duration histogram is registered per job type"
+    );
+}

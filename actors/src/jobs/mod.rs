@@ -118,11 +118,6 @@ impl Jobs {
     ) -> Result<(Self, mpsc::UnboundedReceiver<Job>), CoreError> {
         let tables = JobTables::open(&store)?;
         let totals = totals::JobTotals::open(&store, &tables)?;
-        for job_type in handlers.keys() {
-            // Registered at start-up, so every type is exported before its first job.
-            let _ =
-                metrics::histogram!("chorus_job_duration_seconds", "job_type" => job_type.clone());
-        }
         let (scheduler, inbox) = Scheduler::new();
         let (ended, ended_rx) = mpsc::unbounded_channel();
         let deps = Arc::new(JobDeps {
@@ -393,6 +388,18 @@ impl Jobs {
     /// Jobs pending, scheduled or running.
     pub fn active(&self) -> usize {
         self.deps.tables.active.len()
+    }
+
+    /// Sets `chorus_jobs{status}` for every status and registers
+    /// `chorus_job_duration_seconds` for every job type, so each is exported
+    /// before its first job. The edge calls it once its recorder is
+    /// installed (which happens after the core starts), and on each scrape.
+    pub fn publish_metrics(&self) {
+        self.deps.totals.publish();
+        for job_type in self.deps.handlers.keys() {
+            let _ =
+                metrics::histogram!("chorus_job_duration_seconds", "job_type" => job_type.clone());
+        }
     }
 
     /// The job actors' supervisor (readiness, shutdown).
