@@ -42,8 +42,8 @@ mod reservation;
 mod stats;
 
 pub use prices::{ModelPrice, Prices};
-pub use stats::{UsageMetric, UsageTotals};
 pub use reservation::{AllowanceUsed, AllowanceWatch, Reservation};
+pub use stats::{UsageMetric, UsageTotals};
 
 /// One user's totals for one month.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
