@@ -20,7 +20,7 @@ export function probablySignedIn() {
 
 function schedule(expiresIn) {
   clearTimeout(timer);
-  const ms = Math.max(10, (expiresIn || 900) * 0.8) * 1000;
+  const ms = Math.max(1, (expiresIn || 900) * 0.8) * 1000;
   timer = setTimeout(() => refresh().catch(signedOut), ms);
 }
 

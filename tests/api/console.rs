@@ -118,15 +118,8 @@ async fn versioned_assets_are_immutable_and_all_resolve() {
             .unwrap();
         assert_eq!(held.status(), 304, "{url}");
     }
-    let js = app
-        .get(
-            &urls
-                .iter()
-                .find(|u| u.ends_with("/app.js"))
-                .unwrap()
-                .clone(),
-        )
-        .await;
+    let entry = urls.iter().find(|u| u.ends_with("/app.js")).unwrap();
+    let js = app.get(entry).await;
     assert!(header(&js, CONTENT_TYPE).starts_with("text/javascript"));
     // A module the entry imports, by the relative URL a browser resolves.
     let base = urls[0].rsplit_once('/').unwrap().0;

@@ -7,12 +7,8 @@ test leaves a screenshot in its temp dir (the path is printed)."""
 
 import json
 import os
-import re
 import shutil
-import signal
-import subprocess
-import tempfile
-import threading
+import sys
 import urllib.request
 import uuid
 
@@ -21,6 +17,9 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from chorus_process import ChorusProcess  # noqa: E402
 
 # Never let selenium-manager look for (or download) a driver or a browser.
 os.environ["SE_OFFLINE"] = "true"
@@ -66,41 +65,17 @@ def server():
         server.admin = server.account("root")
         yield server
         return
-    binary = os.environ.get("CHORUS_BIN", "target/debug/chorus")
-    data_dir = tempfile.mkdtemp(prefix="chorus-console-")
-    env = dict(
-        os.environ,
-        CHORUS__LOG__FORMAT="text",
-        CHORUS__RATE_LIMITS__AUTH="1000",
-        CHORUS__CHAT__DEFAULT_PROVIDER="echo",
-        CHORUS__PROVIDERS__SLOW__KIND="echo",
-        CHORUS__PROVIDERS__SLOW__TOKENS_PER_S="5",
-    )
-    proc = subprocess.Popen(
-        [binary, "serve", "--bind", "127.0.0.1:0", "--data-dir", data_dir],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-    )
-    found = threading.Event()
-    address = {}
-
-    def read():
-        for line in proc.stdout:
-            m = re.search(r"listening on (http://\S+)", line)
-            if m and not found.is_set():
-                address["url"] = m.group(1)
-                found.set()
-
-    threading.Thread(target=read, daemon=True).start()
-    if not found.wait(60):
-        proc.kill()
-        raise RuntimeError("chorus did not start")
-    server = Server(address["url"])
+    chorus = ChorusProcess({
+        "CHORUS__CHAT__DEFAULT_PROVIDER": "echo",
+        "CHORUS__PROVIDERS__SLOW__KIND": "echo",
+        "CHORUS__PROVIDERS__SLOW__TOKENS_PER_S": "5",
+    }, prefix="chorus-console-")
+    server = Server(chorus.url)
     # The first account is the superadmin; every later one a plain user.
     server.admin = server.account("root")
     yield server
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(30) == 0
-    shutil.rmtree(data_dir, ignore_errors=True)
+    chorus.stop()
+    shutil.rmtree(chorus.data_dir, ignore_errors=True)
 
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)

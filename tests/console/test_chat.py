@@ -122,7 +122,7 @@ def test_escape_stops_the_answer(browser, server):
 
 
 def test_a_reload_mid_answer_shows_the_answer_so_far_and_streams_to_the_end(browser, server):
-    text = " ".join(f"resume{i}" for i in range(25))
+    text = " ".join(f"resume{i}" for i in range(80))
     slow_answer(browser, server, text)
     before = answer_text(browser)
     browser.refresh()
@@ -130,8 +130,8 @@ def test_a_reload_mid_answer_shows_the_answer_so_far_and_streams_to_the_end(brow
     wait(browser, lambda d: answer_status(d) == "streaming", what="the running answer after the reload")
     shown = answer_text(browser)
     assert shown.startswith(before.strip()), (before, shown)
-    assert len(shown.split()) < 25, "the answer should still be running"
-    wait(browser, lambda d: answer_status(d) == "complete", timeout=30, what="the answer completes after the reload")
+    assert len(shown.split()) < 80, "the answer should still be running"
+    wait(browser, lambda d: answer_status(d) == "complete", timeout=60, what="the answer completes after the reload")
     assert answer_text(browser) == text
     assert [r for r, _ in messages(browser)] == ["user", "assistant"]
 
@@ -162,7 +162,7 @@ def test_a_busy_conversation_is_a_readable_message(browser, server):
     # Another client starts a slow answer the page does not know about.
     other = threading.Thread(target=http, daemon=True, args=(
         "POST", f"{server.api}/conversations/{conv}/chat",
-        {"content": " ".join(["elsewhere"] * 20), "provider": "slow", "stream": False},
+        {"content": " ".join(["elsewhere"] * 40), "provider": "slow", "stream": False},
         tokens["access_token"]))
     other.start()
     wait(browser, lambda d: http("GET", f"{server.api}/conversations/{conv}/messages", None,
