@@ -12,6 +12,7 @@ mod ai;
 mod api_keys;
 mod auth;
 mod chat;
+mod console;
 mod contact;
 mod conversations;
 mod documents;
@@ -149,6 +150,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
     documented
         .nest("/api/v2", v2)
         .merge(SwaggerUi::new("/docs").external_url_unchecked("/openapi.json", spec))
+        .merge(console::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
 }

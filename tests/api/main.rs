@@ -14,6 +14,7 @@ mod binary;
 mod catalog;
 mod chat;
 mod cli;
+mod console;
 mod contact;
 mod contract;
 mod contract_edge;

@@ -2,14 +2,13 @@
 
 import json
 import os
-import re
-import signal
-import subprocess
-import tempfile
-import threading
+import sys
 import urllib.request
 
 import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from chorus_process import ChorusProcess  # noqa: E402
 
 
 def _post(url, body, token=None):
@@ -23,33 +22,9 @@ def _post(url, body, token=None):
 
 @pytest.fixture(scope="session")
 def server():
-    binary = os.environ.get("CHORUS_BIN", "target/debug/chorus")
-    data_dir = tempfile.mkdtemp(prefix="chorus-clients-")
-    env = dict(os.environ, CHORUS__LOG__FORMAT="text", CHORUS__RATE_LIMITS__AUTH="1000")
-    proc = subprocess.Popen(
-        [binary, "serve", "--bind", "127.0.0.1:0", "--data-dir", data_dir],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
-    found = threading.Event()
-    address = {}
-
-    def read():
-        for line in proc.stdout:
-            m = re.search(r"listening on (http://\S+)", line)
-            if m and not found.is_set():
-                address["url"] = m.group(1)
-                found.set()
-
-    threading.Thread(target=read, daemon=True).start()
-    if not found.wait(60):
-        proc.kill()
-        raise RuntimeError("chorus did not start")
-    yield address["url"]
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(30) == 0
+    chorus = ChorusProcess(prefix="chorus-clients-")
+    yield chorus.url
+    chorus.stop()
 
 
 @pytest.fixture(scope="session")
