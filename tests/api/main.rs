@@ -23,6 +23,7 @@ mod documents;
 mod errors;
 mod fake_llm;
 mod feature_flags;
+mod feature_flags_kept;
 mod files;
 mod files_s3;
 mod grafana;

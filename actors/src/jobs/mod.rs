@@ -16,6 +16,7 @@ mod tables;
 #[cfg(test)]
 mod tests;
 mod totals;
+mod transitions;
 
 pub mod webhook;
 
