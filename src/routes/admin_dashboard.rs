@@ -18,7 +18,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct StatsView {
+pub struct DashboardStatsView {
     pub users: UserStats,
     pub jobs: JobStats,
     pub conversations: ConversationStats,
@@ -76,7 +76,7 @@ pub struct ActorStats {
     pub connections: u64,
 }
 
-impl From<DashboardStats> for StatsView {
+impl From<DashboardStats> for DashboardStatsView {
     fn from(s: DashboardStats) -> Self {
         Self {
             users: UserStats {
@@ -114,7 +114,10 @@ impl From<DashboardStats> for StatsView {
 /// kept count (no scan): it answers in the same time for 10 users or 100,000.
 #[utoipa::path(get, path = "/admin/dashboard/stats", tag = "admin",
     security(("bearer" = []), ("cookie" = [])),
-    responses((status = 200, body = StatsView), (status = 403, description = "not an admin")))]
-async fn stats(State(state): State<AppState>, _admin: Admin) -> Result<Json<StatsView>, ApiError> {
+    responses((status = 200, body = DashboardStatsView), (status = 403, description = "not an admin")))]
+async fn stats(
+    State(state): State<AppState>,
+    _admin: Admin,
+) -> Result<Json<DashboardStatsView>, ApiError> {
     Ok(Json(state.core.dashboard_stats()?.into()))
 }

@@ -362,7 +362,7 @@ async fn delete(
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct CheckQuery {
     /// The user to evaluate the flag for (required).
-    #[param(required = true)]
+    #[param(required = true, value_type = String, format = Uuid)]
     pub user_id: Option<Uuid>,
 }
 

@@ -249,7 +249,7 @@ async fn logout(
 
 /// `GET /auth/me`: the caller, and under impersonation who is acting.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct MeView {
+pub struct AuthMeView {
     #[serde(flatten)]
     pub user: UserView,
     /// The admin acting as this user, when the token is an impersonation
@@ -265,8 +265,8 @@ pub struct ImpersonatorView {
 
 /// The caller.
 #[utoipa::path(get, path = "/auth/me", tag = "auth", security(("bearer" = []), ("cookie" = [])),
-    responses((status = 200, body = MeView), (status = 401, description = "not signed in")))]
-async fn me(State(accounts): State<Accounts>, me: CurrentUser) -> Json<MeView> {
+    responses((status = 200, body = AuthMeView), (status = 401, description = "not signed in")))]
+async fn me(State(accounts): State<Accounts>, me: CurrentUser) -> Json<AuthMeView> {
     let impersonated_by = me
         .impersonator
         .and_then(|id| accounts.user(id).ok())
@@ -274,7 +274,7 @@ async fn me(State(accounts): State<Accounts>, me: CurrentUser) -> Json<MeView> {
             id: admin.id,
             username: admin.username.clone(),
         });
-    Json(MeView {
+    Json(AuthMeView {
         user: UserView::from(&*me.user),
         impersonated_by,
     })

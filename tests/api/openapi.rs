@@ -151,3 +151,51 @@ async fn an_integer_written_with_a_fraction_of_zero_is_an_integer() {
         }
     }
 }
+
+/// utoipa names a component after its type and keeps only one of two types
+/// of the same name, so one route's answer would be documented as another's
+/// (the dashboard's stats as plugin-state stats, once). No two schema types
+/// under `src/` may share a name.
+#[test]
+fn no_two_schema_types_share_a_name() {
+    let mut seen: std::collections::HashMap<String, String> = Default::default();
+    let mut clashes = Vec::new();
+    let mut dirs = vec![std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let mut derives_schema = false;
+            for line in text.lines().map(str::trim) {
+                if line.starts_with("#[derive(") {
+                    derives_schema = line.contains("ToSchema");
+                    continue;
+                }
+                let name = ["pub struct ", "struct ", "pub enum ", "enum "]
+                    .iter()
+                    .find_map(|p| line.strip_prefix(p));
+                if let (true, Some(rest)) = (derives_schema, name) {
+                    let name: String = rest
+                        .chars()
+                        .take_while(|c| c.is_alphanumeric() || *c == '_')
+                        .collect();
+                    let here = path.display().to_string();
+                    if let Some(there) = seen.insert(name.clone(), here.clone()) {
+                        clashes.push(format!("{name}: {there} and {here}"));
+                    }
+                }
+                if !line.starts_with("#[") && !line.starts_with("///") {
+                    derives_schema = false;
+                }
+            }
+        }
+    }
+    assert!(clashes.is_empty(), "schema names used twice: {clashes:?}");
+}
