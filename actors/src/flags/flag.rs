@@ -209,6 +209,10 @@ mod tests {
         let mut f = flag(FlagType::UserList);
         let id = Uuid::now_v7();
         f.user_ids = vec![id, id];
+        // The cap is on the ids as sent (the schema's `maxItems`), repeats included.
+        let mut many = flag(FlagType::Boolean);
+        many.user_ids = vec![id; MAX_USER_IDS + 1];
+        assert_eq!(field(many.check()), "user_ids");
         f.roles = vec![Role::Admin, Role::User, Role::Admin];
         f.dedup();
         assert_eq!(f.user_ids, vec![id]);

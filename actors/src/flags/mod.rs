@@ -115,8 +115,8 @@ impl FeatureFlags {
         actor: &Actor,
         mut flag: FeatureFlag,
     ) -> Result<Arc<FeatureFlag>, CoreError> {
-        flag.dedup();
         flag.check()?;
+        flag.dedup();
         let _one_writer = self.writer.lock().await;
         if self.snapshot().contains_key(&flag.key) {
             return Err(CoreError::Conflict(
@@ -148,8 +148,8 @@ impl FeatureFlags {
         let mut flag = (*old).clone();
         change(&mut flag);
         (flag.key, flag.created_at) = (old.key.clone(), old.created_at);
-        flag.dedup();
         flag.check()?;
+        flag.dedup();
         flag.updated_at = now_ms().max(old.updated_at);
         self.tables.put(&flag).await?;
         let flag = Arc::new(flag);
