@@ -1,8 +1,9 @@
 // Usage against the allowance, and for admins the dashboard stats and the
-// users list (activate, deactivate, change the allowance).
+// users list (activate, deactivate, change the allowance, view as).
 
 import { get, post, patch } from './api.js';
 import { $, h, say } from './dom.js';
+import * as impersonate from './impersonate.js';
 
 export const isAdmin = (user) => user && (user.role === 'admin' || user.role === 'superadmin');
 
@@ -61,5 +62,8 @@ function userRow(u) {
     h('td', {}, u.username), h('td', {}, u.email), h('td', {}, u.role),
     h('td', {}, u.is_active ? 'active' : 'inactive'),
     h('td', {}, allowance, h('button', { type: 'button', onclick: save }, 'Save')),
-    h('td', {}, h('button', { type: 'button', onclick: toggle }, u.is_active ? 'Deactivate' : 'Activate')));
+    h('td', {}, h('button', { type: 'button', onclick: toggle }, u.is_active ? 'Deactivate' : 'Activate')),
+    h('td', {}, u.role === 'user' && u.is_active
+      ? h('button', { type: 'button', onclick: () => impersonate.start(u, $('#impersonate-reason').value) }, 'View as')
+      : ''));
 }

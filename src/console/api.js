@@ -1,6 +1,7 @@
 // The REST client: same-origin fetch with the session cookie, the error
 // envelope turned into ApiError, and one refresh-and-retry on an expired
-// access token.
+// access token. While an admin views the console as a user, every call
+// carries that impersonation token instead (it is never refreshed).
 
 export const BASE = '/api/v1';
 
@@ -31,11 +32,22 @@ export function readable(code, message) {
 let refreshing = null;
 let onSignedOut = () => {};
 let onTokens = () => {};
+let onBearerRefused = () => {};
+let bearer = null;
 
 export function hooks(signedOut, tokens) {
   onSignedOut = signedOut;
   onTokens = tokens;
 }
+
+// Sends `token` as the bearer on every call (null: back to the cookie);
+// `refused` runs when the server answers 401 to it.
+export function useBearer(token, refused = () => {}) {
+  bearer = token;
+  onBearerRefused = refused;
+}
+
+export const bearerToken = () => bearer;
 
 // Trades the refresh cookie for new tokens; one call at a time.
 export function refresh() {
@@ -62,12 +74,18 @@ export async function toError(r) {
 // `raw`, else the parsed JSON (null for 204).
 export async function call(method, path, body, { raw = false, headers = {}, retry = true, signal } = {}) {
   const init = { method, headers: { ...headers }, signal, credentials: 'same-origin' };
+  const sentBearer = bearer;
+  if (sentBearer) init.headers.authorization = `Bearer ${sentBearer}`;
   if (body instanceof FormData) init.body = body;
   else if (body !== undefined) {
     init.headers['content-type'] = 'application/json';
     init.body = JSON.stringify(body);
   }
   const r = await fetch(BASE + path, init);
+  if (r.status === 401 && sentBearer) {
+    if (bearer === sentBearer) onBearerRefused();
+    throw await toError(r);
+  }
   if (r.status === 401 && retry && !path.startsWith('/auth/')) {
     try { await refresh(); } catch { onSignedOut(); throw await toError(r); }
     return call(method, path, body, { raw, headers, retry: false, signal });

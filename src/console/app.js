@@ -8,6 +8,7 @@ import * as conversations from './conversations.js';
 import * as chat from './chat.js';
 import * as documents from './documents.js';
 import * as admin from './admin.js';
+import * as impersonate from './impersonate.js';
 
 let user = null;
 
@@ -25,6 +26,9 @@ function go(view) {
 }
 
 async function signedIn(u) {
+  // Another account's view (an admin's "view as", or back): start clean.
+  const switching = user && user.id !== u.id;
+  if (switching) conversations.close();
   user = u;
   $('#nav').hidden = false;
   $('#whoami').textContent = u.username;
@@ -33,7 +37,7 @@ async function signedIn(u) {
   stream.connect();
   await conversations.loadPickers();
   await conversations.reload();
-  const id = new URLSearchParams(location.hash.slice(1)).get('c');
+  const id = !switching && new URLSearchParams(location.hash.slice(1)).get('c');
   if (id) await conversations.open(id);
   document.body.dataset.ready = 'true';
 }
@@ -46,6 +50,7 @@ function signedOut() {
 }
 
 auth.init(signedIn, signedOut);
+impersonate.init(signedIn, auth.resume);
 conversations.init((c) => chat.show(c).catch((e) => say(e.message, 'error')));
 chat.init();
 documents.init();

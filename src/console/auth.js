@@ -5,6 +5,7 @@
 import { get, post, refresh, hooks, ApiError } from './api.js';
 import { $, say } from './dom.js';
 import * as stream from './stream.js';
+import * as impersonate from './impersonate.js';
 
 let timer = null;
 let onIn = () => {};
@@ -77,6 +78,7 @@ async function register() {
 }
 
 async function logout() {
+  await impersonate.stop(false);
   try { await post('/auth/logout'); } catch { /* the session is gone either way */ }
   signedOut();
 }

@@ -150,10 +150,15 @@ async function remove() {
   try {
     await del(`/conversations/${current.id}`);
     $(`#conversation-list li[data-id="${current.id}"]`)?.remove();
-    current = null;
-    $('#chat-pane').hidden = true;
-    history.replaceState(null, '', location.search || location.pathname);
+    close();
   } catch (e) { say(e.message, 'error'); }
+}
+
+// Closes the open conversation (another account's view begins).
+export function close() {
+  current = null;
+  $('#chat-pane').hidden = true;
+  history.replaceState(null, '', location.search || location.pathname);
 }
 
 // Attaches `ids` to the open conversation for retrieval.

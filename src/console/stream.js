@@ -2,7 +2,7 @@
 // SSE reader over fetch for chat streams when the socket cannot be used
 // (`?transport=sse` forces it) and to resume a running answer.
 
-import { BASE, call } from './api.js';
+import { BASE, bearerToken, call } from './api.js';
 
 const forced = new URLSearchParams(location.search).get('transport');
 const listeners = new Set();
@@ -35,10 +35,13 @@ export function transportName() {
 export function connect() {
   wanted = true;
   if (forced === 'sse' || socket) return;
-  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${BASE}/ws`;
+  // A browser cannot set headers on a socket: an impersonation token goes in the query.
+  const as = bearerToken();
+  const query = as ? `?token=${encodeURIComponent(as)}` : '';
+  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${BASE}/ws${query}`;
   const ws = new WebSocket(url);
   socket = ws;
-  ws.onopen = () => { open = true; backoff = 500; if (token) send({ type: 'auth', token }); };
+  ws.onopen = () => { open = true; backoff = 500; if (token && !as) send({ type: 'auth', token }); };
   ws.onmessage = (e) => {
     let msg;
     try { msg = JSON.parse(e.data); } catch { return; }
@@ -60,10 +63,24 @@ export function disconnect() {
   if (socket) socket.close(1000);
 }
 
-// A fresh access token for the open socket (after a refresh).
+// Closes the socket and opens a new one at once, as whoever the API
+// client now speaks for.
+export function reconnect() {
+  if (socket) {
+    socket.onclose = null;
+    socket.close(1000);
+  }
+  socket = null;
+  open = false;
+  backoff = 500;
+  connect();
+}
+
+// A fresh access token for the open socket (after a refresh). A socket
+// opened with an impersonation token keeps it.
 export function reauth(access) {
   token = access;
-  if (open) send({ type: 'auth', token });
+  if (open && !bearerToken()) send({ type: 'auth', token });
 }
 
 export function send(msg) {

@@ -238,9 +238,18 @@ async fn logout(
     State(state): State<AppState>,
     OriginalUri(uri): OriginalUri,
     me: CurrentUser,
+    parts: Parts,
 ) -> Result<Response, ApiError> {
+    let accounts = state.core.accounts();
+    if let (Some(admin), Some(sid)) = (me.impersonator, me.session_id) {
+        // Logging out of an impersonation is stopping it (and audited so);
+        // the browser's cookies are the admin's own, so they stay.
+        let ip = client_ip(&parts).map(|ip| ip.to_string());
+        accounts.stop_impersonation(admin, sid, ip).await?;
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
     if let Some(sid) = me.session_id {
-        state.core.accounts().revoke_session(sid).await?;
+        accounts.revoke_session(sid).await?;
     }
     let mut headers = HeaderMap::new();
     cookies::clear(&mut headers, state.config.server.secure_cookies, uri.path());

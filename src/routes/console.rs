@@ -50,6 +50,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("stream.js", JS, include_str!("../console/stream.js")),
     ("documents.js", JS, include_str!("../console/documents.js")),
     ("admin.js", JS, include_str!("../console/admin.js")),
+    (
+        "impersonate.js",
+        JS,
+        include_str!("../console/impersonate.js"),
+    ),
     ("dom.js", JS, include_str!("../console/dom.js")),
 ];
 

@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{assert_401, envelope, spawn_app};
+use crate::helpers::{TestApp, assert_401, call, envelope, spawn_app, test_config};
 
 #[tokio::test]
 async fn a_user_gets_403_from_admin_routes() {
@@ -215,6 +215,7 @@ fn the_admin_cli_creates_users_and_sets_roles_on_a_stopped_data_dir() {
         .unwrap();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("now superadmin"));
+    cli_role_change_is_audited(dir.path());
 
     let out = Command::new(env!("CARGO_BIN_EXE_chorus"))
         .args([
@@ -230,4 +231,40 @@ fn the_admin_cli_creates_users_and_sets_roles_on_a_stopped_data_dir() {
         .output()
         .unwrap();
     assert!(!out.status.success());
+}
+
+/// The role change made by `chorus admin set-role` is in the audit log,
+/// with no acting user and `via: cli`, as the server later shows it.
+fn cli_role_change_is_audited(dir: &std::path::Path) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let app = chorus::Application::build(test_config(dir)).await.unwrap();
+        let app = TestApp::serve(app);
+        let r = app
+            .post_json(
+                "/auth/login",
+                None,
+                json!({"email": "op@example.com", "password": "operator-password"}),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        let login: Value = r.json().await.unwrap();
+        let token = login["access_token"].as_str().unwrap();
+        let (status, page) = call(
+            &app,
+            reqwest::Method::GET,
+            "/admin/audit-logs?action=user.role_changed",
+            token,
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{page}");
+        assert_eq!(page["total"], 1, "{page}");
+        let record = &page["items"][0];
+        assert!(record["actor_id"].is_null(), "{record}");
+        assert_eq!(record["details"]["from"], "admin", "{record}");
+        assert_eq!(record["details"]["to"], "superadmin", "{record}");
+        assert_eq!(record["details"]["via"], "cli", "{record}");
+        app.stop().await;
+    });
 }

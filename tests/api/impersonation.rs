@@ -298,3 +298,22 @@ async fn an_impersonation_ends_when_its_admin_is_demoted() {
     assert_eq!(status, 200);
     assert_401(app.get_as("/auth/me", &token).await, "revoked").await;
 }
+
+#[tokio::test]
+async fn logging_out_with_an_impersonation_token_stops_it_and_keeps_the_cookies() {
+    let app = spawn_app().await;
+    let (root, boss, ada) = cast(&app).await;
+    let token = token(&app, &boss.access, &ada.user_id).await;
+    let r = app.post_json("/auth/logout", Some(&token), json!({})).await;
+    assert_eq!(r.status(), 204);
+    assert!(
+        r.headers().get("set-cookie").is_none(),
+        "the browser's cookies are the admin's: they stay"
+    );
+    assert_401(app.get_as("/auth/me", &token).await, "revoked").await;
+    assert_eq!(app.get_as("/auth/me", &boss.access).await.status(), 200);
+    let stopped = records(&app, &root.access, "impersonation.stopped").await;
+    assert_eq!(stopped.len(), 1, "{stopped:?}");
+    assert_eq!(stopped[0]["actor_id"], boss.user_id.as_str());
+    assert_eq!(stopped[0]["resource_id"], ada.user_id.as_str());
+}

@@ -51,3 +51,44 @@ def test_an_admin_sees_the_dashboard_stats(browser, server):
     for part in ("users", "jobs", "conversations", "connections"):
         assert part in headings, headings
     assert stats.find_element(By.TAG_NAME, "dd").text.isdigit()
+
+
+def audit(server, action):
+    _, page = http("GET", f"{server.api}/admin/audit-logs?action={action}&limit=100", None,
+                   server.admin["access_token"])
+    return page["items"]
+
+
+def test_an_admin_views_the_console_as_a_user_under_a_banner_and_stops(browser, server):
+    ada = server.account("ada")
+    token = ada["access_token"]
+    status, mine = http("POST", f"{server.api}/conversations", {"title": "Ada's own chat"}, token)
+    assert status == 201, mine
+    admin_page(browser, server)
+    assert not browser.find_element(By.ID, "impersonation").is_displayed()
+    row = wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, f'#users tr[data-id="{ada["user"]["id"]}"]'))
+    view_as = row.find_element(By.XPATH, ".//button[text()='View as']")
+    view_as.click()
+    wait(browser, lambda d: "reason" in d.find_element(By.ID, "status").text, what="a reason is asked for")
+    browser.find_element(By.ID, "impersonate-reason").send_keys("ticket 42: cannot see her chats")
+    view_as.click()
+
+    banner = wait(browser, lambda d: d.find_element(By.ID, "impersonation"))
+    wait(browser, lambda d: banner.is_displayed(), what="the impersonation banner")
+    assert "root" in banner.text and "ada" in banner.text, banner.text
+    wait(browser, lambda d: d.find_element(By.ID, "whoami").text == "ada")
+    assert not browser.find_element(By.ID, "nav-admin").is_displayed(), "ada has no admin page"
+    wait(browser, lambda d: "Ada's own chat" in d.find_element(By.ID, "conversation-list").text,
+         what="ada's conversations")
+    started = audit(server, "impersonation.started")
+    assert [r["resource_id"] for r in started] == [ada["user"]["id"]], started
+    # Requests made in the view are audited with both ids.
+    requests = wait(browser, lambda d: audit(server, "impersonation.request"), what="audited requests")
+    assert all(r["details"]["impersonated_user_id"] == ada["user"]["id"] for r in requests), requests
+
+    browser.find_element(By.ID, "impersonation-stop").click()
+    wait(browser, lambda d: not d.find_element(By.ID, "impersonation").is_displayed(), what="the banner goes")
+    wait(browser, lambda d: d.find_element(By.ID, "whoami").text == "root")
+    assert browser.find_element(By.ID, "nav-admin").is_displayed()
+    wait(browser, lambda d: "Ada's own chat" not in d.find_element(By.ID, "conversation-list").text)
+    assert len(audit(server, "impersonation.stopped")) == 1

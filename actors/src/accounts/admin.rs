@@ -148,11 +148,28 @@ impl Accounts {
         let user = self
             .user_by_email(&email)?
             .ok_or_else(|| CoreError::not_found("user", &email))?;
-        self.write_user(user.id, |u, _| {
-            u.role = role;
-            Ok(())
-        })
-        .await
+        let saved = self
+            .write_user(user.id, |u, _| {
+                u.role = role;
+                Ok(())
+            })
+            .await?;
+        if saved.role != user.role {
+            // No acting user: the record says the command line did it.
+            let event = AuditEvent {
+                actor_id: None,
+                action: "user.role_changed",
+                resource_type: "user",
+                resource_id: Some(saved.id.to_string()),
+                details: serde_json::json!({"from": user.role, "to": saved.role, "via": "cli"}),
+                ip_address: None,
+            };
+            self.audit.record_or_log(event).await;
+            if let Some(notifications) = self.notifier.get() {
+                notifications.account_changed(&user, &saved).await;
+            }
+        }
+        Ok(saved)
     }
 
     /// Number of users (walks the index; for the admin dashboard).
