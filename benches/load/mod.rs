@@ -2,7 +2,9 @@
 //! load generator that reports throughput and latency percentiles.
 #![allow(dead_code)]
 
+pub mod bare;
 pub mod raw_ws;
+pub mod wrk;
 
 use std::future::Future;
 use std::net::SocketAddr;
