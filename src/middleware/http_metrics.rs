@@ -1,34 +1,69 @@
 //! Request counters and latency histograms, labelled by the matched route
 //! template (never the raw path) and a method from a fixed set: any label
 //! a client can choose freely would grow the metrics without bound.
+//!
+//! The handles are made once per route, method and status and kept here,
+//! so a request records into them without building labels or looking the
+//! series up in the recorder's registry.
 
-use std::time::Instant;
+use std::time::Duration;
 
-use axum::extract::{MatchedPath, Request};
 use axum::http::Method;
-use axum::middleware::Next;
-use axum::response::Response;
+use dashmap::DashMap;
+use metrics::{Counter, Histogram};
 
-pub async fn track(req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
-    let method = method_label(req.method());
-    let response = next.run(req).await;
-    let status = response.status().as_u16().to_string();
-    metrics::histogram!("chorus_http_request_duration_seconds", "route" => route.clone())
-        .record(started.elapsed().as_secs_f64());
-    metrics::counter!(
-        "chorus_http_requests_total",
-        "method" => method,
-        "route" => route,
-        "status" => status
-    )
-    .increment(1);
-    response
+/// The edge's request metrics, one entry per route template seen.
+#[derive(Default)]
+pub struct RequestMetrics {
+    routes: DashMap<Box<str>, RouteMetrics>,
+}
+
+struct RouteMetrics {
+    duration: Histogram,
+    requests: DashMap<(&'static str, u16), Counter>,
+}
+
+impl RequestMetrics {
+    /// Counts one answered request of `route` and observes its duration.
+    pub fn record(&self, route: &str, method: &Method, status: u16, took: Duration) {
+        let method = method_label(method);
+        if let Some(r) = self.routes.get(route) {
+            r.record(route, method, status, took);
+            return;
+        }
+        let r = self
+            .routes
+            .entry(route.into())
+            .or_insert_with(|| RouteMetrics {
+                duration: metrics::histogram!(
+                    "chorus_http_request_duration_seconds",
+                    "route" => route.to_owned()
+                ),
+                requests: DashMap::new(),
+            });
+        r.record(route, method, status, took);
+    }
+}
+
+impl RouteMetrics {
+    fn record(&self, route: &str, method: &'static str, status: u16, took: Duration) {
+        self.duration.record(took.as_secs_f64());
+        if let Some(c) = self.requests.get(&(method, status)) {
+            c.increment(1);
+            return;
+        }
+        self.requests
+            .entry((method, status))
+            .or_insert_with(|| {
+                metrics::counter!(
+                    "chorus_http_requests_total",
+                    "method" => method,
+                    "route" => route.to_owned(),
+                    "status" => status.to_string()
+                )
+            })
+            .increment(1);
+    }
 }
 
 /// The method as a label: one of the standard methods, or `OTHER`.

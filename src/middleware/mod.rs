@@ -1,6 +1,6 @@
 //! The tower layers, added in one place, outermost first:
 //! request id + envelope -> trace span -> security headers -> CORS ->
-//! metrics -> probe-only connections -> body timeout -> body limit ->
+//! metrics, probe-only connections and body timeout (one layer) -> body limit ->
 //! panic catcher -> client address (behind trusted proxies only) -> handler.
 //! (Rate limits and auth join per route in their own modules.)
 
@@ -70,11 +70,12 @@ pub fn apply(router: Router, config: &Config) -> Router {
         .layer(header("referrer-policy", "no-referrer"))
         .option_layer(hsts)
         .option_layer(cors(&config.server.cors_origins))
-        .layer(axum::middleware::from_fn(http_metrics::track))
-        .layer(axum::middleware::from_fn(connection_limits::probe_only))
         .layer(axum::middleware::from_fn_with_state(
-            std::time::Duration::from_secs(config.server.body_timeout_s.max(1)),
-            connection_limits::body_timeout,
+            std::sync::Arc::new(connection_limits::Guard {
+                body_timeout: std::time::Duration::from_secs(config.server.body_timeout_s.max(1)),
+                metrics: http_metrics::RequestMetrics::default(),
+            }),
+            connection_limits::guard,
         ))
         .layer(DefaultBodyLimit::max(config.limits.json_body_bytes))
         .layer(CatchPanicLayer::custom(panic_response));
