@@ -142,6 +142,13 @@ async fn gateway_overhead(
             server_cpu * 1e6 / gateway.len() as f64,
             server_cpu * 100.0 / gateway_secs
         );
+        if rate == 1000 {
+            let per = server_cpu * 1e6 / gateway.len() as f64;
+            println!(
+                "    target CPU per request <= 150 us at 1,000 req/s: {} ({per:.0} us)",
+                if per <= 150.0 { "PASS" } else { "FAIL" }
+            );
+        }
         let share = share.lock().unwrap();
         if share.is_empty() {
             println!(

@@ -17,6 +17,7 @@ pub mod providers_cli;
 pub mod rate_limit;
 pub mod routes;
 pub mod server;
+pub mod server_timing;
 pub mod sse;
 pub mod state;
 pub mod telemetry;

@@ -66,6 +66,8 @@ pub struct ServerConfig {
     /// Origins whose pages may send cookie-authenticated unsafe requests
     /// and open WebSockets (besides the server's own origin).
     pub allowed_origins: Vec<String>,
+    /// `Server-Timing` (total, upstream, queue) on AI and `/v1` answers.
+    pub server_timing: bool,
 }
 
 /// `GET /metrics`.

@@ -15,6 +15,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::{ApiError, ErrorKind};
+use crate::server_timing::{self, Timed};
 
 /// The id of the request being served: the client's `X-Request-ID` when it
 /// is acceptable, otherwise a new UUID.
@@ -27,11 +28,13 @@ pub const REQUEST_ID: &str = "x-request-id";
 const V2_WRAP_LIMIT: usize = 16 << 20;
 
 pub async fn envelope(mut req: Request, next: Next) -> Response {
+    let arrived = std::time::Instant::now();
     let id = request_id(&req);
     req.extensions_mut().insert(RequestId(id.clone()));
     let api = ApiVersion::of(req.uri().path());
 
     let mut response = next.run(req).await;
+    let timed = response.extensions_mut().remove::<Timed>();
 
     let error = response.extensions_mut().remove::<ApiError>();
     let status = response.status();
@@ -46,6 +49,11 @@ pub async fn envelope(mut req: Request, next: Next) -> Response {
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&id) {
         headers.insert(REQUEST_ID, value);
+    }
+    if let Some(value) =
+        timed.and_then(|t| server_timing::value(arrived, t, std::time::Instant::now()))
+    {
+        headers.insert("server-timing", value);
     }
     if let Some(version) = api.header() {
         headers.insert("x-api-version", HeaderValue::from_static(version));

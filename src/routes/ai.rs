@@ -22,6 +22,7 @@ use crate::error::ApiError;
 use crate::extract::{Json, Path};
 use crate::openapi::bodies::SseEvents;
 use crate::openapi::fields;
+use crate::server_timing;
 use crate::state::AppState;
 
 /// Routes that call a model (rate class `ai`).
@@ -108,20 +109,25 @@ pub async fn answer(
     if let Some(error) = early_failure(generation.opened().await) {
         return Err(error);
     }
+    let timing = state.config.server.server_timing;
     if let Some(slot) = slot {
         let frames = generation.listen(0).filter_map(|e| {
             let frame = (!matches!(e.data(), GenData::Start(_))).then(|| e.sse());
             futures::future::ready(frame)
         });
-        return Ok(crate::sse::respond(slot, holding(frames, client)));
+        let mut response = crate::sse::respond(slot, holding(frames, client));
+        server_timing::mark(&mut response, &generation, timing);
+        return Ok(response);
     }
     let body = whole(&generation, started).await?;
     drop(client);
-    Ok(Json(CompletionAnswer {
+    let mut response = Json(CompletionAnswer {
         analysis_type,
         ..body
     })
-    .into_response())
+    .into_response();
+    server_timing::mark(&mut response, &generation, timing);
+    Ok(response)
 }
 
 async fn whole(
@@ -148,7 +154,8 @@ async fn whole(
 #[utoipa::path(post, path = "/ai/completions", tag = "ai", request_body = CompletionBody,
     security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, description = "One CompletionAnswer; with `stream: true` SSE of token... and done",
-                content((CompletionAnswer = "application/json"), (SseEvents = "text/event-stream"))),
+                content((CompletionAnswer = "application/json"), (SseEvents = "text/event-stream")),
+                headers(("server-timing" = String, description = "`total;dur=.., upstream;dur=.., queue;dur=..` in ms: total - upstream is chorus's own share"))),
               (status = 429, description = "QUOTA_EXCEEDED, too many open streams, or RATE_LIMIT_EXCEEDED"),
               (status = 502, description = "the provider failed"), (status = 504, description = "the provider timed out")))]
 async fn completions(

@@ -23,6 +23,7 @@ use crate::error::ApiError;
 use crate::extract::{Json, whole};
 use crate::openapi::bodies::SseEvents;
 use crate::openapi::fields;
+use crate::server_timing;
 use crate::state::AppState;
 
 pub fn model_router() -> OpenApiRouter<AppState> {
@@ -123,7 +124,8 @@ fn provider_and_model(state: &AppState, model: &str) -> (Option<String>, String)
 /// `chat.completion.chunk` lines ending with `data: [DONE]`.
 #[utoipa::path(post, path = "/v1/chat/completions", tag = "openai", request_body = ChatCompletionBody, security(("bearer" = [])),
     responses((status = 200, description = "A chat.completion; with `stream: true` SSE of chat.completion.chunk ending with `[DONE]`",
-                content((Object = "application/json"), (SseEvents = "text/event-stream"))),
+                content((Object = "application/json"), (SseEvents = "text/event-stream")),
+                headers(("server-timing" = String, description = "`total;dur=.., upstream;dur=.., queue;dur=..` in ms: total - upstream is chorus's own share"))),
               (status = 429, description = "QUOTA_EXCEEDED, too many open streams, or RATE_LIMIT_EXCEEDED"),
               (status = 502, description = "the provider failed"), (status = 504, description = "the provider timed out")))]
 async fn chat_completions(
@@ -176,28 +178,33 @@ async fn chat_completions(
     if let Some(error) = early_failure(generation.opened().await) {
         return Err(error);
     }
+    let timing = state.config.server.server_timing;
     let id = format!("chatcmpl-{}", Uuid::now_v7().simple());
     let created = chrono::Utc::now().timestamp();
     let model = body.model.clone();
     if let Some(slot) = slot {
         let include_usage = body.stream_options.is_some_and(|o| o.include_usage);
-        return Ok(stream(
+        let mut response = stream(
             slot,
             holding(generation.listen(0), client),
             id,
             created,
             model,
             include_usage,
-        ));
+        );
+        server_timing::mark(&mut response, &generation, timing);
+        return Ok(response);
     }
     let data = finished(&generation).await?;
     drop(client);
-    Ok(Json(json!({
+    let mut response = Json(json!({
         "id": id, "object": "chat.completion", "created": created, "model": model,
         "choices": [{ "index": 0, "message": { "role": "assistant", "content": data.full_response }, "finish_reason": data.finish_reason }],
         "usage": data.usage.to_json(),
     }))
-    .into_response())
+    .into_response();
+    server_timing::mark(&mut response, &generation, timing);
+    Ok(response)
 }
 
 fn chunk(id: &str, created: i64, model: &str, delta: Value, finish_reason: Value) -> Bytes {

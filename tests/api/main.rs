@@ -52,6 +52,7 @@ mod projects_ws;
 mod providers;
 mod rate_limits;
 mod server;
+mod server_timing;
 mod settings;
 mod webhooks;
 mod webhooks_in;

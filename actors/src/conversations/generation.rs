@@ -157,6 +157,7 @@ pub async fn run(
         .unwrap_or_default();
     let mut text = String::new();
 
+    generation.upstream_started();
     let opened = tokio::select! {
         opened = deps.llm.open(&requested, request) => Some(opened),
         () = generation.cancel.cancelled() => None,
@@ -164,6 +165,7 @@ pub async fn run(
     let outcome = match opened {
         None => Outcome::Cancelled,
         Some(Err(e)) => {
+            generation.upstream_ended();
             // Nothing was generated: the request answers 502/504 (or the
             // stream an error event) and no assistant message is stored.
             let entry = UsageEntry::new(
@@ -205,6 +207,7 @@ pub async fn run(
             // Dropping the stream here drops the upstream request.
         }
     };
+    generation.upstream_ended();
     generation.set_opening(Opening::Streaming);
 
     let (status, usage, finish_reason) = match &outcome {

@@ -7,6 +7,7 @@ mod event;
 
 use std::sync::Arc;
 use std::sync::Mutex;
+use std::time::Instant;
 
 use futures::Stream;
 use tokio::sync::{broadcast, watch};
@@ -51,6 +52,17 @@ pub struct Generation {
     log: Mutex<Vec<GenEvent>>,
     live: broadcast::Sender<GenEvent>,
     opening: watch::Sender<Opening>,
+    upstream: Mutex<Upstream>,
+}
+
+/// When the provider call of a generation started and ended (the
+/// `upstream` and `queue` of an answer's `Server-Timing`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Upstream {
+    /// The provider call was made (the first, if a fallback took over).
+    pub started: Option<Instant>,
+    /// The provider's answer ended (its last delta, or its failure).
+    pub ended: Option<Instant>,
 }
 
 impl Generation {
@@ -80,7 +92,27 @@ impl Generation {
             log: Mutex::new(Vec::with_capacity(64)),
             live,
             opening: watch::channel(Opening::Pending).0,
+            upstream: Mutex::new(Upstream::default()),
         })
+    }
+
+    /// Notes that the provider call starts now.
+    pub fn upstream_started(&self) {
+        self.upstream_mut().started = Some(Instant::now());
+    }
+
+    /// Notes that the provider's answer ended now.
+    pub fn upstream_ended(&self) {
+        self.upstream_mut().ended = Some(Instant::now());
+    }
+
+    /// When the provider call started and ended, so far.
+    pub fn upstream(&self) -> Upstream {
+        *self.upstream_mut()
+    }
+
+    fn upstream_mut(&self) -> std::sync::MutexGuard<'_, Upstream> {
+        self.upstream.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Appends an event to the log and tells every live listener.
