@@ -86,6 +86,7 @@ async fn gateway_overhead(
         // Server CPU and wall time of the rounds via chorus (a round lasts
         // past `secs` while late answers come in).
         let (mut server_cpu, mut gateway_secs) = (0.0, 0.0);
+        let mut switches = (0u64, 0u64);
         for _round in 0..ROUNDS {
             let (c, url) = (client.clone(), format!("{mock}/v1/chat/completions"));
             let d = load::open_loop(rate, secs, move || {
@@ -106,6 +107,7 @@ async fn gateway_overhead(
                 share.clone(),
             );
             let (cpu, started) = (load::cpu_secs(pid), Instant::now());
+            let switches_before = load::context_switches(pid);
             let g = load::open_loop(rate, secs, move || {
                 let (c, url, token, share) = (c.clone(), url.clone(), token.clone(), share.clone());
                 async move {
@@ -123,6 +125,9 @@ async fn gateway_overhead(
             })
             .await;
             let after = load::cpu_secs(pid);
+            let switches_after = load::context_switches(pid);
+            switches.0 += switches_after.0 - switches_before.0;
+            switches.1 += switches_after.1 - switches_before.1;
             gateway_secs += started.elapsed().as_secs_f64();
             server_cpu += (after.0 - cpu.0) + (after.1 - cpu.1);
             direct.add(&d.latency).unwrap();
@@ -141,6 +146,11 @@ async fn gateway_overhead(
             "          chorus CPU per request {:.0} us (measured: user + system, {:.0}% of one core at this rate)",
             server_cpu * 1e6 / gateway.len() as f64,
             server_cpu * 100.0 / gateway_secs
+        );
+        println!(
+            "          context switches per request: {:.1} voluntary (a thread parked and woken), {:.2} preempted",
+            switches.0 as f64 / gateway.len() as f64,
+            switches.1 as f64 / gateway.len() as f64
         );
         if rate == 1000 {
             let per = server_cpu * 1e6 / gateway.len() as f64;

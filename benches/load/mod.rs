@@ -303,6 +303,27 @@ pub fn cpu_secs(pid: u32) -> (f64, f64) {
     (ticks(11) / per_sec, ticks(12) / per_sec)
 }
 
+/// Context switches (voluntary, involuntary) of every thread of a process
+/// so far: a thread parked and woken, or preempted.
+pub fn context_switches(pid: u32) -> (u64, u64) {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return (0, 0);
+    };
+    let mut sum = (0, 0);
+    for task in tasks.flatten() {
+        let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
+        for line in status.lines() {
+            let value = |l: &str| l.split_whitespace().nth(1)?.parse::<u64>().ok();
+            if line.starts_with("voluntary_ctxt_switches") {
+                sum.0 += value(line).unwrap_or(0);
+            } else if line.starts_with("nonvoluntary_ctxt_switches") {
+                sum.1 += value(line).unwrap_or(0);
+            }
+        }
+    }
+    sum
+}
+
 /// Prints how the CPU time of a phase split between server and client.
 pub fn print_cpu(server: u32, before: ((f64, f64), (f64, f64)), secs: f64) {
     let (s, c) = (cpu_secs(server), cpu_secs(std::process::id()));

@@ -1,57 +1,28 @@
 //! What a connection may hold the server to: a request body that stops
 //! arriving is cut off (408), and a connection taken past the connection
-//! cap serves health checks only (see `server::PROBE_SLOTS`); each answer
-//! is counted in the request metrics on the way out.
+//! cap serves health checks only (see `server::PROBE_SLOTS`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::{Body, HttpBody};
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 use tower_http::timeout::{TimeoutBody, TimeoutError};
 
-use super::http_metrics::RequestMetrics;
 use crate::error::{ApiError, ErrorKind};
 use crate::server::ProbeOnly;
-
-/// The one layer between the outer layers and the router: a probe-only
-/// connection's refusal, the body timeout, and the request metrics, in one
-/// `from_fn` (each such layer costs a boxed service clone per request).
-pub async fn guard(State(guard): State<Arc<Guard>>, req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let route = req.extensions().get::<MatchedPath>().cloned();
-    let method = req.method().clone();
-    let response = match refuse_probe_only(&req) {
-        Some(refused) => refused,
-        None => with_body_timeout(guard.body_timeout, req, next).await,
-    };
-    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-    guard.metrics.record(
-        route,
-        &method,
-        response.status().as_u16(),
-        started.elapsed(),
-    );
-    response
-}
-
-/// What [`guard`] holds.
-pub struct Guard {
-    pub body_timeout: Duration,
-    pub metrics: RequestMetrics,
-}
 
 /// Fails the body read when no data arrives for `timeout` (tower-http's
 /// `TimeoutBody`: the timer restarts with each chunk, like nginx's
 /// `client_body_timeout`), and answers such a request 408 with its
 /// connection closed, whatever the handler made of the failed read. A
 /// request without a body (most GETs) has nothing to time.
-async fn with_body_timeout(timeout: Duration, req: Request, next: Next) -> Response {
+pub(super) async fn with_body_timeout(timeout: Duration, req: Request, next: Next) -> Response {
     if req.body().is_end_stream() {
         return next.run(req).await;
     }
@@ -82,7 +53,7 @@ async fn with_body_timeout(timeout: Duration, req: Request, next: Next) -> Respo
 }
 
 /// On a probe-only connection, anything but `/live` and `/ready` is 503.
-fn refuse_probe_only(req: &Request) -> Option<Response> {
+pub(super) fn refuse_probe_only(req: &Request) -> Option<Response> {
     let probe = req.extensions().get::<ProbeOnly>().is_some();
     if !probe || matches!(req.uri().path(), "/live" | "/ready") {
         return None;

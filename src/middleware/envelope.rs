@@ -1,14 +1,15 @@
-//! The outermost layer: gives every request its id, and gives every response
-//! the `X-Request-ID` header, the error envelope (API.md 0.1), the v2 success
-//! envelope (0.6) and the API version headers.
+//! The envelope: every request gets its id, and every response the
+//! `X-Request-ID` header, the error envelope (API.md 0.1), the v2 success
+//! envelope (0.6) and the API version headers. Run by the edge layer
+//! (`edge.rs`) around everything else.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::{HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::Response;
 use http_body_util::BodyExt;
 use serde::Serialize;
@@ -27,32 +28,45 @@ pub const REQUEST_ID: &str = "x-request-id";
 /// Largest success body re-wrapped for v2; bigger ones (none today) pass as they are.
 const V2_WRAP_LIMIT: usize = 16 << 20;
 
-pub async fn envelope(mut req: Request, next: Next) -> Response {
-    let arrived = std::time::Instant::now();
-    let id = request_id(&req);
+/// What the envelope knows of a request before it is served.
+pub(super) struct Begun {
+    pub id: Arc<str>,
+    api: ApiVersion,
+    arrived: Instant,
+}
+
+/// Gives `req` its id (as the [`RequestId`] extension).
+pub(super) fn begin(req: &mut Request, arrived: Instant) -> Begun {
+    let id = request_id(req);
     req.extensions_mut().insert(RequestId(id.clone()));
-    let api = ApiVersion::of(req.uri().path());
+    Begun {
+        id,
+        api: ApiVersion::of(req.uri().path()),
+        arrived,
+    }
+}
 
-    let mut response = next.run(req).await;
+/// Gives `response` its shape: the error envelope, the v2 success envelope,
+/// the request id, the API version and `Server-Timing` headers.
+pub(super) async fn finish(mut response: Response, begun: &Begun) -> Response {
+    let Begun { id, api, arrived } = begun;
+    let api = *api;
     let timed = response.extensions_mut().remove::<Timed>();
-
     let error = response.extensions_mut().remove::<ApiError>();
     let status = response.status();
     if error.is_some() || status.is_client_error() || status.is_server_error() {
         let error =
             error.unwrap_or_else(|| ApiError::from_code(ErrorKind::from_status(status.as_u16())));
-        response = render_error(response, &error, &id, api);
+        response = render_error(response, &error, id, api);
     } else if api == ApiVersion::V2 && is_json(&response) {
-        response = wrap_v2(response, &id).await;
+        response = wrap_v2(response, id).await;
     }
 
     let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(&id) {
+    if let Ok(value) = HeaderValue::from_str(id) {
         headers.insert(REQUEST_ID, value);
     }
-    if let Some(value) =
-        timed.and_then(|t| server_timing::value(arrived, t, std::time::Instant::now()))
-    {
+    if let Some(value) = timed.and_then(|t| server_timing::value(*arrived, t, Instant::now())) {
         headers.insert("server-timing", value);
     }
     if let Some(version) = api.header() {

@@ -1,14 +1,17 @@
-//! The tower layers, added in one place, outermost first:
-//! request id + envelope -> trace span -> security headers -> CORS ->
-//! metrics, probe-only connections and body timeout (one layer) -> body limit ->
+//! The tower layers, added in one place, outermost first: the edge layer
+//! (`edge.rs`: request id and envelope, request span, security headers,
+//! metrics, probe-only connections, body timeout) -> CORS -> body limit ->
 //! panic catcher -> client address (behind trusted proxies only) -> handler.
 //! (Rate limits and auth join per route in their own modules.)
 
 mod connection_limits;
+mod edge;
 mod envelope;
 mod http_metrics;
 
 use std::any::Any;
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
@@ -17,9 +20,6 @@ use axum::response::{IntoResponse, Response};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::TraceLayer;
-use tracing::Level;
 use tracing::field::Empty;
 
 pub use envelope::{REQUEST_ID, RequestId};
@@ -30,18 +30,6 @@ use crate::error::ApiError;
 
 /// Wraps `router` in every layer of the edge.
 pub fn apply(router: Router, config: &Config) -> Router {
-    let header = |name: &'static str, value: &'static str| {
-        SetResponseHeaderLayer::overriding(
-            HeaderName::from_static(name),
-            HeaderValue::from_static(value),
-        )
-    };
-    let hsts = config.server.tls_behind_proxy.then(|| {
-        header(
-            "strict-transport-security",
-            "max-age=63072000; includeSubDomains",
-        )
-    });
     // Validated at load; an unparseable list cannot get here. With no
     // trusted proxy the client is the TCP peer and this layer is left out.
     let proxies = TrustedProxies::parse(&config.server.trusted_proxies).unwrap_or_default();
@@ -53,36 +41,20 @@ pub fn apply(router: Router, config: &Config) -> Router {
             client_addr::resolve,
         ))
     };
+    let edge = Arc::new(edge::Edge {
+        body_timeout: Duration::from_secs(config.server.body_timeout_s.max(1)),
+        metrics: http_metrics::RequestMetrics::default(),
+        hsts: config.server.tls_behind_proxy,
+    });
     let layers = ServiceBuilder::new()
-        .layer(axum::middleware::from_fn(envelope::envelope))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(request_span)
-                .on_request(())
-                .on_response(crate::telemetry::RecordStatus(
-                    tower_http::trace::DefaultOnResponse::new()
-                        .level(Level::DEBUG)
-                        .latency_unit(tower_http::LatencyUnit::Micros),
-                )),
-        )
-        .layer(header("x-content-type-options", "nosniff"))
-        .layer(header("x-frame-options", "DENY"))
-        .layer(header("referrer-policy", "no-referrer"))
-        .option_layer(hsts)
+        .layer(axum::middleware::from_fn_with_state(edge, edge::edge))
         .option_layer(cors(&config.server.cors_origins))
-        .layer(axum::middleware::from_fn_with_state(
-            std::sync::Arc::new(connection_limits::Guard {
-                body_timeout: std::time::Duration::from_secs(config.server.body_timeout_s.max(1)),
-                metrics: http_metrics::RequestMetrics::default(),
-            }),
-            connection_limits::guard,
-        ))
         .layer(DefaultBodyLimit::max(config.limits.json_body_bytes))
         .layer(CatchPanicLayer::custom(panic_response));
     router.layer(layers)
 }
 
-fn request_span(req: &Request) -> tracing::Span {
+pub(super) fn request_span(req: &Request) -> tracing::Span {
     let id = req
         .extensions()
         .get::<RequestId>()

@@ -13,7 +13,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
 
-pub use otel::{RecordStatus, TraceExport, join_incoming_trace};
+pub use otel::{TraceExport, join_incoming_trace, record_status};
 
 use crate::config::{LogConfig, LogFormat, TelemetryConfig};
 

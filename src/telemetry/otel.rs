@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use axum::extract::Request;
-use axum::http::Response;
+use axum::http::StatusCode;
 use chorus_actors::trace_context::{self, TARGET};
 use opentelemetry::KeyValue;
 use opentelemetry::global;
@@ -19,7 +19,7 @@ use opentelemetry_otlp::{Protocol, WithExportConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
-use tower_http::trace::{DefaultOnResponse, OnResponse};
+
 use tracing::Subscriber;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::Layer;
@@ -118,17 +118,21 @@ pub fn join_incoming_trace(span: &tracing::Span, req: &Request, route: &str) {
 }
 
 /// Records the answer's status on the request span (a 5xx marks the span
-/// failed), then logs the response as tower-http's default does.
-#[derive(Clone)]
-pub struct RecordStatus(pub DefaultOnResponse);
-
-impl<B> OnResponse<B> for RecordStatus {
-    fn on_response(self, response: &Response<B>, latency: Duration, span: &tracing::Span) {
-        let status = response.status();
-        span.record("status", status.as_u16());
-        if status.is_server_error() {
-            span.record("otel.status_code", "error");
-        }
-        self.0.on_response(response, latency, span);
+/// failed), and logs it at debug level (a 5xx at error level), as
+/// tower-http's trace layer did.
+pub fn record_status(span: &tracing::Span, status: StatusCode, latency: Duration) {
+    span.record("status", status.as_u16());
+    let latency_us = latency.as_micros() as u64;
+    if status.is_server_error() {
+        span.record("otel.status_code", "error");
+        span.in_scope(|| tracing::error!(status = status.as_u16(), latency_us, "response failed"));
+    } else {
+        span.in_scope(|| {
+            tracing::debug!(
+                status = status.as_u16(),
+                latency_us,
+                "finished processing request"
+            )
+        });
     }
 }
