@@ -25,6 +25,7 @@ mod personas;
 mod plugin_state;
 mod projects;
 mod setting_instances;
+mod setting_types;
 mod settings;
 mod tags;
 mod tickets;

@@ -25,6 +25,7 @@ mod fake_llm;
 mod feature_flags;
 mod feature_flags_kept;
 mod files;
+mod files_lifecycle;
 mod files_s3;
 mod grafana;
 mod hardening_auth;
