@@ -359,7 +359,6 @@ impl Conversations {
         content: String,
         metadata_json: JsonText,
     ) -> Result<Message, CoreError> {
-        self.get(user_id, id)?;
         check_content(&content)?;
         limits::metadata("metadata", metadata_json.as_str())?;
         let message = Message {
@@ -372,7 +371,11 @@ impl Conversations {
             status: MessageStatus::Complete,
             created_at: now_ms(),
         };
-        self.tables.append(&self.store, &message).await?;
+        // The owner is checked in the append's own read of the record.
+        self.tables
+            .append_by(&self.store, &message, Some(user_id))
+            .await?
+            .ok_or_else(|| CoreError::not_found("conversation", id))?;
         Ok(message)
     }
 

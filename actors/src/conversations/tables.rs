@@ -170,10 +170,25 @@ impl ConvTables {
         store: &Store,
         message: &Message,
     ) -> Result<Conversation, StoreError> {
+        self.append_by(store, message, None)
+            .await?
+            .ok_or_else(|| StoreError::Conflict("conversation was deleted".into()))
+    }
+
+    /// [`ConvTables::append`] on behalf of `owner` when given: `None`
+    /// (nothing written) if the conversation is gone or is not theirs. The
+    /// ownership check reads the record the append reads anyway.
+    pub async fn append_by(
+        &self,
+        store: &Store,
+        message: &Message,
+        owner: Option<Uuid>,
+    ) -> Result<Option<Conversation>, StoreError> {
         let conv = {
             let _guard = self.locks.lock(&message.conversation_id);
-            let Some(mut conv) = self.conversations.get(&message.conversation_id)? else {
-                return Err(StoreError::Conflict("conversation was deleted".into()));
+            let found = self.conversations.get(&message.conversation_id)?;
+            let Some(mut conv) = found.filter(|c| owner.is_none_or(|o| c.user_id == o)) else {
+                return Ok(None);
             };
             self.messages
                 .insert(&(message.conversation_id, message.id), message)?;
@@ -189,7 +204,7 @@ impl ConvTables {
             conv
         };
         store.commit().await?;
-        Ok(conv)
+        Ok(Some(conv))
     }
 
     /// The stripe lock of one conversation's record: every writer of the
