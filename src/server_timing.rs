@@ -14,17 +14,16 @@ use axum::response::Response;
 use chorus_actors::replay::{Generation, Upstream};
 
 /// A response extension: the provider call behind this answer. The
-/// envelope (which knows when the request arrived) turns it into the header.
+/// envelope (which knows when the request arrived, and whether the header
+/// is on) turns it into the header.
 #[derive(Debug, Clone, Copy)]
 pub struct Timed(pub Upstream);
 
-/// Marks `response` as answered by `generation`, when the header is on.
-pub fn mark(response: &mut Response, generation: &Generation, enabled: bool) {
-    if enabled {
-        response
-            .extensions_mut()
-            .insert(Timed(generation.upstream()));
-    }
+/// Marks `response` as answered by `generation`.
+pub fn mark(response: &mut Response, generation: &Generation) {
+    response
+        .extensions_mut()
+        .insert(Timed(generation.upstream()));
 }
 
 /// The header's value for a request that arrived at `arrived`, whose

@@ -24,6 +24,8 @@ pub struct Edge {
     pub metrics: RequestMetrics,
     /// `Strict-Transport-Security` (behind a TLS-terminating proxy).
     pub hsts: bool,
+    /// `Server-Timing` on the answers a handler marked (`server_timing.rs`).
+    pub server_timing: bool,
 }
 
 const SECURITY_HEADERS: [(&str, &str); 3] = [
@@ -34,7 +36,7 @@ const SECURITY_HEADERS: [(&str, &str); 3] = [
 
 pub async fn edge(State(edge): State<Arc<Edge>>, mut req: Request, next: Next) -> Response {
     let arrived = Instant::now();
-    let begun = envelope::begin(&mut req, arrived);
+    let begun = envelope::begin(&mut req, arrived, edge.server_timing);
     let route = req.extensions().get::<MatchedPath>().cloned();
     let method = req.method().clone();
     let span = super::request_span(&req);

@@ -33,25 +33,36 @@ pub(super) struct Begun {
     pub id: Arc<str>,
     api: ApiVersion,
     arrived: Instant,
+    /// `server.server_timing`: a marked answer gets its header.
+    server_timing: bool,
 }
 
 /// Gives `req` its id (as the [`RequestId`] extension).
-pub(super) fn begin(req: &mut Request, arrived: Instant) -> Begun {
+pub(super) fn begin(req: &mut Request, arrived: Instant, server_timing: bool) -> Begun {
     let id = request_id(req);
     req.extensions_mut().insert(RequestId(id.clone()));
     Begun {
         id,
         api: ApiVersion::of(req.uri().path()),
         arrived,
+        server_timing,
     }
 }
 
 /// Gives `response` its shape: the error envelope, the v2 success envelope,
 /// the request id, the API version and `Server-Timing` headers.
 pub(super) async fn finish(mut response: Response, begun: &Begun) -> Response {
-    let Begun { id, api, arrived } = begun;
+    let Begun {
+        id,
+        api,
+        arrived,
+        server_timing,
+    } = begun;
     let api = *api;
-    let timed = response.extensions_mut().remove::<Timed>();
+    let timed = response
+        .extensions_mut()
+        .remove::<Timed>()
+        .filter(|_| *server_timing);
     let error = response.extensions_mut().remove::<ApiError>();
     let status = response.status();
     if error.is_some() || status.is_client_error() || status.is_server_error() {

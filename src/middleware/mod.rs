@@ -45,6 +45,7 @@ pub fn apply(router: Router, config: &Config) -> Router {
         body_timeout: Duration::from_secs(config.server.body_timeout_s.max(1)),
         metrics: http_metrics::RequestMetrics::default(),
         hsts: config.server.tls_behind_proxy,
+        server_timing: config.server.server_timing,
     });
     let layers = ServiceBuilder::new()
         .layer(axum::middleware::from_fn_with_state(edge, edge::edge))

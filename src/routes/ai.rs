@@ -109,14 +109,13 @@ pub async fn answer(
     if let Some(error) = early_failure(generation.opened().await) {
         return Err(error);
     }
-    let timing = state.config.server.server_timing;
     if let Some(slot) = slot {
         let frames = generation.listen(0).filter_map(|e| {
             let frame = (!matches!(e.data(), GenData::Start(_))).then(|| e.sse());
             futures::future::ready(frame)
         });
         let mut response = crate::sse::respond(slot, holding(frames, client));
-        server_timing::mark(&mut response, &generation, timing);
+        server_timing::mark(&mut response, &generation);
         return Ok(response);
     }
     let body = whole(&generation, started).await?;
@@ -126,7 +125,7 @@ pub async fn answer(
         ..body
     })
     .into_response();
-    server_timing::mark(&mut response, &generation, timing);
+    server_timing::mark(&mut response, &generation);
     Ok(response)
 }
 

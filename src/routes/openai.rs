@@ -178,7 +178,6 @@ async fn chat_completions(
     if let Some(error) = early_failure(generation.opened().await) {
         return Err(error);
     }
-    let timing = state.config.server.server_timing;
     let id = format!("chatcmpl-{}", Uuid::now_v7().simple());
     let created = chrono::Utc::now().timestamp();
     let model = body.model.clone();
@@ -192,7 +191,7 @@ async fn chat_completions(
             model,
             include_usage,
         );
-        server_timing::mark(&mut response, &generation, timing);
+        server_timing::mark(&mut response, &generation);
         return Ok(response);
     }
     let data = finished(&generation).await?;
@@ -203,7 +202,7 @@ async fn chat_completions(
         "usage": data.usage.to_json(),
     }))
     .into_response();
-    server_timing::mark(&mut response, &generation, timing);
+    server_timing::mark(&mut response, &generation);
     Ok(response)
 }
 

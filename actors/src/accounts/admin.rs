@@ -90,7 +90,7 @@ impl Accounts {
             .await?;
         if saved.role != target.role {
             self.audit_user_change(
-                actor,
+                Some(actor),
                 &saved,
                 "user.role_changed",
                 serde_json::json!({"from": target.role, "to": saved.role}),
@@ -100,8 +100,14 @@ impl Accounts {
         }
         if saved.monthly_token_allowance != target.monthly_token_allowance {
             let details = serde_json::json!({"from": target.monthly_token_allowance, "to": saved.monthly_token_allowance});
-            self.audit_user_change(actor, &saved, "user.allowance_changed", details, ip.clone())
-                .await;
+            self.audit_user_change(
+                Some(actor),
+                &saved,
+                "user.allowance_changed",
+                details,
+                ip.clone(),
+            )
+            .await;
         }
         if saved.is_active != target.is_active {
             let action = if saved.is_active {
@@ -109,7 +115,7 @@ impl Accounts {
             } else {
                 "user.deactivated"
             };
-            self.audit_user_change(actor, &saved, action, serde_json::json!({}), ip)
+            self.audit_user_change(Some(actor), &saved, action, serde_json::json!({}), ip)
                 .await;
         }
         if let Some(notifications) = self.notifier.get() {
@@ -122,16 +128,17 @@ impl Accounts {
         Ok(saved)
     }
 
+    /// `actor` is `None` for the command line, which has no acting user.
     async fn audit_user_change(
         &self,
-        actor: &User,
+        actor: Option<&User>,
         user: &User,
         action: &str,
         details: serde_json::Value,
         ip: Option<String>,
     ) {
         let event = AuditEvent {
-            actor_id: Some(actor.id),
+            actor_id: actor.map(|a| a.id),
             action,
             resource_type: "user",
             resource_id: Some(user.id.to_string()),
@@ -156,15 +163,9 @@ impl Accounts {
             .await?;
         if saved.role != user.role {
             // No acting user: the record says the command line did it.
-            let event = AuditEvent {
-                actor_id: None,
-                action: "user.role_changed",
-                resource_type: "user",
-                resource_id: Some(saved.id.to_string()),
-                details: serde_json::json!({"from": user.role, "to": saved.role, "via": "cli"}),
-                ip_address: None,
-            };
-            self.audit.record_or_log(event).await;
+            let details = serde_json::json!({"from": user.role, "to": saved.role, "via": "cli"});
+            self.audit_user_change(None, &saved, "user.role_changed", details, None)
+                .await;
             if let Some(notifications) = self.notifier.get() {
                 notifications.account_changed(&user, &saved).await;
             }
