@@ -61,6 +61,16 @@ fn own_share_us(headers: &reqwest::header::HeaderMap) -> Option<u64> {
     Some((own.max(0.0) * 1000.0) as u64)
 }
 
+/// One streamed call as a client of the mock itself would make it.
+async fn direct_call(c: reqwest::Client, url: String) -> bool {
+    let body =
+        json!({"model": "m1", "stream": true, "messages": [{"role": "user", "content": "hi"}]});
+    match c.post(url).json(&body).send().await {
+        Ok(r) => r.status() == 200 && r.text().await.is_ok(),
+        Err(_) => false,
+    }
+}
+
 /// Rounds per rate, alternating direct and via chorus.
 const ROUNDS: u32 = 3;
 
@@ -89,17 +99,7 @@ async fn gateway_overhead(
         let mut switches = (0u64, 0u64);
         for _round in 0..ROUNDS {
             let (c, url) = (client.clone(), format!("{mock}/v1/chat/completions"));
-            let d = load::open_loop(rate, secs, move || {
-                let (c, url) = (c.clone(), url.clone());
-                async move {
-                    let body = json!({"model": "m1", "stream": true, "messages": [{"role": "user", "content": "hi"}]});
-                    match c.post(url).json(&body).send().await {
-                        Ok(r) => r.status() == 200 && r.text().await.is_ok(),
-                        Err(_) => false,
-                    }
-                }
-            })
-            .await;
+            let d = load::open_loop(rate, secs, move || direct_call(c.clone(), url.clone())).await;
             let (c, url, token, share) = (
                 client.clone(),
                 format!("{base}/v1/chat/completions"),
@@ -154,6 +154,11 @@ async fn gateway_overhead(
         );
         if rate == 1000 {
             let per = server_cpu * 1e6 / gateway.len() as f64;
+            let floor = bare_gateway(client, mock, rate, secs).await;
+            println!(
+                "          bare axum gateway (load/bare.rs) CPU per request {floor:.0} us: chorus = {:.2} x bare",
+                per / floor
+            );
             println!(
                 "    target CPU per request <= 150 us at 1,000 req/s: {} ({per:.0} us)",
                 if per <= 150.0 { "PASS" } else { "FAIL" }
@@ -178,6 +183,22 @@ async fn gateway_overhead(
             }
         }
     }
+}
+
+/// The bare axum gateway of `load/bare.rs` against the same mock, at
+/// `rate`: the floor of one proxied request (HTTP in, HTTP out, SSE parse,
+/// JSON answer) on this machine, in µs of server CPU.
+async fn bare_gateway(client: &reqwest::Client, mock: &str, rate: u64, secs: Duration) -> f64 {
+    let bare = load::bare::Bare::start_with_upstream(mock);
+    let url = format!("{}/v1/chat/completions", bare.base);
+    let (cpu, mut done) = (load::cpu_secs(bare.pid()), 0);
+    for _round in 0..ROUNDS {
+        let (c, url) = (client.clone(), url.clone());
+        let r = load::open_loop(rate, secs, move || direct_call(c.clone(), url.clone())).await;
+        done += r.latency.len();
+    }
+    let after = load::cpu_secs(bare.pid());
+    (after.0 - cpu.0 + after.1 - cpu.1) * 1e6 / done.max(1) as f64
 }
 
 async fn concurrent_streams(
@@ -347,6 +368,7 @@ async fn durable_appends(
 }
 
 fn main() {
+    load::bare::serve_if_asked();
     load::raise_fd_limit();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

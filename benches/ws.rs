@@ -1,8 +1,10 @@
 //! The WebSocket bench, against the chorus binary:
 //! (a) server RSS growth per idle authenticated connection at 15,000
 //!     connections (client sockets spread over 127.0.0.x sources);
-//! (b) fan-out from one publisher to a 5,000-subscriber room: deliveries/s
-//!     and p99 publish-to-receive latency;
+//! (b) fan-out from one publisher to a 5,000-subscriber room: deliveries/s,
+//!     p99 publish-to-receive latency and server CPU per delivery, first
+//!     against the bare axum fan-out of `load/bare.rs` (the floor), then
+//!     against chorus;
 //! (c) 1,000 sockets each chatting in its own conversation with echo at
 //!     20 tokens/s: all complete; p99 token lag behind the schedule.
 //!
@@ -119,11 +121,20 @@ async fn idle_memory(server: &load::Process, addr: SocketAddr, token: &str) {
     drop(warm);
 }
 
-/// Microseconds since `epoch` as the publish time inside each message.
-async fn fan_out(pid: u32, addr: SocketAddr, token: &str, secs: Duration) {
+/// One fan-out run's figures.
+struct FanOut {
+    per_sec: f64,
+    p99_ms: f64,
+    cpu_us_per_delivery: f64,
+}
+
+/// One publisher to a room of `CHORUS_BENCH_ROOM` subscribers on the server
+/// at `addr` (process `pid`). Microseconds since `epoch` are the publish
+/// time inside each message.
+async fn fan_out(name: &str, pid: u32, addr: SocketAddr, token: &str, secs: Duration) -> FanOut {
     let room = env_or("CHORUS_BENCH_ROOM", 5_000) as usize;
     let rate = env_or("CHORUS_BENCH_RATE", 50);
-    println!("(b) fan-out: one publisher, {room} subscribers, {rate} messages/s");
+    println!("(b) fan-out, {name}: one publisher, {room} subscribers, {rate} messages/s");
     let mut subscribers: Vec<RawWs> = futures::stream::iter(0..room)
         .map(|i| RawWs::connect(addr, source(i), token))
         .buffer_unordered(64)
@@ -168,6 +179,7 @@ async fn fan_out(pid: u32, addr: SocketAddr, token: &str, secs: Duration) {
     let interval = Duration::from_secs_f64(1.0 / rate as f64);
     let started = tokio::time::Instant::now();
     let cpu_before = (load::cpu_secs(pid), load::cpu_secs(std::process::id()));
+    let server_before = cpu_before.0.0 + cpu_before.0.1;
     for i in 0..total {
         tokio::time::sleep_until(started + interval * i as u32).await;
         let t = epoch.elapsed().as_micros() as u64;
@@ -188,22 +200,46 @@ async fn fan_out(pid: u32, addr: SocketAddr, token: &str, secs: Duration) {
     }
     let elapsed = started.elapsed().as_secs_f64();
     load::print_cpu(pid, cpu_before, elapsed);
+    let server_cpu = load::cpu_secs(pid);
     let got = received.load(Ordering::Relaxed);
     let per_sec = got as f64 / elapsed;
-    let p99 = ms(latency.value_at_quantile(0.99));
+    let p99_ms = ms(latency.value_at_quantile(0.99));
+    let cpu_us_per_delivery =
+        (server_cpu.0 + server_cpu.1 - server_before) * 1e6 / got.max(1) as f64;
     println!(
-        "    {got}/{} delivered, {per_sec:.0} deliveries/s; publish->receive p50 {:.2} ms p99 {p99:.2} ms max {:.2} ms",
+        "    {got}/{} delivered, {per_sec:.0} deliveries/s; publish->receive p50 {:.2} ms p99 {p99_ms:.2} ms max {:.2} ms; server CPU {cpu_us_per_delivery:.2} µs per delivery",
         total * room as u64,
         ms(latency.value_at_quantile(0.5)),
         ms(latency.max())
     );
+    FanOut {
+        per_sec,
+        p99_ms,
+        cpu_us_per_delivery,
+    }
+}
+
+/// The fan-out against the bare baseline, then chorus, with the targets.
+async fn fan_out_against_bare(pid: u32, addr: SocketAddr, token: &str, secs: Duration) {
+    let bare = load::bare::Bare::start();
+    let bare_addr: SocketAddr = bare.base.trim_start_matches("http://").parse().unwrap();
+    let floor = fan_out("bare axum", bare.pid(), bare_addr, "-", secs).await;
+    drop(bare);
+    let chorus = fan_out("chorus", pid, addr, token, secs).await;
+    let verdict = |ok: bool| if ok { "PASS" } else { "FAIL" };
+    println!(
+        "    chorus {:.2} µs per delivery = {:.2} x bare {:.2} µs",
+        chorus.cpu_us_per_delivery,
+        chorus.cpu_us_per_delivery / floor.cpu_us_per_delivery,
+        floor.cpu_us_per_delivery
+    );
     println!(
         "    target >= 250,000 deliveries/s with p99 <= 150 ms: {}",
-        if per_sec >= 250_000.0 && p99 <= 150.0 {
-            "PASS"
-        } else {
-            "FAIL"
-        }
+        verdict(chorus.per_sec >= 250_000.0 && chorus.p99_ms <= 150.0)
+    );
+    println!(
+        "    target <= 2.5 µs server CPU per delivery: {}",
+        verdict(chorus.cpu_us_per_delivery <= 2.5)
     );
 }
 
@@ -278,6 +314,7 @@ async fn chats(client: &reqwest::Client, base: &str, addr: SocketAddr, token: &s
 }
 
 fn main() {
+    load::bare::serve_if_asked();
     load::raise_fd_limit();
     let workers = env_or("CHORUS_BENCH_CLIENT_THREADS", load::cores() as u64) as usize;
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -305,7 +342,7 @@ fn main() {
             load::await_no_sockets(&client, &server.base).await;
         }
         if parts.contains('b') {
-            fan_out(server.child.id(), addr, &token, secs).await;
+            fan_out_against_bare(server.child.id(), addr, &token, secs).await;
             load::await_no_sockets(&client, &server.base).await;
         }
         if parts.contains('c') {

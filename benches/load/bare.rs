@@ -2,7 +2,13 @@
 //! with a `GET /live` answering JSON and a `POST /append` that inserts the
 //! body into sled and waits for a one-flusher group commit. No auth, no
 //! validation, no ids, no records: what the hardware and the crates give
-//! before chorus does any work of its own.
+//! before chorus does any work of its own. Its `/api/v1/ws` is the fan-out
+//! baseline: every text frame that is not a `subscribe` goes to every open
+//! socket through one tokio broadcast channel, one write per socket per
+//! message, as in axum's own chat example. Its `/v1/chat/completions` is the
+//! gateway baseline: the body forwarded with reqwest to the upstream in
+//! `CHORUS_BENCH_BARE_UPSTREAM`, the SSE answer's deltas joined into one
+//! `chat.completion` JSON (no auth, no usage records, no ids).
 //!
 //! It runs as its own process (the bench executable started again with
 //! `CHORUS_BENCH_BARE_DIR` set), so its CPU time is read apart from the
@@ -14,11 +20,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
 const DIR_VAR: &str = "CHORUS_BENCH_BARE_DIR";
+const UPSTREAM_VAR: &str = "CHORUS_BENCH_BARE_UPSTREAM";
 
 /// The bare server started as a child process. Killed when dropped.
 pub struct Bare {
@@ -37,10 +45,16 @@ impl Drop for Bare {
 impl Bare {
     /// Starts the bare server on 127.0.0.1:0 with a fresh sled dir.
     pub fn start() -> Self {
+        Self::start_with_upstream("")
+    }
+
+    /// As [`Bare::start`], its `/v1/chat/completions` forwarding to `upstream`.
+    pub fn start_with_upstream(upstream: &str) -> Self {
         use std::io::BufRead;
         let dir = tempfile::tempdir().unwrap();
         let mut child = std::process::Command::new(std::env::current_exe().unwrap())
             .env(DIR_VAR, dir.path())
+            .env(UPSTREAM_VAR, upstream)
             .stdout(std::process::Stdio::piped())
             .spawn()
             .unwrap();
@@ -84,6 +98,12 @@ pub fn serve_if_asked() {
             .unwrap();
         let commit = start_flusher(db.clone());
         let next = Arc::new(AtomicU64::new(0));
+        let (room, _) = broadcast::channel::<Utf8Bytes>(4096);
+        let upstream = format!(
+            "{}/v1/chat/completions",
+            std::env::var(UPSTREAM_VAR).unwrap_or_default()
+        );
+        let http = reqwest::Client::new();
         let app = Router::new()
             .route(
                 "/live",
@@ -101,6 +121,20 @@ pub fn serve_if_asked() {
                         rx.await.unwrap();
                         StatusCode::CREATED
                     }
+                }),
+            )
+            .route(
+                "/v1/chat/completions",
+                post(move |body: Bytes| {
+                    let (http, upstream) = (http.clone(), upstream.clone());
+                    async move { proxy(&http, &upstream, body).await }
+                }),
+            )
+            .route(
+                "/api/v1/ws",
+                get(move |upgrade: WebSocketUpgrade| {
+                    let room = room.clone();
+                    async move { upgrade.on_upgrade(move |socket| fan_out(socket, room)) }
                 }),
             );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -126,4 +160,70 @@ fn start_flusher(db: sled::Db) -> mpsc::UnboundedSender<oneshot::Sender<()>> {
         }
     });
     tx
+}
+
+/// One socket of the bare fan-out: publishes what it is sent, writes what
+/// the room carries.
+async fn fan_out(mut socket: WebSocket, room: broadcast::Sender<Utf8Bytes>) {
+    let mut rx = room.subscribe();
+    let hello = Message::Text(Utf8Bytes::from_static(r#"{"type":"connected"}"#));
+    if socket.send(hello).await.is_err() {
+        return;
+    }
+    loop {
+        tokio::select! {
+            incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Text(text))) if !text.as_str().contains("subscribe") => {
+                    let _ = room.send(text);
+                }
+                Some(Ok(_)) => {}
+                _ => return,
+            },
+            outgoing = rx.recv() => match outgoing {
+                Ok(text) => {
+                    if socket.send(Message::Text(text)).await.is_err() {
+                        return;
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+        }
+    }
+}
+
+/// The bare gateway: forwards `body` upstream and joins the SSE deltas.
+async fn proxy(
+    http: &reqwest::Client,
+    upstream: &str,
+    body: Bytes,
+) -> axum::Json<serde_json::Value> {
+    let answer = http
+        .post(upstream)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut content = String::new();
+    let mut usage = serde_json::Value::Null;
+    for data in answer.lines().filter_map(|l| l.strip_prefix("data: ")) {
+        let Ok(chunk) = serde_json::from_str::<serde_json::Value>(data) else {
+            continue;
+        };
+        if let Some(delta) = chunk["choices"][0]["delta"]["content"].as_str() {
+            content.push_str(delta);
+        }
+        if !chunk["usage"].is_null() {
+            usage = chunk["usage"].clone();
+        }
+    }
+    axum::Json(serde_json::json!({
+        "object": "chat.completion",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "usage": usage,
+    }))
 }
