@@ -225,6 +225,7 @@ async fn concurrent_streams(
     let rss_before = server.rss_kib();
     let lag = Arc::new(std::sync::Mutex::new(Histogram::<u64>::new(3).unwrap()));
     let completed = Arc::new(AtomicU64::new(0));
+    let token_events = Arc::new(AtomicU64::new(0));
     let peak_rss = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let cpu_before = (
@@ -234,13 +235,14 @@ async fn concurrent_streams(
     let tasks: Vec<_> = ids
         .into_iter()
         .map(|id| {
-            let (client, api, token, content, lag, completed) = (
+            let (client, api, token, content, lag, completed, token_events) = (
                 client.clone(),
                 api.clone(),
                 token.to_string(),
                 content.clone(),
                 lag.clone(),
                 completed.clone(),
+                token_events.clone(),
             );
             tokio::spawn(async move {
                 let r = client
@@ -264,6 +266,7 @@ async fn concurrent_streams(
                                 .record(now.saturating_duration_since(due).as_micros() as u64)
                                 .unwrap();
                             i += 1;
+                            token_events.fetch_add(1, Ordering::Relaxed);
                         }
                         "done" => {
                             if i == words {
@@ -305,6 +308,19 @@ async fn concurrent_streams(
         server.child.id(),
         cpu_before,
         started.elapsed().as_secs_f64(),
+    );
+    let server_cpu = {
+        let (now, then) = (load::cpu_secs(server.child.id()), cpu_before.0);
+        (now.0 - then.0) + (now.1 - then.1)
+    };
+    let events = token_events.load(Ordering::Relaxed).max(1);
+    let per_event = server_cpu * 1e6 / events as f64;
+    println!(
+        "    server CPU per token event {per_event:.1} us ({events} events; each chat's whole CPU, its start and end too, over its tokens)"
+    );
+    println!(
+        "    target <= 12 us per token event: {} ({per_event:.1} us)",
+        if per_event <= 12.0 { "PASS" } else { "FAIL" }
     );
     let lag = lag.lock().unwrap();
     let done = completed.load(Ordering::Relaxed);

@@ -7,6 +7,7 @@
 //! opened with is revoked.
 
 use std::convert::Infallible;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -18,6 +19,7 @@ use bytes::Bytes;
 use chorus_actors::connections::StreamLease;
 use chorus_actors::replay::Generation;
 use futures::{Stream, StreamExt};
+use tokio::time::Instant;
 
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ErrorKind};
@@ -99,14 +101,25 @@ const KEEP_ALIVE: Duration = Duration::from_secs(10);
 /// written as they are, with a keep-alive comment when the stream is quiet.
 pub fn respond(slot: StreamLease, frames: impl Stream<Item = Bytes> + Send + 'static) -> Response {
     let gauge = StreamGauge::new(&slot);
-    let state = (Box::pin(guarded(slot, frames)), gauge);
-    let body = futures::stream::unfold(state, |(mut frames, gauge)| async move {
-        let frame = match tokio::time::timeout(KEEP_ALIVE, frames.next()).await {
-            Ok(Some(frame)) => frame,
-            Ok(None) => return None,
-            Err(_) => Bytes::from_static(b":keep-alive\n\n"),
+    let quiet = Quiet::new();
+    let state = (Box::pin(guarded(slot, frames)), gauge, quiet);
+    let body = futures::stream::unfold(state, |(mut frames, gauge, mut quiet)| async move {
+        let frame = loop {
+            tokio::select! {
+                biased;
+                next = frames.next() => match next {
+                    Some(frame) => {
+                        quiet.sent();
+                        break frame;
+                    }
+                    None => return None,
+                },
+                keep_alive = quiet.elapsed() => if keep_alive {
+                    break Bytes::from_static(b":keep-alive\n\n");
+                },
+            }
         };
-        Some((Ok::<_, Infallible>(frame), (frames, gauge)))
+        Some((Ok::<_, Infallible>(frame), (frames, gauge, quiet)))
     });
     (
         [
@@ -117,6 +130,45 @@ pub fn respond(slot: StreamLease, frames: impl Stream<Item = Bytes> + Send + 'st
         Body::from_stream(body),
     )
         .into_response()
+}
+
+/// When a stream last sent anything, and one timer that fires at most once
+/// per [`KEEP_ALIVE`]: a frame only notes the time (a clock read), where a
+/// timeout per frame would put a timer into tokio's wheel and take it out
+/// again for every token of every stream.
+struct Quiet {
+    last: Instant,
+    timer: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl Quiet {
+    fn new() -> Self {
+        let last = Instant::now();
+        Quiet {
+            last,
+            timer: Box::pin(tokio::time::sleep_until(last + KEEP_ALIVE)),
+        }
+    }
+
+    /// Notes that a frame went out now.
+    fn sent(&mut self) {
+        self.last = Instant::now();
+    }
+
+    /// Waits for the timer; whether the stream has been quiet for
+    /// [`KEEP_ALIVE`] (then it counts as sent). If a frame went out
+    /// meanwhile, the timer is set for that frame's quiet time instead.
+    async fn elapsed(&mut self) -> bool {
+        self.timer.as_mut().await;
+        let due = self.last + KEEP_ALIVE;
+        if Instant::now() < due {
+            self.timer.as_mut().reset(due);
+            return false;
+        }
+        self.sent();
+        self.timer.as_mut().reset(self.last + KEEP_ALIVE);
+        true
+    }
 }
 
 /// A frame of only `data:` (OpenAI's stream, which names no events).

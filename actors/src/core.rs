@@ -135,6 +135,8 @@ impl Core {
         )
         .await?;
         let usage = Usage::open(store.clone())?.with_prices(config.prices);
+        let flusher = usage.clone();
+        background.spawn_with(move |stop| flusher.flush_until(stop));
         let llm = Llm::new(config.providers, &config.default_provider).map_err(CoreError::Llm)?;
         let conv_tables =
             crate::conversations::ConvTables::open(&store, config.limits.conversations)?;
@@ -420,6 +422,8 @@ impl Core {
         // active index and resume at the next start.
         self.background.stop(grace).await;
         self.jobs.actors().shutdown(grace).await;
+        // The usage of calls that ended during the stops above.
+        self.usage.flush();
         self.store.close().await?;
         Ok(())
     }

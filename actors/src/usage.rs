@@ -37,10 +37,12 @@ impl CallKind {
     }
 }
 
+mod pending;
 mod prices;
 mod reservation;
 mod stats;
 
+pub use pending::FLUSH_EVERY;
 pub use prices::{ModelPrice, Prices};
 pub use reservation::{AllowanceUsed, AllowanceWatch, Reservation};
 pub use stats::{UsageMetric, UsageTotals};
@@ -62,6 +64,14 @@ impl MonthlyUsage {
     /// Prompt and answer tokens: what the monthly allowance is measured against.
     pub fn total_tokens(&self) -> u64 {
         self.prompt_tokens + self.completion_tokens
+    }
+
+    /// Adds `more`'s figures to these.
+    fn absorb(&mut self, more: &MonthlyUsage) {
+        self.ai_requests += more.ai_requests;
+        self.prompt_tokens += more.prompt_tokens;
+        self.completion_tokens += more.completion_tokens;
+        self.cost_micro_usd += more.cost_micro_usd;
     }
 }
 
@@ -161,6 +171,8 @@ pub struct Usage {
     /// Told how much of their allowance a user has used after each call
     /// (the 80% and 100% notices; set by `Core`).
     allowance_watch: std::sync::Arc<std::sync::OnceLock<AllowanceWatch>>,
+    /// Calls settled but not yet written to the tables (`pending.rs`).
+    pending: pending::Pending,
 }
 
 /// `yyyymmdd` of the day containing `ms` (UTC).
@@ -199,6 +211,7 @@ impl Usage {
             locks: Default::default(),
             reserved: Default::default(),
             allowance_watch: Default::default(),
+            pending: Default::default(),
         })
     }
 
@@ -215,13 +228,10 @@ impl Usage {
     }
 
     /// Adds one call to the user's month, day, model and query log, and to
-    /// the metrics. Failures are logged: usage never fails a chat. These are
-    /// four separate inserts under the user's stripe lock (see
-    /// `Usage::add`), not one transaction, and nothing here waits for a
-    /// flush: they become durable with the next one (the next commit any
-    /// writer makes, or sled's periodic flush under `relaxed`). A crash can
-    /// lose the call's usage, or keep only some of the four (the month
-    /// counted without its day, model or query-log line).
+    /// the metrics. Usage never fails a chat. Nothing here touches the
+    /// store: the call waits in memory (`pending.rs`) until the next flush,
+    /// at most [`FLUSH_EVERY`] later, and is durable with the store's next
+    /// commit after that. A crash can lose the calls of that window.
     pub async fn record(&self, user_id: Uuid, entry: UsageEntry) {
         self.settle(user_id, entry, 0);
     }
@@ -231,7 +241,6 @@ impl Usage {
     /// between in which another call of the user could take them.
     fn settle(&self, user_id: Uuid, entry: UsageEntry, held: u64) {
         let log = entry.log;
-        let tokens = log.prompt_tokens + log.completion_tokens;
         let (month, _, _) = month_of(log.created_at);
         let day = day_of(log.created_at);
         let labels = [
@@ -257,51 +266,26 @@ impl Usage {
             ]
         )
         .increment(log.completion_tokens);
-        let result = self.add(user_id, month, day, &log, tokens, held);
-        if let Err(e) = result {
-            tracing::error!(error = %e, "usage not recorded");
-        }
+        self.add(user_id, (month, day), log, held);
     }
 
-    /// The counter updates of one call: read-modify-writes under the user's
-    /// stripe lock rather than a sled transaction (see `KeyLocks`), in this
-    /// order: month (with the call's cost from the price table), the
-    /// admins' totals (`stats.rs`), day, model, query log. An error stops at the failed
-    /// insert and leaves the earlier ones written. They are counters nobody
-    /// is told are durable; a crash may lose the last few, or part of one.
-    fn add(
-        &self,
-        user_id: Uuid,
-        month: u32,
-        day: u32,
-        log: &QueryLog,
-        tokens: u64,
-        held: u64,
-    ) -> Result<(), CoreError> {
+    /// Moves one call's `held` tokens from held to waiting, under the
+    /// user's stripe lock (see `KeyLocks`), with its cost from the price
+    /// table. Wakes the flusher when the batch is full.
+    fn add(&self, user_id: Uuid, (month, day): (u32, u32), log: QueryLog, held: u64) {
         let _guard = self.locks.lock(&user_id);
-        self.release_locked(user_id, held);
         let cost = (self.prices).cost_micro_usd(
             &log.provider,
             &log.model,
             log.prompt_tokens,
             log.completion_tokens,
         );
-        let stored = self.monthly.get(&(user_id, month))?;
-        let first_of_month = stored.is_none();
-        let mut m = stored.unwrap_or_default();
-        m.ai_requests += 1;
-        m.prompt_tokens += log.prompt_tokens;
-        m.completion_tokens += log.completion_tokens;
-        m.cost_micro_usd += cost;
-        self.monthly.insert(&(user_id, month), &m)?;
-        (self.stats).add(user_id, (month, day), log, cost, first_of_month)?;
-        let d = self.daily.get(&(user_id, day))?.unwrap_or(0);
-        self.daily.insert(&(user_id, day), &(d + tokens))?;
-        let key = (user_id, month, log.model.clone());
-        let b = self.by_model.get(&key)?.unwrap_or(0);
-        self.by_model.insert(&key, &(b + tokens))?;
-        self.logs.insert(&(user_id, log.id), log)?;
-        Ok(())
+        let mut batch = self.pending.lock();
+        batch.add(user_id, (month, day), log, cost);
+        self.release_locked(user_id, held);
+        if batch.is_full() {
+            self.pending.wake();
+        }
     }
 
     /// Tokens left this month; `None` = unlimited.
@@ -316,6 +300,7 @@ impl Usage {
         days: u32,
         now_ms: i64,
     ) -> Result<Vec<(u32, u64)>, CoreError> {
+        self.flush();
         let mut out = Vec::with_capacity(days as usize);
         for back in (0..days as i64).rev() {
             let day = day_of(now_ms - back * 86_400_000);
@@ -326,6 +311,7 @@ impl Usage {
 
     /// Tokens per model this month.
     pub fn by_model(&self, user_id: Uuid, now_ms: i64) -> Result<Vec<(String, u64)>, CoreError> {
+        self.flush();
         let (month, _, _) = month_of(now_ms);
         let prefix = (user_id, month).to_key();
         self.by_model
@@ -341,6 +327,7 @@ impl Usage {
 
     /// The user's newest calls, at most `limit`.
     pub fn query_logs(&self, user_id: Uuid, limit: usize) -> Result<Vec<QueryLog>, CoreError> {
+        self.flush();
         self.logs
             .scan_prefix(&user_id)
             .rev()
@@ -352,7 +339,7 @@ impl Usage {
     /// `user`'s usage in the month containing `now_ms`, against their allowance.
     pub fn summary(&self, user: &User, now_ms: i64) -> Result<UsageSummary, CoreError> {
         let (month, start, end) = month_of(now_ms);
-        let usage = self.monthly.get(&(user.id, month))?.unwrap_or_default();
+        let usage = self.month_total(user.id, month)?;
         let remaining = user
             .monthly_token_allowance
             .map(|a| a as i64 - usage.total_tokens() as i64);

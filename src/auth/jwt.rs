@@ -45,11 +45,22 @@ pub enum TokenRefused {
     Invalid,
 }
 
+/// Verified tokens kept before the cache is emptied and starts over.
+const VERIFIED_CAP: usize = 8192;
+
 /// The signing keys. Debug never shows them.
 pub struct JwtKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    /// Tokens whose signature and claims were checked, by the SHA-256 of the
+    /// token (the token itself is never kept): a client sends the same token
+    /// with each request for its whole life, and the check it skips (two
+    /// base64 and JSON passes over the header and claims, an HMAC) was a
+    /// tenth of the CPU of an authenticated request (docs/design/perf.md).
+    /// Expiry is still checked on every use; revocation is checked by the
+    /// caller after this, as before.
+    verified: dashmap::DashMap<[u8; 32], Claims>,
 }
 
 impl std::fmt::Debug for JwtKeys {
@@ -67,6 +78,7 @@ impl JwtKeys {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
+            verified: dashmap::DashMap::new(),
         }
     }
 
@@ -131,12 +143,29 @@ impl JwtKeys {
     }
 
     pub fn verify(&self, token: &str) -> Result<Claims, TokenRefused> {
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+        let digest = secrets::sha256(token);
+        if let Some(claims) = self.verified.get(&digest) {
+            // jsonwebtoken's own rule: expired once `exp` is more than the
+            // leeway in the past.
+            let now = chrono::Utc::now().timestamp();
+            if claims.exp < now - self.validation.leeway as i64 {
+                drop(claims);
+                self.verified.remove(&digest);
+                return Err(TokenRefused::Expired);
+            }
+            return Ok(claims.clone());
+        }
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map(|data| data.claims)
             .map_err(|e| match e.kind() {
                 ErrorKind::ExpiredSignature => TokenRefused::Expired,
                 _ => TokenRefused::Invalid,
-            })
+            })?;
+        if self.verified.len() >= VERIFIED_CAP {
+            self.verified.clear();
+        }
+        self.verified.insert(digest, claims.clone());
+        Ok(claims)
     }
 }
 
@@ -203,6 +232,30 @@ mod tests {
         claims.exp += 3600;
         let token = jsonwebtoken::encode(&Header::default(), &claims, &keys.encoding).unwrap();
         assert!(keys.verify(&token).is_ok());
+    }
+
+    #[test]
+    fn a_remembered_token_still_expires_and_a_changed_one_is_checked_again() {
+        let keys = JwtKeys::from_secret(b"one secret, long enough for hs256 use");
+        let (token, _) = keys
+            .issue(&user(), Uuid::now_v7(), Duration::from_secs(60))
+            .unwrap();
+        let first = keys.verify(&token).unwrap();
+        assert_eq!(
+            keys.verify(&token).unwrap().jti,
+            first.jti,
+            "answered from memory"
+        );
+        // One character inside the signature changed: not the remembered token.
+        let at = token.len() - 5;
+        let swap = if &token[at..=at] == "A" { "B" } else { "A" };
+        let forged = format!("{}{swap}{}", &token[..at], &token[at + 1..]);
+        assert_eq!(keys.verify(&forged).unwrap_err(), TokenRefused::Invalid);
+        // The remembered claims expire like any: moved past exp + leeway.
+        let digest = secrets::sha256(&token);
+        keys.verified.get_mut(&digest).unwrap().exp = chrono::Utc::now().timestamp() - 6;
+        assert_eq!(keys.verify(&token).unwrap_err(), TokenRefused::Expired);
+        assert!(keys.verified.get(&digest).is_none(), "and forgotten");
     }
 
     #[test]

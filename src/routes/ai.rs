@@ -106,10 +106,10 @@ pub async fn answer(
         )
         .await?;
     let client = cancel_on_drop(&generation);
-    if let Some(error) = early_failure(generation.opened().await) {
-        return Err(error);
-    }
     if let Some(slot) = slot {
+        if let Some(error) = early_failure(generation.opened().await) {
+            return Err(error);
+        }
         let frames = generation.listen(0).filter_map(|e| {
             let frame = (!matches!(e.data(), GenData::Start(_))).then(|| e.sse());
             futures::future::ready(frame)

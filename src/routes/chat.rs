@@ -143,17 +143,19 @@ async fn chat(
         .conversations()
         .chat(me.user.clone(), id, params)
         .await?;
-    if let Some(error) = early_failure(generation.opened().await) {
-        return Err(error);
-    }
     if let Some(slot) = slot {
+        if let Some(error) = early_failure(generation.opened().await) {
+            return Err(error);
+        }
         return Ok(crate::sse::generation(slot, &generation, 0));
     }
     Ok(Json(whole_answer(&state, &me, id, &generation).await?).into_response())
 }
 
 /// Waits for a generation's end: how it finished, or its `error` (with the
-/// error's own code: 502, 504 or 500).
+/// error's own code: 502, 504 or 500, and the provider's status when it
+/// failed before streaming). A non-streamed answer waits here alone, so its
+/// handler is woken once, at the end, not at the first token and each one.
 pub async fn finished(generation: &Arc<Generation>) -> Result<Finished, ApiError> {
     let end = generation
         .finished()
@@ -161,7 +163,8 @@ pub async fn finished(generation: &Arc<Generation>) -> Result<Finished, ApiError
         .ok_or_else(|| ApiError::internal("generation ended without an event"))?;
     match end.data() {
         GenData::Done(f) | GenData::Cancelled(f) => Ok((**f).clone()),
-        GenData::Error(kind, message) => Err(ApiError::new(*kind, message.clone())),
+        GenData::Error(kind, message) => Err(early_failure(generation.opened().await)
+            .unwrap_or_else(|| ApiError::new(*kind, message.clone()))),
         other => Err(ApiError::internal(format!(
             "a generation ended on {}",
             other.name()

@@ -175,13 +175,13 @@ async fn chat_completions(
         )
         .await?;
     let client = cancel_on_drop(&generation);
-    if let Some(error) = early_failure(generation.opened().await) {
-        return Err(error);
-    }
     let id = format!("chatcmpl-{}", Uuid::now_v7().simple());
     let created = chrono::Utc::now().timestamp();
     let model = body.model.clone();
     if let Some(slot) = slot {
+        if let Some(error) = early_failure(generation.opened().await) {
+            return Err(error);
+        }
         let include_usage = body.stream_options.is_some_and(|o| o.include_usage);
         let mut response = stream(
             slot,

@@ -189,10 +189,13 @@ pub async fn run(
             provider = opened.provider;
             model = opened.model;
             let mut stream = opened.stream;
+            // One wait for the whole stream: made anew per token, it would
+            // lock the token's node and join its waiters once per token.
+            let mut cancelled = std::pin::pin!(generation.cancel.cancelled());
             loop {
                 tokio::select! {
                     biased;
-                    () = generation.cancel.cancelled() => break Outcome::Cancelled,
+                    () = &mut cancelled => break Outcome::Cancelled,
                     item = stream.next() => match item {
                         Some(Ok(Delta::Token(token))) => {
                             generation.push(GenData::Token(token.clone()));

@@ -18,6 +18,9 @@ use crate::error::ErrorKind;
 use crate::usage::CallKind;
 pub use event::{Finished, GenData, GenEvent, Started, sse_frame};
 
+/// Events the live broadcast holds for a listener that has not read them.
+const LIVE_CAPACITY: usize = 64;
+
 /// How a generation's first moments went: what a request waits for before
 /// it commits to a streamed answer.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,6 +55,9 @@ pub struct Generation {
     log: Mutex<Vec<GenEvent>>,
     live: broadcast::Sender<GenEvent>,
     opening: watch::Sender<Opening>,
+    /// Woken once, by the terminal event: what [`Generation::finished`]
+    /// waits on, so a waiter for the whole answer is not woken per token.
+    ended: tokio::sync::Notify,
     upstream: Mutex<Upstream>,
 }
 
@@ -82,7 +88,9 @@ impl Generation {
         conversation_id: Option<Uuid>,
         kind: CallKind,
     ) -> Arc<Self> {
-        let (live, _) = broadcast::channel(256);
+        // A listener more than this far behind re-reads the log; each slot
+        // is allocated (and zeroed) with every generation.
+        let (live, _) = broadcast::channel(LIVE_CAPACITY);
         Arc::new(Self {
             message_id,
             user_message_id,
@@ -92,6 +100,7 @@ impl Generation {
             log: Mutex::new(Vec::with_capacity(64)),
             live,
             opening: watch::channel(Opening::Pending).0,
+            ended: tokio::sync::Notify::new(),
             upstream: Mutex::new(Upstream::default()),
         })
     }
@@ -121,8 +130,14 @@ impl Generation {
         let event = GenEvent::new(log.len() as u64 + 1, data);
         log.push(event.clone());
         // No listener is no error: the generation goes on and is persisted.
-        let _ = self.live.send(event.clone());
-        event.seq()
+        let terminal = event.is_terminal();
+        let seq = event.seq();
+        let _ = self.live.send(event);
+        drop(log);
+        if terminal {
+            self.ended.notify_waiters();
+        }
+        seq
     }
 
     /// Marks the first token (or an early failure); wakes whoever waits in [`Generation::opened`].
@@ -184,16 +199,26 @@ impl Generation {
         })
     }
 
-    /// Waits for the terminal event (`done` or `error`) and answers it.
-    pub async fn finished(self: &Arc<Self>) -> Option<GenEvent> {
-        use futures::StreamExt;
-        let mut events = std::pin::pin!(self.listen(0));
-        while let Some(event) = events.next().await {
-            if event.is_terminal() {
-                return Some(event);
+    /// Waits for the terminal event (`done`, `cancelled` or `error`) and
+    /// answers it. Woken once, when it is pushed, not per token.
+    pub async fn finished(&self) -> Option<GenEvent> {
+        loop {
+            let ended = self.ended.notified();
+            let mut ended = std::pin::pin!(ended);
+            // Registered before the log is read: a terminal event pushed
+            // in between wakes it.
+            ended.as_mut().enable();
+            if let Some(end) = self.terminal() {
+                return Some(end);
             }
+            ended.await;
         }
-        None
+    }
+
+    /// The terminal event, if it has been pushed.
+    fn terminal(&self) -> Option<GenEvent> {
+        let log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        log.last().filter(|e| e.is_terminal()).cloned()
     }
 
     /// Every event logged so far (for tests and non-streamed answers).

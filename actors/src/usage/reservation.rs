@@ -116,11 +116,7 @@ impl Usage {
     /// holds the user's lock.
     fn left_locked(&self, user_id: Uuid, allowance: u64) -> Result<u64, CoreError> {
         let (month, _, _) = month_of(crate::model::now_ms());
-        let spent = self
-            .monthly
-            .get(&(user_id, month))?
-            .unwrap_or_default()
-            .total_tokens();
+        let spent = self.month_total(user_id, month)?.total_tokens();
         let held = self.reserved.get(&user_id).map_or(0, |h| *h);
         match allowance.saturating_sub(spent.saturating_add(held)) {
             0 => Err(CoreError::QuotaExceeded),
@@ -135,11 +131,11 @@ impl Usage {
             return;
         };
         let (month, _, _) = month_of(crate::model::now_ms());
-        match self.monthly.get(&(user_id, month)) {
+        match self.month_total(user_id, month) {
             Ok(m) => watch(AllowanceUsed {
                 user_id,
                 month,
-                used: m.unwrap_or_default().total_tokens(),
+                used: m.total_tokens(),
                 allowance,
             }),
             Err(e) => tracing::error!(error = %e, "usage not read for the allowance watcher"),

@@ -2,7 +2,7 @@
 //! user and day and per user, month and model, and the users who used
 //! anything in a month, so the month's top users read only those users.
 //!
-//! Tables, written with each call under the user's lock in `Usage::add`:
+//! Tables, written with each flush of the calls waiting (`pending.rs`):
 //! - `usage_daily_totals`: (user, yyyymmdd) -> totals;
 //! - `usage_model_totals`: (user, yyyymm, model) -> totals;
 //! - `usage_month_users`: (yyyymm, user) -> 1, written with a user's first
@@ -60,7 +60,7 @@ pub(super) struct UsageStats {
     month_users: Table<(u32, Uuid), u8>,
 }
 
-fn add_call(t: &mut UsageTotals, log: &QueryLog, cost: u64) {
+pub(super) fn add_call(t: &mut UsageTotals, log: &QueryLog, cost: u64) {
     t.ai_requests += 1;
     t.prompt_tokens += log.prompt_tokens;
     t.completion_tokens += log.completion_tokens;
@@ -76,33 +76,34 @@ impl UsageStats {
         })
     }
 
-    /// Adds one call costing `cost` micro-dollars; `first_of_month` when it
-    /// is the user's first call of `month`. Called under the user's lock.
-    pub(super) fn add(
+    /// Adds `waiting` to the admins' totals of (user, yyyymmdd) `key`.
+    pub(super) fn add_day(&self, key: (Uuid, u32), waiting: &UsageTotals) -> Result<(), CoreError> {
+        let mut d = self.days.get(&key)?.unwrap_or_default();
+        d.absorb(waiting);
+        Ok(self.days.insert(&key, &d)?)
+    }
+
+    /// Adds `waiting` to the admins' totals of (user, yyyymm, model) `key`.
+    pub(super) fn add_model(
         &self,
-        user_id: Uuid,
-        (month, day): (u32, u32),
-        log: &QueryLog,
-        cost: u64,
-        first_of_month: bool,
+        key: &(Uuid, u32, String),
+        waiting: &UsageTotals,
     ) -> Result<(), CoreError> {
-        if first_of_month {
-            self.month_users.insert(&(month, user_id), &1)?;
-        }
-        let mut d = self.days.get(&(user_id, day))?.unwrap_or_default();
-        add_call(&mut d, log, cost);
-        self.days.insert(&(user_id, day), &d)?;
-        let key = (user_id, month, log.model.clone());
-        let mut m = self.models.get(&key)?.unwrap_or_default();
-        add_call(&mut m, log, cost);
-        self.models.insert(&key, &m)?;
-        Ok(())
+        let mut m = self.models.get(key)?.unwrap_or_default();
+        m.absorb(waiting);
+        Ok(self.models.insert(key, &m)?)
+    }
+
+    /// Notes that `user_id` used something in `month`.
+    pub(super) fn add_month_user(&self, month: u32, user_id: Uuid) -> Result<(), CoreError> {
+        Ok(self.month_users.insert(&(month, user_id), &1)?)
     }
 }
 
 impl Usage {
     /// Every month the user has used anything in, newest first.
     pub fn months(&self, user_id: Uuid) -> Result<Vec<(u32, UsageTotals)>, CoreError> {
+        self.flush();
         let prefix = user_id.to_key();
         let mut out = Vec::new();
         for item in self.monthly.scan_prefix(&user_id) {
@@ -126,6 +127,7 @@ impl Usage {
         days: u32,
         now_ms: i64,
     ) -> Result<Vec<(u32, UsageTotals)>, CoreError> {
+        self.flush();
         let mut out = Vec::with_capacity(days as usize);
         for back in (0..days as i64).rev() {
             let day = day_of(now_ms - back * 86_400_000);
@@ -141,6 +143,7 @@ impl Usage {
         user_id: Uuid,
         now_ms: i64,
     ) -> Result<Vec<(String, UsageTotals)>, CoreError> {
+        self.flush();
         let (month, _, _) = month_of(now_ms);
         let prefix = (user_id, month).to_key();
         self.stats
@@ -163,6 +166,7 @@ impl Usage {
         limit: usize,
         now_ms: i64,
     ) -> Result<Vec<(Uuid, UsageTotals)>, CoreError> {
+        self.flush();
         let (month, _, _) = month_of(now_ms);
         let prefix = month.to_key();
         let mut rows = Vec::new();
