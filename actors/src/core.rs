@@ -422,8 +422,9 @@ impl Core {
         // active index and resume at the next start.
         self.background.stop(grace).await;
         self.jobs.actors().shutdown(grace).await;
-        // The usage of calls that ended during the stops above.
-        self.usage.flush();
+        // The usage of calls that ended during the stops above; a detached
+        // stateless call that settles later is written as it settles.
+        self.usage.close();
         self.store.close().await?;
         Ok(())
     }

@@ -271,7 +271,8 @@ impl Usage {
 
     /// Moves one call's `held` tokens from held to waiting, under the
     /// user's stripe lock (see `KeyLocks`), with its cost from the price
-    /// table. Wakes the flusher when the batch is full.
+    /// table. Wakes the flusher when the batch is full; after
+    /// [`Usage::close`], writes it at once.
     fn add(&self, user_id: Uuid, (month, day): (u32, u32), log: QueryLog, held: u64) {
         let _guard = self.locks.lock(&user_id);
         let cost = (self.prices).cost_micro_usd(
@@ -285,6 +286,10 @@ impl Usage {
         self.release_locked(user_id, held);
         if batch.is_full() {
             self.pending.wake();
+        }
+        drop(batch);
+        if self.pending.is_closed() {
+            self.flush();
         }
     }
 

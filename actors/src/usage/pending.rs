@@ -10,6 +10,7 @@
 //! never sees a call twice or not at all.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -70,6 +71,8 @@ impl Batch {
 pub(super) struct Pending {
     batch: Arc<Mutex<Batch>>,
     wake: Arc<tokio::sync::Notify>,
+    /// Set by [`Usage::close`]: from then on each call is written at once.
+    closed: Arc<AtomicBool>,
 }
 
 impl Pending {
@@ -83,6 +86,11 @@ impl Pending {
     pub(super) fn wake(&self) {
         self.wake.notify_one();
     }
+
+    /// Whether [`Usage::close`] has run.
+    pub(super) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
 }
 
 impl Usage {
@@ -94,6 +102,14 @@ impl Usage {
             total.absorb(waiting);
         }
         Ok(total)
+    }
+
+    /// Writes every call waiting, and from now on each call as it settles:
+    /// for shutdown, where a call still running (a detached stateless
+    /// generation) may settle after the flusher has stopped.
+    pub fn close(&self) {
+        self.pending.closed.store(true, Ordering::Release);
+        self.flush();
     }
 
     /// Writes every call waiting to the tables. The batch stays locked
@@ -247,5 +263,12 @@ mod tests {
         let top = top.unwrap();
         assert_eq!(top.len(), 1, "the month's users come from the flush too");
         assert_eq!((top[0].0, top[0].1.ai_requests), (user, 3));
+
+        // After close (shutdown), a call that settles late is written at once.
+        usage.close();
+        usage.record(user, call(9)).await;
+        assert!(usage.pending.lock().logs.is_empty(), "written, not waiting");
+        let stored = usage.monthly.get(&(user, month)).unwrap().unwrap();
+        assert_eq!(stored.ai_requests, 4);
     }
 }
