@@ -83,6 +83,38 @@ impl Background {
     }
 }
 
+/// The pace of a loop that works every `period`, or sooner when `wake` is
+/// notified, until `stop` is cancelled (a flusher, a sweeper with a "full"
+/// signal). Missed ticks are delayed, not bunched.
+pub(crate) struct Pace<'a> {
+    tick: tokio::time::Interval,
+    wake: &'a tokio::sync::Notify,
+    stop: &'a CancellationToken,
+}
+
+impl<'a> Pace<'a> {
+    /// The first [`Pace::next`] answers at once.
+    pub(crate) fn new(
+        period: Duration,
+        wake: &'a tokio::sync::Notify,
+        stop: &'a CancellationToken,
+    ) -> Self {
+        let mut tick = tokio::time::interval(period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Self { tick, wake, stop }
+    }
+
+    /// Waits for the next tick or wake-up: `true`, time to work; `false`,
+    /// stop (do the last round and end).
+    pub(crate) async fn next(&mut self) -> bool {
+        tokio::select! {
+            () = self.stop.cancelled() => false,
+            _ = self.tick.tick() => true,
+            () = self.wake.notified() => true,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

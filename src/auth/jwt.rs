@@ -241,6 +241,11 @@ mod tests {
             .issue(&user(), Uuid::now_v7(), Duration::from_secs(60))
             .unwrap();
         let first = keys.verify(&token).unwrap();
+        let digest = secrets::sha256(&token);
+        assert!(
+            keys.verified.contains_key(&digest),
+            "remembered once verified"
+        );
         assert_eq!(
             keys.verify(&token).unwrap().jti,
             first.jti,
@@ -252,7 +257,6 @@ mod tests {
         let forged = format!("{}{swap}{}", &token[..at], &token[at + 1..]);
         assert_eq!(keys.verify(&forged).unwrap_err(), TokenRefused::Invalid);
         // The remembered claims expire like any: moved past exp + leeway.
-        let digest = secrets::sha256(&token);
         keys.verified.get_mut(&digest).unwrap().exp = chrono::Utc::now().timestamp() - 6;
         assert_eq!(keys.verify(&token).unwrap_err(), TokenRefused::Expired);
         assert!(keys.verified.get(&digest).is_none(), "and forgotten");

@@ -130,14 +130,8 @@ impl Audit {
     pub(crate) async fn close_login_bursts_until(self, quiet: Duration, stop: CancellationToken) {
         let quiet_ms = quiet.as_millis().min(i64::MAX as u128) as i64;
         let every = (quiet / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                () = stop.cancelled() => break,
-                _ = tick.tick() => {}
-                () = self.bursts.full.notified() => {}
-            }
+        let mut pace = crate::background::Pace::new(every, &self.bursts.full, &stop);
+        while pace.next().await {
             self.close_login_bursts(now_ms(), quiet_ms, false).await;
         }
         self.close_login_bursts(now_ms(), quiet_ms, true).await;

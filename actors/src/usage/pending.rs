@@ -176,14 +176,8 @@ impl Usage {
     /// Flushes every [`FLUSH_EVERY`], or when woken, until `stop`; then
     /// once more.
     pub async fn flush_until(self, stop: CancellationToken) {
-        let mut tick = tokio::time::interval(FLUSH_EVERY);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                () = stop.cancelled() => break,
-                _ = tick.tick() => {}
-                () = self.pending.wake.notified() => {}
-            }
+        let mut pace = crate::background::Pace::new(FLUSH_EVERY, &self.pending.wake, &stop);
+        while pace.next().await {
             self.flush();
         }
         self.flush();
