@@ -63,7 +63,7 @@ fn main() {
             let (peak, running, pid) = (peak.clone(), running.clone(), server.child.id());
             tokio::spawn(async move {
                 while running.load(Ordering::Relaxed) {
-                    peak.fetch_max(rss_of(pid), Ordering::Relaxed);
+                    peak.fetch_max(load::rss_kib(pid), Ordering::Relaxed);
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
             })
@@ -135,16 +135,4 @@ fn main() {
             before / 1024
         );
     });
-}
-
-fn rss_of(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
 }

@@ -8,21 +8,28 @@
 //! message, as in axum's own chat example. Its `/v1/chat/completions` is the
 //! gateway baseline: the body forwarded with reqwest to the upstream in
 //! `CHORUS_BENCH_BARE_UPSTREAM`, the SSE answer's deltas joined into one
-//! `chat.completion` JSON (no auth, no usage records, no ids).
+//! `chat.completion` JSON (no auth, no usage records, no ids). Its
+//! `POST /stream` is the SSE baseline: `start`, a word of the body's
+//! `content` every 50 ms as a `token` event, then `done` (no auth, no
+//! records, no provider).
 //!
 //! It runs as its own process (the bench executable started again with
 //! `CHORUS_BENCH_BARE_DIR` set), so its CPU time is read apart from the
 //! load generator's and the server's. Every bench that uses it calls
 //! [`serve_if_asked`] first thing in `main`.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::http::StatusCode;
+use axum::response::sse::{Event, Sse};
 use axum::routing::{get, post};
+use futures::{Stream, StreamExt};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 const DIR_VAR: &str = "CHORUS_BENCH_BARE_DIR";
@@ -131,6 +138,14 @@ pub fn serve_if_asked() {
                 }),
             )
             .route(
+                "/stream",
+                post(
+                    |axum::Json(body): axum::Json<serde_json::Value>| async move {
+                        stream_words(body["content"].as_str().unwrap_or_default().to_owned())
+                    },
+                ),
+            )
+            .route(
                 "/api/v1/ws",
                 get(move |upgrade: WebSocketUpgrade| {
                     let room = room.clone();
@@ -190,6 +205,40 @@ async fn fan_out(mut socket: WebSocket, room: broadcast::Sender<Utf8Bytes>) {
             },
         }
     }
+}
+
+/// The bare token stream, in the shape of a chorus chat's: a `start`
+/// event at once, then one `token` event per word of `content` every
+/// 50 ms (20 tokens/s, as echo in the chat bench), then `done` right after
+/// the last word. No records, no provider, no listener of a broadcast.
+fn stream_words(content: String) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let words: Vec<String> = content.split_whitespace().map(str::to_owned).collect();
+    let tick = tokio::time::interval(Duration::from_millis(50));
+    let start = Event::default()
+        .event("start")
+        .data(r#"{"provider":"bare"}"#);
+    let events = futures::stream::unfold((0, words, tick), |(i, words, mut tick)| async move {
+        if i > words.len() {
+            return None;
+        }
+        let event = match words.get(i) {
+            Some(word) => {
+                tick.tick().await;
+                let delta = if i + 1 == words.len() {
+                    word.clone()
+                } else {
+                    format!("{word} ")
+                };
+                Event::default()
+                    .event("token")
+                    .id(i.to_string())
+                    .data(serde_json::json!({"seq": i, "delta": delta}).to_string())
+            }
+            None => Event::default().event("done").data("{}"),
+        };
+        Some((Ok(event), (i + 1, words, tick)))
+    });
+    Sse::new(futures::stream::once(async { Ok(start) }).chain(events))
 }
 
 /// The bare gateway: forwards `body` upstream and joins the SSE deltas.

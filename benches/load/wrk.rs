@@ -15,13 +15,21 @@ pub struct Run {
     pub errors: u64,
     /// Server CPU (user + system) per request, in microseconds.
     pub cpu_us: f64,
+    /// The system (kernel) part of `cpu_us`.
+    pub sys_us: f64,
 }
 
 impl Run {
     pub fn line(&self, name: &str) -> String {
         format!(
-            "{name:<34} {:>9.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  server CPU {:>6.1} µs/req  ({} requests, {} errors)",
-            self.per_sec, self.p50_ms, self.p99_ms, self.cpu_us, self.requests, self.errors
+            "{name:<34} {:>9.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  server CPU {:>6.1} µs/req ({:.1} system)  ({} requests, {} errors)",
+            self.per_sec,
+            self.p50_ms,
+            self.p99_ms,
+            self.cpu_us,
+            self.sys_us,
+            self.requests,
+            self.errors
         )
     }
 }
@@ -69,6 +77,7 @@ pub fn run(
         requests,
         errors,
         cpu_us: cpu * 1e6 / requests.max(1) as f64,
+        sys_us: (after.1 - before.1) * 1e6 / requests.max(1) as f64,
     }
 }
 
@@ -122,7 +131,7 @@ fn latency(text: &str, pct: &str) -> f64 {
 /// Waits (up to 30 s) until `pid` is quiet: under 2 ms of CPU in 250 ms,
 /// so work left over from the last run (sled writing out pages after the
 /// appends) is not charged to the next one.
-fn settle(pid: u32) {
+pub fn settle(pid: u32) {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let total = |(u, s): (f64, f64)| u + s;
     let mut last = total(super::cpu_secs(pid));

@@ -93,7 +93,10 @@ fn request_id(req: &Request) -> Arc<str> {
         .and_then(|v| v.to_str().ok())
         .filter(|v| is_acceptable_id(v))
         .map(Arc::from)
-        .unwrap_or_else(|| Arc::from(uuid::Uuid::new_v4().to_string()))
+        .unwrap_or_else(|| {
+            let mut buf = uuid::Uuid::encode_buffer();
+            Arc::from(&*uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf))
+        })
 }
 
 /// 1-128 characters of `[A-Za-z0-9._-]` (API.md 0): safe in logs and headers.

@@ -66,8 +66,9 @@ pub(super) fn request_span(req: &Request) -> tracing::Span {
         .get::<MatchedPath>()
         .map(|p| p.as_str())
         .unwrap_or("unmatched");
-    // `status` is recorded with the answer; the `otel.*` fields only while
-    // traces are exported (`join_incoming_trace`).
+    // `status` and the `otel.*` fields are recorded only while traces are
+    // exported (`join_incoming_trace`, `record_status`): the log's events
+    // carry the status themselves.
     let span = tracing::info_span!(
         "request",
         request_id = %id,

@@ -87,7 +87,27 @@ pub fn metrics_handle() -> PrometheusHandle {
             // Fails only if another recorder was installed first; then ours
             // renders nothing, which the metrics test would catch.
             let _ = metrics::set_global_recorder(recorder);
+            keep_up(handle.clone());
             handle
         })
         .clone()
+}
+
+/// Drains the histograms' raw samples into their buckets every few
+/// seconds. `build_recorder` spawns no upkeep task of its own: without
+/// one, every observed duration would be kept until the next scrape, so
+/// a server nobody scrapes would grow by each request it answers.
+fn keep_up(handle: PrometheusHandle) {
+    const EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+    let spawned = std::thread::Builder::new()
+        .name("metrics-upkeep".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(EVERY);
+                handle.run_upkeep();
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "cannot start the metrics upkeep; histograms drain at each scrape only");
+    }
 }

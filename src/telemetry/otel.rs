@@ -117,14 +117,22 @@ pub fn join_incoming_trace(span: &tracing::Span, req: &Request, route: &str) {
     span.record("otel.kind", "server");
 }
 
-/// Records the answer's status on the request span (a 5xx marks the span
-/// failed), and logs it at debug level (a 5xx at error level), as
-/// tower-http's trace layer did.
+/// Logs the answer's status at debug level (a 5xx at error level), as
+/// tower-http's trace layer did, and, while traces are exported, records
+/// it on the request span (a 5xx marks the span failed).
 pub fn record_status(span: &tracing::Span, status: StatusCode, latency: Duration) {
-    span.record("status", status.as_u16());
     let (status, latency_us) = (status.as_u16(), latency.as_micros() as u64);
+    // On the span for the exported trace only: the log's events below
+    // carry the status themselves, and recording into a span the log
+    // layer formats costs it a re-format per request.
+    let exported = trace_context::is_enabled();
+    if exported {
+        span.record("status", status);
+    }
     if status >= 500 {
-        span.record("otel.status_code", "error");
+        if exported {
+            span.record("otel.status_code", "error");
+        }
         tracing::error!(parent: span, status, latency_us, "response failed");
     } else {
         // `parent:` rather than entering the span: nothing to do per
