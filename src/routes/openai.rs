@@ -164,21 +164,21 @@ async fn chat_completions(
         .stream
         .then(|| crate::sse::take_slot(&state, &me))
         .transpose()?;
-    let generation = state
-        .core
-        .conversations()
-        .complete(
-            me.user.clone(),
-            provider.as_deref(),
-            request,
-            CallKind::Openai,
-        )
-        .await?;
+    let mut call = state.core.conversations().stateless(
+        me.user.clone(),
+        provider.as_deref(),
+        request,
+        CallKind::Openai,
+    )?;
+    let generation = call.generation.clone();
+    // Declared after `call`, so dropped before it: a client that goes away
+    // cancels the run, which then ends (and settles) in a task of its own.
     let client = cancel_on_drop(&generation);
     let id = format!("chatcmpl-{}", Uuid::now_v7().simple());
     let created = chrono::Utc::now().timestamp();
     let model = body.model.clone();
     if let Some(slot) = slot {
+        call.detach();
         if let Some(error) = early_failure(generation.opened().await) {
             return Err(error);
         }
@@ -194,6 +194,9 @@ async fn chat_completions(
         server_timing::mark(&mut response, &generation);
         return Ok(response);
     }
+    // The whole answer at once: no listener follows the log, so the run
+    // needs no task of its own.
+    call.run_here().await;
     let data = finished(&generation).await?;
     drop(client);
     let mut response = Json(json!({

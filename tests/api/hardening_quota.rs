@@ -289,6 +289,46 @@ impl Drop for DropFlag {
     }
 }
 
+/// A `/v1` answer sent whole runs its generation in the request's own task.
+/// A client that gives up on it must still close the upstream call and
+/// have what was generated counted, as when the generation had its own task.
+#[tokio::test]
+async fn a_client_leaving_a_whole_v1_answer_stops_upstream_and_is_counted() {
+    let (fake, closed) = endless_upstream().await;
+    let app = spawn_app_with(|c| fake.configure(c), Router::new()).await;
+    let ada = app.sign_up("ada").await;
+    let body = json!({"model": "fake/fake-1", "messages": [{"role": "user", "content": "sing"}]});
+    // Open the call on a connection of its own and wait for the provider
+    // to be streaming before the client goes away.
+    let client = reqwest::Client::new();
+    let request = client
+        .post(app.url("/v1/chat/completions"))
+        .bearer_auth(&ada.access)
+        .json(&body)
+        .send();
+    let call = tokio::spawn(request);
+    eventually("the provider to be called", || async {
+        (fake.calls() == 1).then_some(())
+    })
+    .await;
+    assert!(!closed.load(Ordering::SeqCst), "upstream still streaming");
+    call.abort();
+    drop(client);
+    eventually("the upstream connection to close", || async {
+        closed.load(Ordering::SeqCst).then_some(())
+    })
+    .await;
+    eventually("the cancelled call to be counted", || async {
+        // Polled fast enough to meet the rate limit now and then: a 429 is
+        // one more try.
+        let r = app.get_as("/users/me/usage", &ada.access).await;
+        let usage: Value = r.json().await.ok()?;
+        (usage["total_tokens"].as_u64()? > 0).then_some(())
+    })
+    .await;
+    assert_eq!(fake.calls(), 1);
+}
+
 #[tokio::test]
 async fn a_client_leaving_a_stateless_stream_closes_the_upstream_connection() {
     let messages = json!([{"role": "user", "content": "sing"}]);

@@ -9,6 +9,7 @@ pub mod generation;
 mod live;
 mod prepare;
 pub(crate) mod prompt;
+mod stateless;
 mod tables;
 #[cfg(test)]
 mod tests;
@@ -23,6 +24,7 @@ pub(crate) use checks::{check_content, resolve};
 use checks::{check_settings, model_error};
 pub use generation::{ChatParams, ChatStart};
 pub use live::LiveGenerations;
+pub use stateless::Stateless;
 pub use tables::ConvTables;
 pub use ticket::MAX_TICKET_ATTEMPTS;
 pub(crate) use ticket::TicketChat;
@@ -33,7 +35,7 @@ use crate::model::{
     Conversation, JsonText, Message, MessageRole, MessageStatus, User, limits, now_ms,
 };
 use crate::projects::ProjectEvent;
-use crate::replay::{GenData, Generation, Started};
+use crate::replay::Generation;
 use crate::store::{Store, StoreKey};
 use crate::supervisor::{Supervisor, SupervisorConfig};
 use actor::{ConversationActor, ConversationMsg};
@@ -431,40 +433,6 @@ impl Conversations {
             .call(&id, |reply| ConversationMsg::Chat(start, reply))
             .await??;
         self.deps.channels.stream_generation(id, &generation);
-        Ok(generation)
-    }
-
-    /// A stateless generation (no conversation, nothing stored but usage),
-    /// recorded in the query log as `kind`.
-    pub async fn complete(
-        &self,
-        user: Arc<User>,
-        provider: Option<&str>,
-        mut request: crate::llm::ChatRequest,
-        kind: crate::usage::CallKind,
-    ) -> Result<Arc<Generation>, CoreError> {
-        request.validate()?;
-        let model = (!request.model.is_empty()).then_some(request.model.as_str());
-        self.check_provider(provider)?;
-        let (provider, model) = self.resolve(provider, model)?;
-        request.model = model;
-        let reservation = self.deps.reserve(&user, &request)?;
-        reservation.clamp(&mut request);
-        let generation = Generation::with_kind(Uuid::now_v7(), Uuid::nil(), None, kind);
-        generation.push(GenData::Start(Started {
-            message_id: generation.message_id,
-            user_message_id: None,
-            provider: provider.clone(),
-            model: request.model.clone(),
-        }));
-        tokio::spawn(generation::run(
-            self.deps.clone(),
-            generation.clone(),
-            reservation,
-            provider,
-            request,
-            |_| {},
-        ));
         Ok(generation)
     }
 
