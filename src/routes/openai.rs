@@ -171,8 +171,8 @@ async fn chat_completions(
         CallKind::Openai,
     )?;
     let generation = call.generation.clone();
-    // Declared after `call`, so dropped before it: a client that goes away
-    // cancels the run, which then ends (and settles) in a task of its own.
+    // A client that goes away cancels the generation (a streamed one
+    // through this guard, one answered whole through `call` as well).
     let client = cancel_on_drop(&generation);
     let id = format!("chatcmpl-{}", Uuid::now_v7().simple());
     let created = chrono::Utc::now().timestamp();

@@ -11,6 +11,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use tracing::Instrument;
 use uuid::Uuid;
 
 use super::{Conversations, generation};
@@ -18,7 +19,11 @@ use crate::error::CoreError;
 use crate::model::User;
 use crate::replay::{GenData, Generation, Started};
 
-/// A stateless generation, started but not yet running.
+/// A stateless generation, started but not yet running. Dropped before its
+/// end, it cancels the run and hands the rest to a task: the run then
+/// closes the provider call and settles its usage. Only [`Stateless::detach`]
+/// keeps a run going without the caller.
+#[must_use = "a dropped generation is cancelled; detach it or run it here"]
 pub struct Stateless {
     /// Its events and end; the `Start` event is already in the log.
     pub generation: Arc<Generation>,
@@ -27,15 +32,17 @@ pub struct Stateless {
 }
 
 impl Stateless {
-    /// Runs the generation as a task of its own, for listeners to follow.
+    /// Runs the generation as a task of its own, for listeners to follow,
+    /// in the caller's span (the request's trace, as a conversation chat's).
     pub fn detach(mut self) -> Arc<Generation> {
         if let Some(run) = self.run.take() {
-            tokio::spawn(run);
+            tokio::spawn(run.in_current_span());
         }
         self.generation.clone()
     }
 
-    /// Drives the generation to its end in the caller's task.
+    /// Drives the generation to its end in the caller's task. A caller
+    /// dropped midway cancels it (see [`Stateless`]).
     pub async fn run_here(&mut self) {
         if let Some(run) = self.run.as_mut() {
             run.await;
@@ -45,16 +52,25 @@ impl Stateless {
 }
 
 impl Drop for Stateless {
-    /// A run not yet at its end continues as a task of its own: dropped
-    /// here, the provider call and the usage settlement would be lost.
+    /// A run not yet at its end is cancelled and continues as a task of its
+    /// own, which ends it: dropped here, the provider call would be cut
+    /// without its usage being settled.
     fn drop(&mut self) {
+        // A run that panicked cannot be polled again; its reservation was
+        // released as it unwound.
+        if std::thread::panicking() {
+            return;
+        }
         let Some(run) = self.run.take() else { return };
+        self.generation.cancel.cancel();
         match tokio::runtime::Handle::try_current() {
+            // At shutdown the runtime takes no new task and drops it at once,
+            // as it drops a detached generation.
             Ok(runtime) => {
-                runtime.spawn(run);
+                runtime.spawn(run.in_current_span());
             }
-            // No runtime left (the process is ending): nothing can run it.
-            Err(_) => tracing::debug!("a stateless generation was dropped with its runtime"),
+            // Dropped on a thread outside any runtime: nothing can run it.
+            Err(_) => tracing::debug!("a stateless generation was dropped outside a runtime"),
         }
     }
 }
