@@ -88,7 +88,9 @@ async fn jobs_run_again_after_a_sigkill_and_scheduled_ones_keep_their_time() {
                 .to_string()
         }
     };
-    let long = create(json!({"job_type": "delay", "payload": {"seconds": 2, "steps": 4}})).await;
+    // Long enough that the kill lands while it runs, even when the whole
+    // suite shares two cores (at 2 s an attempt once finished first).
+    let long = create(json!({"job_type": "delay", "payload": {"seconds": 5, "steps": 5}})).await;
     let due = chrono::Utc::now() + chrono::Duration::seconds(4);
     let later = create(json!({"job_type": "delay", "scheduled_for": due.to_rfc3339()})).await;
     wait_for(&client, &base, &token, &long, "running").await;
