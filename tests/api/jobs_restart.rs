@@ -2,11 +2,10 @@
 //! after a restart (its attempts counted), and a scheduled job still runs
 //! on time.
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 
 use crate::binary::{chorus, start_logged};
+use crate::helpers::eventually;
 
 pub async fn sign_up(client: &reqwest::Client, base: &str) -> String {
     let body = json!({"username": "ada", "email": "ada@example.com", "password": "password-ada"});
@@ -53,14 +52,11 @@ async fn wait_for(
     id: &str,
     status: &str,
 ) -> Value {
-    for _ in 0..300 {
+    eventually(&format!("job {id} to become {status}"), || async {
         let j = job(client, base, token, id).await;
-        if j["status"] == status {
-            return j;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("job {id} never became {status}");
+        (j["status"] == status).then_some(j)
+    })
+    .await
 }
 
 #[tokio::test]

@@ -2,11 +2,10 @@
 //! environment, an event that survives a SIGKILL and a restart (its replay
 //! still refused), and a source without a secret stopping start-up.
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 
 use crate::binary::{chorus, start_logged};
+use crate::helpers::eventually;
 use crate::jobs_restart::sign_up;
 use crate::webhooks_in::{SECRET, sign};
 
@@ -47,15 +46,10 @@ async fn a_received_event_survives_a_sigkill_and_its_replay_is_still_refused() {
     let token = sign_up(&client, &base).await;
     let payload = json!({"id": "evt_durable", "type": "invoice.paid"}).to_string();
     assert_eq!(deliver(&client, &base, &payload).await, 200);
-    let mut processed = false;
-    for _ in 0..200 {
-        if events(&client, &base, &token).await["items"][0]["status"] == "processed" {
-            processed = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(processed, "the event was never processed");
+    eventually("the event to be processed", || async {
+        (events(&client, &base, &token).await["items"][0]["status"] == "processed").then_some(())
+    })
+    .await;
     server.kill().unwrap();
     server.wait().unwrap();
 
