@@ -9,11 +9,11 @@
 //! path on them is 503.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::ConnectInfo;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
@@ -33,10 +33,27 @@ pub struct ConnectionSlot {
     _permit: Arc<OwnedSemaphorePermit>,
 }
 
-/// Marks a request that came on a probe-only connection (the server is at
-/// its connection cap): only `/live` and `/ready` are served on it.
-#[derive(Debug, Clone, Copy)]
-pub struct ProbeOnly;
+/// What the listener knows of the connection a request came on, given to
+/// every request as one extension (each extension costs an allocation).
+#[derive(Clone)]
+pub struct Connection {
+    /// The TCP peer.
+    pub peer: SocketAddr,
+    /// `None` on a probe-only connection (the server is at its connection
+    /// cap): only `/live` and `/ready` are served on it.
+    slot: Option<ConnectionSlot>,
+}
+
+impl Connection {
+    pub fn is_probe_only(&self) -> bool {
+        self.slot.is_none()
+    }
+
+    /// The slot, for whatever outlives the request (a WebSocket).
+    pub fn slot(&self) -> Option<ConnectionSlot> {
+        self.slot.clone()
+    }
+}
 
 /// The slot a connection was accepted into.
 enum Slot {
@@ -116,19 +133,11 @@ pub async fn serve(
             }
             Slot::Probe(permit) => (Arc::new(permit), None, probe_builder.clone()),
         };
+        let connection = Connection { peer, slot: held };
         let service = router
             .clone()
             .map_request(move |mut req: axum::extract::Request<_>| {
-                req.extensions_mut().insert(ConnectInfo(peer));
-                let extensions = req.extensions_mut();
-                match &held {
-                    Some(slot) => {
-                        extensions.insert(slot.clone());
-                    }
-                    None => {
-                        extensions.insert(ProbeOnly);
-                    }
-                }
+                req.extensions_mut().insert(connection.clone());
                 req
             });
         let watcher = graceful.watcher();

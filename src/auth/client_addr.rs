@@ -4,10 +4,12 @@
 //! client can write `X-Forwarded-For`, so from an untrusted peer it is
 //! ignored: a client cannot pick the IP its rate limits are keyed by.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
+
+use crate::server::Connection;
 use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::Response;
@@ -83,7 +85,7 @@ pub async fn resolve(
     mut req: Request,
     next: Next,
 ) -> Response {
-    if let Some(ConnectInfo(peer)) = req.extensions().get::<ConnectInfo<SocketAddr>>().copied() {
+    if let Some(peer) = req.extensions().get::<Connection>().map(|c| c.peer) {
         let client = proxies.client(peer.ip(), req.headers());
         req.extensions_mut().insert(ClientIp(client));
     }

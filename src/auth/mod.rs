@@ -12,10 +12,9 @@ pub mod jwt;
 pub mod oidc;
 pub mod origin;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::middleware::Next;
@@ -104,8 +103,8 @@ pub fn client_ip(parts: &Parts) -> Option<std::net::IpAddr> {
     }
     parts
         .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip())
+        .get::<crate::server::Connection>()
+        .map(|c| c.peer.ip())
 }
 
 /// A token a request presents, and where it came from.

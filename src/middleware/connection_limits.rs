@@ -15,7 +15,7 @@ use http_body_util::BodyExt;
 use tower_http::timeout::{TimeoutBody, TimeoutError};
 
 use crate::error::{ApiError, ErrorKind};
-use crate::server::ProbeOnly;
+use crate::server::Connection;
 
 /// Fails the body read when no data arrives for `timeout` (tower-http's
 /// `TimeoutBody`: the timer restarts with each chunk, like nginx's
@@ -54,7 +54,10 @@ pub(super) async fn with_body_timeout(timeout: Duration, req: Request, next: Nex
 
 /// On a probe-only connection, anything but `/live` and `/ready` is 503.
 pub(super) fn refuse_probe_only(req: &Request) -> Option<Response> {
-    let probe = req.extensions().get::<ProbeOnly>().is_some();
+    let probe = req
+        .extensions()
+        .get::<Connection>()
+        .is_some_and(Connection::is_probe_only);
     if !probe || matches!(req.uri().path(), "/live" | "/ready") {
         return None;
     }

@@ -9,7 +9,7 @@ use std::time::Instant;
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 use http_body_util::BodyExt;
 use serde::Serialize;
@@ -24,6 +24,10 @@ use crate::server_timing::{self, Timed};
 pub struct RequestId(pub Arc<str>);
 
 pub const REQUEST_ID: &str = "x-request-id";
+
+/// [`REQUEST_ID`] made once, at compile time: a `&str` name is parsed and
+/// checked again on every use.
+const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static(REQUEST_ID);
 
 /// Largest success body re-wrapped for v2; bigger ones (none today) pass as they are.
 const V2_WRAP_LIMIT: usize = 16 << 20;
@@ -75,7 +79,7 @@ pub(super) async fn finish(mut response: Response, begun: &Begun) -> Response {
 
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(id) {
-        headers.insert(REQUEST_ID, value);
+        headers.insert(REQUEST_ID_HEADER, value);
     }
     if let Some(value) = timed.and_then(|t| server_timing::value(*arrived, t, Instant::now())) {
         headers.insert("server-timing", value);
@@ -89,7 +93,7 @@ pub(super) async fn finish(mut response: Response, begun: &Begun) -> Response {
 
 fn request_id(req: &Request) -> Arc<str> {
     req.headers()
-        .get(REQUEST_ID)
+        .get(&REQUEST_ID_HEADER)
         .and_then(|v| v.to_str().ok())
         .filter(|v| is_acceptable_id(v))
         .map(Arc::from)

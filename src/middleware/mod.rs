@@ -56,11 +56,7 @@ pub fn apply(router: Router, config: &Config) -> Router {
 }
 
 pub(super) fn request_span(req: &Request) -> tracing::Span {
-    let id = req
-        .extensions()
-        .get::<RequestId>()
-        .map(|r| r.0.clone())
-        .unwrap_or_default();
+    let id = req.extensions().get::<RequestId>().map_or("", |r| &*r.0);
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -68,11 +64,12 @@ pub(super) fn request_span(req: &Request) -> tracing::Span {
         .unwrap_or("unmatched");
     // `status` and the `otel.*` fields are recorded only while traces are
     // exported (`join_incoming_trace`, `record_status`): the log's events
-    // carry the status themselves.
+    // carry the status themselves. Plain strings, which the text log writes
+    // without `fmt` (`telemetry/fields.rs`).
     let span = tracing::info_span!(
         "request",
-        request_id = %id,
-        method = %req.method(),
+        request_id = id,
+        method = req.method().as_str(),
         route,
         user_id = Empty,
         status = Empty,

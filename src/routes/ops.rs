@@ -20,13 +20,17 @@ use crate::extract::Json;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
+    // The cache is layered on `/ready` alone: every other route (`/live`
+    // above all) would pay an extension per request for it.
+    let ready = OpenApiRouter::new()
+        .routes(routes!(ready))
+        .layer(Extension(ReadyCache::new(READY_TTL)));
     OpenApiRouter::new()
         .routes(routes!(health))
         .routes(routes!(live))
-        .routes(routes!(ready))
         .routes(routes!(version))
         .routes(routes!(metrics))
-        .layer(Extension(ReadyCache::new(READY_TTL)))
+        .merge(ready)
 }
 
 /// How long a readiness answer is reused: a flood of `/ready` costs one

@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
-use crate::server::ConnectionSlot;
+use crate::server::Connection;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -38,11 +38,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 async fn connect(
     State(state): State<AppState>,
     me: CurrentUser,
-    connection: Option<Extension<ConnectionSlot>>,
+    connection: Option<Extension<Connection>>,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     let slot = crate::sse::take_slot(&state, &me)?;
-    let connection = connection.map(|Extension(c)| c);
+    let connection = connection.and_then(|Extension(c)| c.slot());
     let config = &state.config.ws;
     let max = config.max_frame_bytes;
     // Small buffers keep an idle socket cheap (CRATES.md: tungstenite's

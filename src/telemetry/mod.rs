@@ -1,6 +1,7 @@
 //! Logs (tracing), traces (OpenTelemetry, [`otel`]) and metrics
 //! (Prometheus) set-up.
 
+mod fields;
 mod otel;
 
 use std::io::IsTerminal;
@@ -50,7 +51,7 @@ pub fn init_tracing(
         .with_ansi(std::io::stdout().is_terminal());
     let fmt: Box<dyn Layer<Registry> + Send + Sync> = match config.format {
         LogFormat::Json => fmt.json().flatten_event(true).boxed(),
-        LogFormat::Text => fmt.boxed(),
+        LogFormat::Text => fmt.fmt_fields(fields::PlainFields).boxed(),
     };
     let (export, layer) = otel::start(telemetry)?;
     tracing_subscriber::registry()
