@@ -9,7 +9,6 @@ use std::time::Duration;
 use axum::body::{Body, HttpBody};
 use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 use tower_http::timeout::{TimeoutBody, TimeoutError};
@@ -19,12 +18,13 @@ use crate::server::Connection;
 
 /// Fails the body read when no data arrives for `timeout` (tower-http's
 /// `TimeoutBody`: the timer restarts with each chunk, like nginx's
-/// `client_body_timeout`), and answers such a request 408 with its
-/// connection closed, whatever the handler made of the failed read. A
-/// request without a body (most GETs) has nothing to time.
-pub(super) async fn with_body_timeout(timeout: Duration, req: Request, next: Next) -> Response {
+/// `client_body_timeout`). The flag it gives back is set when that
+/// happened: [`answer_timed_out`] then answers 408, whatever the handler
+/// made of the failed read. A request without a body (most GETs) has
+/// nothing to time.
+pub(super) fn time_body(timeout: Duration, req: Request) -> (Request, Option<Arc<AtomicBool>>) {
     if req.body().is_end_stream() {
-        return next.run(req).await;
+        return (req, None);
     }
     let timed_out = Arc::new(AtomicBool::new(false));
     let flag = timed_out.clone();
@@ -35,8 +35,13 @@ pub(super) async fn with_body_timeout(timeout: Duration, req: Request, next: Nex
         }
         e
     });
-    let response = next.run(Request::from_parts(parts, Body::new(body))).await;
-    if !timed_out.load(Ordering::Relaxed) {
+    (Request::from_parts(parts, Body::new(body)), Some(timed_out))
+}
+
+/// `response`, or 408 with the connection closed when the request's body
+/// timed out (the flag of [`time_body`]).
+pub(super) fn answer_timed_out(response: Response, timed_out: Option<&AtomicBool>) -> Response {
+    if !timed_out.is_some_and(|t| t.load(Ordering::Relaxed)) {
         return response;
     }
     let mut response = ApiError::new(

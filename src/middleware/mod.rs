@@ -48,7 +48,7 @@ pub fn apply(router: Router, config: &Config) -> Router {
         server_timing: config.server.server_timing,
     });
     let layers = ServiceBuilder::new()
-        .layer(axum::middleware::from_fn_with_state(edge, edge::edge))
+        .layer(edge::EdgeLayer(edge))
         .option_layer(cors(&config.server.cors_origins))
         .layer(DefaultBodyLimit::max(config.limits.json_body_bytes))
         .layer(CatchPanicLayer::custom(panic_response));
