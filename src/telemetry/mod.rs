@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 
 use chorus_actors::trace_context::TARGET;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::fmt::format::FmtSpan;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -43,9 +44,11 @@ pub fn init_tracing(
     // The trace-only spans of the core never reach the log: they would
     // cost a span per actor call and store commit with traces off.
     let off = format!("{TARGET}=off").parse().map_err(|e| invalid(&e))?;
-    let filter = EnvFilter::try_new(&config.level)
-        .map_err(|e| invalid(&e))?
-        .add_directive(off);
+    let env_filter = || {
+        EnvFilter::try_new(&config.level)
+            .map(|filter| filter.add_directive(off))
+            .map_err(|e| invalid(&e))
+    };
     let fmt = tracing_subscriber::fmt::layer()
         .with_span_events(FmtSpan::NONE)
         .with_ansi(std::io::stdout().is_terminal());
@@ -54,11 +57,29 @@ pub fn init_tracing(
         LogFormat::Text => fmt.fmt_fields(fields::PlainFields).boxed(),
     };
     let (export, layer) = otel::start(telemetry)?;
-    tracing_subscriber::registry()
-        .with(fmt.with_filter(filter))
-        .with(layer)
-        .try_init()
-        .map_err(|e| invalid(&e))?;
+    let registry = tracing_subscriber::registry();
+    let installed = match layer {
+        // The OpenTelemetry layer takes spans the log leaves out (the
+        // core's trace-only ones): the filter is the log layer's own.
+        Some(layer) => registry
+            .with(fmt.with_filter(env_filter()?))
+            .with(layer)
+            .try_init(),
+        // Traces off: the log's filter is the subscriber's, so a span it
+        // turns away is never made, and a span entered or left is not
+        // looked up again for a per-layer filter. A level of targets and
+        // levels only (the usual kind) is a `Targets`, which keeps no state
+        // per span; `EnvFilter` (span and field directives) takes a lock
+        // that every worker thread shares on each span's enter and exit.
+        None => match config.level.parse::<Targets>() {
+            Ok(targets) => registry
+                .with(fmt)
+                .with(targets.with_target(TARGET, LevelFilter::OFF))
+                .try_init(),
+            Err(_) => registry.with(fmt).with(env_filter()?).try_init(),
+        },
+    };
+    installed.map_err(|e| invalid(&e))?;
     Ok(export)
 }
 
