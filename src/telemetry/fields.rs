@@ -66,17 +66,30 @@ impl Buffered<'_> {
         let text = std::str::from_utf8(&self.pending[..len]).map_err(|_| fmt::Error)?;
         self.writer.write_str(text)
     }
+
+    /// Holds back `parts`, or writes them out (after what is held) where
+    /// they do not fit.
+    fn write_all(&mut self, parts: &[&str]) -> fmt::Result {
+        let len: usize = parts.iter().map(|part| part.len()).sum();
+        let Some(room) = self.pending.get_mut(self.len..self.len + len) else {
+            self.flush()?;
+            return parts
+                .iter()
+                .try_for_each(|part| self.writer.write_str(part));
+        };
+        let mut at = 0;
+        for part in parts {
+            room[at..at + part.len()].copy_from_slice(part.as_bytes());
+            at += part.len();
+        }
+        self.len += len;
+        Ok(())
+    }
 }
 
 impl fmt::Write for Buffered<'_> {
     fn write_str(&mut self, text: &str) -> fmt::Result {
-        if let Some(room) = self.pending.get_mut(self.len..self.len + text.len()) {
-            room.copy_from_slice(text.as_bytes());
-            self.len += text.len();
-            return Ok(());
-        }
-        self.flush()?;
-        self.writer.write_str(text)
+        self.write_all(&[text])
     }
 }
 
@@ -91,13 +104,13 @@ impl PlainVisitor<'_> {
             && !name.starts_with("r#")
     }
 
-    /// Writes `name=` after a separating space if one is due.
-    fn name(&mut self, field: &Field) -> fmt::Result {
-        if !std::mem::take(&mut self.is_empty) {
-            self.out.write_str(" ")?;
+    /// The separating space, if one is due.
+    fn separator(&mut self) -> &'static str {
+        if std::mem::take(&mut self.is_empty) {
+            ""
+        } else {
+            " "
         }
-        self.out.write_str(field.name())?;
-        self.out.write_str("=")
     }
 
     /// Hands the field to `DefaultFields`' visitor.
@@ -129,11 +142,10 @@ impl Visit for PlainVisitor<'_> {
             return;
         }
         if self.is_plain(field) && needs_no_escape(value) {
-            self.result = self.name(field).and_then(|()| {
-                self.out.write_str("\"")?;
-                self.out.write_str(value)?;
-                self.out.write_str("\"")
-            });
+            let separator = self.separator();
+            self.result = self
+                .out
+                .write_all(&[separator, field.name(), "=\"", value, "\""]);
         } else {
             self.delegate(field, |inner, field| inner.record_str(field, value));
         }
@@ -151,8 +163,10 @@ impl Visit for PlainVisitor<'_> {
             return;
         }
         if self.is_plain(field) {
+            let separator = self.separator();
             self.result = self
-                .name(field)
+                .out
+                .write_all(&[separator, field.name(), "="])
                 .and_then(|()| write!(self.out, "{value:?}"));
         } else {
             self.delegate(field, |inner, field| inner.record_debug(field, value));
