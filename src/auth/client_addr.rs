@@ -8,12 +8,12 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-
-use crate::server::Connection;
 use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::Response;
 use ipnet::IpNet;
+
+use crate::server::Connection;
 
 /// The address a request is attributed to (rate limits, sessions, audit).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

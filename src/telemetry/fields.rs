@@ -234,10 +234,11 @@ mod tests {
             .finish();
         tracing::subscriber::with_default(subscriber, || {
             let id: Arc<str> = Arc::from("4f2a-b");
+            // As `middleware::request_span` makes it.
             let span = tracing::info_span!(
                 "request",
-                request_id = %id,
-                method = %axum::http::Method::GET,
+                request_id = &*id,
+                method = axum::http::Method::GET.as_str(),
                 route = "/api/v1/conversations/{id}",
                 user_id = tracing::field::Empty,
             );
@@ -256,7 +257,7 @@ mod tests {
                 1,
                 2
             );
-            tracing::info!(r#type = "x", "raw");
+            tracing::info!(r#type = "x", id = %id, "raw");
             // Past the join buffer: written part by part.
             let long = "y".repeat(300);
             tracing::info!(long = long.as_str(), "long");
@@ -271,7 +272,7 @@ mod tests {
         assert_eq!(plain, logged(DefaultFields::new()));
         assert!(
             plain.contains(
-                r#"request{request_id=4f2a-b method=GET route="/api/v1/conversations/{id}" user_id="u-1"}"#
+                r#"request{request_id="4f2a-b" method="GET" route="/api/v1/conversations/{id}" user_id="u-1"}"#
             ),
             "{plain}"
         );

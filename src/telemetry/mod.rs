@@ -71,16 +71,33 @@ pub fn init_tracing(
         // levels only (the usual kind) is a `Targets`, which keeps no state
         // per span; `EnvFilter` (span and field directives) takes a lock
         // that every worker thread shares on each span's enter and exit.
-        None => match config.level.parse::<Targets>() {
-            Ok(targets) => registry
+        None => match plain_targets(&config.level) {
+            Some(targets) => registry
                 .with(fmt)
                 .with(targets.with_target(TARGET, LevelFilter::OFF))
                 .try_init(),
-            Err(_) => registry.with(fmt).with(env_filter()?).try_init(),
+            None => registry.with(fmt).with(env_filter()?).try_init(),
         },
     };
     installed.map_err(|e| invalid(&e))?;
     Ok(export)
+}
+
+/// `level` as a `Targets`, where that means what `EnvFilter` makes of it:
+/// `target=level` and bare levels only. `Targets` also takes span and field
+/// directives (as odd target names) and empty pieces (as "error"), which
+/// `EnvFilter` reads otherwise; those stay with `EnvFilter`.
+fn plain_targets(level: &str) -> Option<Targets> {
+    let plain = level.split(',').all(|piece| {
+        !piece.is_empty()
+            && !piece
+                .chars()
+                .any(|c| matches!(c, '[' | ']' | '{' | '}') || c.is_whitespace())
+    });
+    if !plain {
+        return None;
+    }
+    level.parse().ok()
 }
 
 /// Whether `level` is a usable log filter (checked with the configuration).
@@ -131,5 +148,38 @@ fn keep_up(handle: PrometheusHandle) {
         });
     if let Err(e) = spawned {
         tracing::warn!(error = %e, "cannot start the metrics upkeep; histograms drain at each scrape only");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tracing::Level;
+
+    use super::plain_targets;
+
+    #[test]
+    fn only_targets_and_levels_skip_env_filter() {
+        let targets = plain_targets("warn,chorus=info").unwrap();
+        assert!(targets.would_enable("chorus::routes", &Level::INFO));
+        assert!(!targets.would_enable("chorus::routes", &Level::DEBUG));
+        assert!(targets.would_enable("hyper", &Level::WARN));
+        assert!(!targets.would_enable("hyper", &Level::INFO));
+        assert!(
+            plain_targets("INFO")
+                .unwrap()
+                .would_enable("x", &Level::INFO)
+        );
+        assert!(plain_targets("chorus=debug").is_some());
+        for level in [
+            "",
+            "info,",
+            "warn,,chorus=info",
+            "[request]=debug",
+            "chorus[request]=debug",
+            "chorus[{user_id}]=debug",
+            "info, chorus=debug",
+        ] {
+            assert!(plain_targets(level).is_none(), "{level:?} is for EnvFilter");
+        }
     }
 }
