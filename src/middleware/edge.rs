@@ -54,6 +54,12 @@ const SECURITY_HEADERS: [(HeaderName, HeaderValue); 3] = [
     ),
 ];
 
+/// `Strict-Transport-Security`, behind a TLS-terminating proxy.
+const HSTS: (HeaderName, HeaderValue) = (
+    HeaderName::from_static("strict-transport-security"),
+    HeaderValue::from_static("max-age=63072000; includeSubDomains"),
+);
+
 /// The edge as a tower layer.
 #[derive(Clone)]
 pub struct EdgeLayer(pub Arc<Edge>);
@@ -166,10 +172,8 @@ impl Answer {
             headers.insert(name, value);
         }
         if edge.hsts {
-            headers.insert(
-                HeaderName::from_static("strict-transport-security"),
-                HeaderValue::from_static("max-age=63072000; includeSubDomains"),
-            );
+            let (name, value) = HSTS;
+            headers.insert(name, value);
         }
         response
     }

@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::feature_flags::{admin_and_user, check, create};
-use crate::helpers::{TestApp, call, envelope, spawn_app, test_config};
+use crate::helpers::{TestApp, call, envelope, eventually, spawn_app, test_config};
 
 #[tokio::test]
 async fn a_plain_user_gets_403_from_every_admin_flag_and_usage_route() {
@@ -62,13 +62,11 @@ async fn a_plain_user_gets_403_from_every_admin_flag_and_usage_route() {
 /// Serves an app on `dir`, which the caller owns (so a second app can reopen it).
 /// Waits for the last server's flusher to let go of sled's lock first.
 async fn serve_on(dir: &std::path::Path) -> TestApp {
-    for _ in 0..500 {
-        if let Ok(app) = chorus::Application::build(test_config(dir)).await {
-            return TestApp::serve(app);
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    panic!("the data dir did not reopen");
+    let app = eventually("the data dir to reopen", || async {
+        chorus::Application::build(test_config(dir)).await.ok()
+    })
+    .await;
+    TestApp::serve(app)
 }
 
 /// The audit records in the data dir of a stopped server, oldest first.
