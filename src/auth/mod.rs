@@ -8,17 +8,16 @@
 pub mod audited;
 pub mod client_addr;
 pub mod cookies;
+pub mod guard;
 pub mod jwt;
 pub mod oidc;
 pub mod origin;
 
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use chorus_actors::CoreError;
 use chorus_actors::accounts::Accounts;
 use chorus_actors::accounts::secrets::API_KEY_PREFIX;
@@ -215,80 +214,6 @@ fn check_impersonation(accounts: &Accounts, sid: Uuid, admin: Uuid) -> Result<()
 
 fn unauthenticated(reason: &'static str, message: &'static str) -> CoreError {
     CoreError::unauthenticated(reason, message)
-}
-
-/// Middleware for authenticated routes of rate class `class`: 401 without a
-/// valid credential (rate-limited per IP, against guessing), then the
-/// caller's own bucket.
-pub async fn require_user(
-    State((state, class)): State<(AppState, RateClass)>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let (mut parts, body) = req.into_parts();
-    let current = match credential(&parts, state.config.server.secure_cookies) {
-        Some(c) if c.from_cookie => {
-            check_origin(&state, &parts).and_then(|()| authenticate(&state, &c.token))
-        }
-        Some(c) => authenticate(&state, &c.token),
-        None => Err(unauthenticated("missing", "authentication required").into()),
-    };
-    let key = match &current {
-        Ok(c) => RateKey::User(c.user.id),
-        Err(_) => ip_key(&parts),
-    };
-    let info = match state.rate_limits.check(class, key) {
-        Ok(info) => info,
-        Err(limited) => return limited.into_response(),
-    };
-    let mut response = match current {
-        Ok(current) => {
-            tracing::Span::current().record("user_id", tracing::field::display(current.user.id));
-            // Only what the log keeps pays for reading the request's facts.
-            let facts = if current.impersonator.is_some() || audited::is_admin_route(&parts) {
-                Some(audited::RequestFacts::of(&mut parts).await)
-            } else {
-                None
-            };
-            let refused = current.impersonator.is_some()
-                && facts
-                    .as_ref()
-                    .is_some_and(|f| f.refused_under_impersonation());
-            let response = if refused {
-                ApiError::new(
-                    ErrorKind::Authorization,
-                    "an impersonation token cannot make credentials",
-                )
-                .into_response()
-            } else {
-                parts.extensions.insert(current.clone());
-                next.run(Request::from_parts(parts, body)).await
-            };
-            if let Some(facts) = &facts {
-                audited::record(&state, facts, &current, response.status()).await;
-            }
-            response
-        }
-        Err(e) => e.into_response(),
-    };
-    info.write_headers(response.headers_mut());
-    response
-}
-
-/// Middleware for public routes of rate class `class`, keyed by client IP.
-pub async fn limit_by_ip(
-    State((state, class)): State<(AppState, RateClass)>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let (parts, body) = req.into_parts();
-    let info = match check_ip(&state, class, &parts) {
-        Ok(info) => info,
-        Err(limited) => return limited.into_response(),
-    };
-    let mut response = next.run(Request::from_parts(parts, body)).await;
-    info.write_headers(response.headers_mut());
-    response
 }
 
 /// Takes one token of `class` from the bucket of the request's client IP.

@@ -25,9 +25,12 @@ pub struct RequestId(pub Arc<str>);
 
 pub const REQUEST_ID: &str = "x-request-id";
 
-/// [`REQUEST_ID`] made once, at compile time: a `&str` name is parsed and
-/// checked again on every use.
+// The names the envelope writes, made once at compile time: a `&str` name is
+// parsed and checked again on every use.
 const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static(REQUEST_ID);
+const SERVER_TIMING: HeaderName = HeaderName::from_static("server-timing");
+const API_VERSION: HeaderName = HeaderName::from_static("x-api-version");
+const API_LATEST_VERSION: HeaderName = HeaderName::from_static("x-api-latest-version");
 
 /// Largest success body re-wrapped for v2; bigger ones (none today) pass as they are.
 const V2_WRAP_LIMIT: usize = 16 << 20;
@@ -82,11 +85,11 @@ pub(super) async fn finish(mut response: Response, begun: &Begun) -> Response {
         headers.insert(REQUEST_ID_HEADER, value);
     }
     if let Some(value) = timed.and_then(|t| server_timing::value(*arrived, t, Instant::now())) {
-        headers.insert("server-timing", value);
+        headers.insert(SERVER_TIMING, value);
     }
     if let Some(version) = api.header() {
-        headers.insert("x-api-version", HeaderValue::from_static(version));
-        headers.insert("x-api-latest-version", HeaderValue::from_static("v2"));
+        headers.insert(API_VERSION, HeaderValue::from_static(version));
+        headers.insert(API_LATEST_VERSION, HeaderValue::from_static("v2"));
     }
     response
 }

@@ -5,7 +5,7 @@
 //! - the handler's own `responses(..)` (404, 409, a quota's 429, a
 //!   provider's 502...), with a description of when;
 //! - the layer a route group gets in `routes/mod.rs` ([`answers`]: 401 and
-//!   403 of `require_user`, 429 of a rate class);
+//!   403 of the signed-in guard, 429 of a rate class);
 //! - the request's shape, here ([`complete`]): every operation reads its
 //!   JSON body with `extract::Json` and its parameters with
 //!   `extract::{Path, Query}`, whose rejections are known, and any route
@@ -28,10 +28,10 @@ const OPENAI_ENVELOPE: &str = "OpenAiError";
 /// What a part of the edge can answer, besides the handler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Layer {
-    /// `require_user`: 401 without a valid credential, 403 for a cookie
+    /// The signed-in guard (`auth::guard`): 401 without a valid credential, 403 for a cookie
     /// sent by a foreign origin on an unsafe method, 429 over the rate class.
     SignedIn,
-    /// `limit_by_ip`: 429 over the rate class.
+    /// The per-IP guard: 429 over the rate class.
     PerIp,
 }
 

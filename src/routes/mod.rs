@@ -41,13 +41,13 @@ mod settings_audit;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::auth::{check_ip, limit_by_ip, require_user};
+use crate::auth::check_ip;
+use crate::auth::guard::{Callers, GuardLayer};
 use crate::error::{ApiError, ErrorKind};
 use crate::openapi::{self, ApiDoc, Layer};
 use crate::rate_limit::RateClass;
@@ -121,7 +121,7 @@ fn signed_in(
     class: RateClass,
 ) -> OpenApiRouter<AppState> {
     openapi::answers(router.get_openapi_mut(), Layer::SignedIn);
-    router.route_layer(from_fn_with_state((state.clone(), class), require_user))
+    router.route_layer(GuardLayer::new(state, class, Callers::SignedIn))
 }
 
 /// `router` for anyone, limited per IP in rate class `class`.
@@ -131,7 +131,7 @@ fn per_ip(
     class: RateClass,
 ) -> OpenApiRouter<AppState> {
     openapi::answers(router.get_openapi_mut(), Layer::PerIp);
-    router.route_layer(from_fn_with_state((state.clone(), class), limit_by_ip))
+    router.route_layer(GuardLayer::new(state, class, Callers::Anyone))
 }
 
 /// Every route, the OpenAPI document at `/openapi.json` and the docs page at `/docs`.

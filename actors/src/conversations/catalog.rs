@@ -281,7 +281,7 @@ impl Catalog {
             // Every writer of a conversation record holds its lock (see ConvTables::append).
             let _guard = c.lock(&conv_id);
             self.store
-                .transaction_unflushed(&[&c.conversations, &c.by_user], |tx| {
+                .transaction_unflushed(&[&c.conversations], |tx| {
                     let Some(mut conv) = tx.get(&c.conversations, &conv_id)? else {
                         return Tx::abort(StoreError::Conflict("conversation was deleted".into()));
                     };

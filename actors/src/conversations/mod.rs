@@ -9,6 +9,7 @@ pub mod generation;
 mod live;
 mod prepare;
 pub(crate) mod prompt;
+mod recency;
 mod stateless;
 mod tables;
 #[cfg(test)]
@@ -36,7 +37,7 @@ use crate::model::{
 };
 use crate::projects::ProjectEvent;
 use crate::replay::Generation;
-use crate::store::{Store, StoreKey};
+use crate::store::Store;
 use crate::supervisor::{Supervisor, SupervisorConfig};
 use actor::{ConversationActor, ConversationMsg};
 
@@ -214,18 +215,10 @@ impl Conversations {
             .filter(|s| !s.is_empty());
         let mut items = Vec::new();
         let mut total = 0;
-        for item in self.tables.by_user.scan_prefix(&user_id).rev() {
-            let (key, ()) = item?;
-            let Some(id) = key.get(24..40).and_then(|b| Uuid::from_slice(b).ok()) else {
-                continue;
-            };
+        for id in self.tables.ids_by_recency(user_id) {
             let Some(conv) = self.tables.conversations.get(&id)? else {
                 continue;
             };
-            // An entry left behind by a crash mid-append: the record knows better.
-            if key.get(16..24) != Some(conv.updated_at.to_key().as_slice()) {
-                continue;
-            }
             let hit = needle
                 .as_deref()
                 .is_none_or(|n| conv.title.to_lowercase().contains(n))
@@ -276,7 +269,7 @@ impl Conversations {
         let guard = t.lock(&id);
         let updated = self
             .store
-            .transaction_unflushed(&[&t.conversations, &t.by_user], |tx| {
+            .transaction_unflushed(&[&t.conversations], |tx| {
                 let Some(mut c) = tx.get(&t.conversations, &id)? else {
                     return crate::store::Tx::abort(crate::store::StoreError::Conflict(
                         "conversation was deleted".into(),
@@ -303,9 +296,12 @@ impl Conversations {
                 if let Some(v) = patch.project_id {
                     c.project_id = v;
                 }
+                let old = c.updated_at;
                 t.touch_in(tx, &mut c, now_ms())?;
-                Ok(c)
+                Ok((c, old))
             })?;
+        let (updated, old) = updated;
+        t.moved(&updated, old);
         drop(guard);
         self.store.commit().await?;
         if let Some(project) = updated.project_id

@@ -1,23 +1,28 @@
 //! The store tables of conversations and messages.
 
-use std::collections::HashSet;
+use std::sync::Arc;
 
 use uuid::Uuid;
 
 use crate::error::CoreError;
 use crate::model::{Conversation, Message};
 use crate::per_user::{Counted, UserCount, id_at};
-use crate::store::{KeyLocks, Store, StoreError, StoreKey, Table, Tx, TxResult};
+use crate::store::{KeyLocks, Store, StoreError, Table, Tx, TxResult};
+
+use super::recency::Recency;
+
+/// The stored recency index that [`Recency`] replaced, dropped at open.
+const OLD_RECENCY_TREE: &str = "conversations_by_user";
 
 /// Conversation and message tables, with a write lock per conversation. Cheap to clone.
 #[derive(Clone)]
 pub struct ConvTables {
     /// Serializes read-modify-writes of one conversation's record.
-    locks: std::sync::Arc<KeyLocks>,
+    locks: Arc<KeyLocks>,
     /// Conversation id -> the conversation record.
     pub conversations: Table<Uuid, Conversation>,
-    /// (user id, updated at ms, conversation id): a user's conversations by recency.
-    pub by_user: Table<(Uuid, i64, Uuid), ()>,
+    /// A user's conversations by recency, made from the records.
+    recency: Arc<Recency>,
     /// (conversation id, message id v7): a conversation's messages are one ordered range.
     pub messages: Table<(Uuid, Uuid), Message>,
     /// How many conversations each user has, against `max_per_user`.
@@ -28,13 +33,16 @@ pub struct ConvTables {
 
 impl ConvTables {
     /// Opens the tables in `store`; `max_per_user` caps the conversations of one user.
+    /// Builds the recency view from the records (one pass over them).
     pub fn open(store: &Store, max_per_user: u64) -> Result<Self, StoreError> {
+        let conversations = store.table("conversations")?;
+        store.drop_table(OLD_RECENCY_TREE)?;
         Ok(Self {
             count: UserCount::open(store, Counted::Conversations)?,
             max_per_user,
             locks: Default::default(),
-            conversations: store.table("conversations")?,
-            by_user: store.table("conversations_by_user")?,
+            recency: Arc::new(Recency::load(&conversations)?),
+            conversations,
             messages: store.table("messages")?,
         })
     }
@@ -45,18 +53,18 @@ impl ConvTables {
         let user = conv.user_id;
         {
             let _guard = self.count.lock(user);
-            let n = self
-                .count
-                .check(user, self.max_per_user, || self.distinct_ids(user))?;
-            store.transaction_unflushed(
-                &[&self.conversations, &self.by_user, self.count.table()],
-                |tx| {
-                    tx.insert(&self.by_user, &(user, conv.updated_at, conv.id), &())?;
-                    tx.insert(&self.conversations, &conv.id, conv)?;
-                    self.count.set_in(tx, user, n + 1)?;
-                    self.count.add_total_in(tx, 1)
-                },
-            )?;
+            let n =
+                self.count.check(
+                    user,
+                    self.max_per_user,
+                    || Ok(self.recency.len(user) as u64),
+                )?;
+            store.transaction_unflushed(&[&self.conversations, self.count.table()], |tx| {
+                tx.insert(&self.conversations, &conv.id, conv)?;
+                self.count.set_in(tx, user, n + 1)?;
+                self.count.add_total_in(tx, 1)
+            })?;
+            self.recency.put(user, conv.updated_at, conv.id);
         }
         store.commit().await?;
         Ok(())
@@ -70,18 +78,19 @@ impl ConvTables {
         // count is repaired, never messages nobody can reach.
         self.messages.remove_prefix(&id)?;
         let _count_guard = self.count.lock(user);
-        store.transaction_unflushed(
-            &[&self.conversations, &self.by_user, self.count.table()],
-            |tx| {
+        let removed =
+            store.transaction_unflushed(&[&self.conversations, self.count.table()], |tx| {
                 let Some(conv) = tx.get(&self.conversations, &id)? else {
-                    return Ok(());
+                    return Ok(None);
                 };
                 tx.remove(&self.conversations, &id)?;
-                tx.remove(&self.by_user, &(user, conv.updated_at, id))?;
                 self.count.decrement_in(tx, user)?;
-                self.count.add_total_in(tx, -1)
-            },
-        )?;
+                self.count.add_total_in(tx, -1)?;
+                Ok(Some(conv.updated_at))
+            })?;
+        if let Some(updated_at) = removed {
+            self.recency.remove(user, updated_at, id);
+        }
         Ok(())
     }
 
@@ -97,63 +106,41 @@ impl ConvTables {
             .ensure_total(|| self.conversations.len() as u64)?)
     }
 
-    /// How many conversations `user` has, from the recency index: keys only,
-    /// each conversation once (a crash can leave a second, stale entry).
-    fn distinct_ids(&self, user: Uuid) -> Result<u64, CoreError> {
-        let mut seen = HashSet::new();
-        for key in self.by_user.keys_with_prefix(&user) {
-            seen.insert(id_at(&key?, 24)?);
-        }
-        Ok(seen.len() as u64)
-    }
-
     /// A page of `user`'s conversations, most recently updated first, and
-    /// how many there are. Decodes the page's records only: the entries
-    /// before it and the total come from the index keys.
+    /// how many there are. Decodes the page's records only.
     pub fn recent_page(
         &self,
         user: Uuid,
         skip: usize,
         limit: usize,
     ) -> Result<(Vec<Conversation>, usize), CoreError> {
-        let mut seen = HashSet::new();
         let mut items = Vec::new();
-        for key in self.by_user.keys_with_prefix(&user).rev() {
-            let key = key?;
-            let id = id_at(&key, 24)?;
-            if seen.contains(&id) {
-                continue;
-            }
-            if seen.len() >= skip && items.len() < limit {
-                let Some(conv) = self.conversations.get(&id)? else {
-                    continue;
-                };
-                // An entry left behind by a crash mid-append: the record knows better.
-                if key.get(16..24) != Some(conv.updated_at.to_key().as_slice()) {
-                    continue;
-                }
+        for id in self.recency.page(user, skip, limit) {
+            // Gone between the page and the read: a delete raced the list.
+            if let Some(conv) = self.conversations.get(&id)? {
                 items.push(conv);
             }
-            seen.insert(id);
         }
-        // The stored count is exact; the index may hold a phantom left by a crash.
-        let total = match self.count.stored(user)? {
-            Some(n) => n as usize,
-            None => seen.len(),
-        };
-        Ok((items, total))
+        Ok((items, self.recency.len(user)))
     }
 
-    /// Writes `conv` with a new `updated_at`, moving its recency index entry.
+    /// Every conversation id of `user`, most recently updated first.
+    pub fn ids_by_recency(&self, user: Uuid) -> Vec<Uuid> {
+        self.recency.page(user, 0, usize::MAX)
+    }
+
+    /// Writes `conv` with a new `updated_at` in `tx`. The caller holds the
+    /// record's lock and tells [`ConvTables::moved`] once `tx` is done.
     pub fn touch_in(&self, tx: &Tx<'_>, conv: &mut Conversation, now: i64) -> TxResult<()> {
-        tx.remove(&self.by_user, &(conv.user_id, conv.updated_at, conv.id))?;
         conv.updated_at = now.max(conv.updated_at);
-        tx.insert(
-            &self.by_user,
-            &(conv.user_id, conv.updated_at, conv.id),
-            &(),
-        )?;
         tx.insert(&self.conversations, &conv.id, conv)
+    }
+
+    /// Conversation `conv`, updated at `old` before, was written: it moves
+    /// in the recency view. Called under the record's lock.
+    pub fn moved(&self, conv: &Conversation, old: i64) {
+        self.recency
+            .moved(conv.user_id, old, conv.updated_at, conv.id);
     }
 
     /// Appends `message` durably, with the conversation's count and recency.
@@ -161,10 +148,8 @@ impl ConvTables {
     /// No sled transaction here (see `KeyLocks`): the conversation's stripe
     /// lock serializes the read-modify-write, and the writes are ordered so
     /// that a crash between them leaves nothing a reader trips on: the
-    /// message first (what the caller is told about), then the new recency
-    /// entry, the record, and last the removal of the old entry. A stale
-    /// count is repaired by [`ConvTables::repair_count`]; a stale recency
-    /// entry is skipped by the list, which checks it against the record.
+    /// message first (what the caller is told about), then the record. A
+    /// stale count is repaired by [`ConvTables::repair_count`].
     pub async fn append(
         &self,
         store: &Store,
@@ -195,12 +180,8 @@ impl ConvTables {
             let old = conv.updated_at;
             conv.message_count += 1;
             conv.updated_at = message.created_at.max(old);
-            self.by_user
-                .insert(&(conv.user_id, conv.updated_at, conv.id), &())?;
             self.conversations.insert(&conv.id, &conv)?;
-            if old != conv.updated_at {
-                self.by_user.remove(&(conv.user_id, old, conv.id))?;
-            }
+            self.moved(&conv, old);
             conv
         };
         store.commit().await?;
@@ -290,6 +271,78 @@ mod tests {
     use super::*;
     use crate::model::now_ms;
 
+    fn conversation(user: Uuid, at: i64) -> Conversation {
+        Conversation {
+            id: Uuid::now_v7(),
+            user_id: user,
+            title: "t".into(),
+            persona_id: None,
+            provider: None,
+            model: None,
+            system_prompt: None,
+            metadata_json: crate::model::JsonText::empty_object(),
+            tag_ids: Vec::new(),
+            message_count: 0,
+            created_at: at,
+            updated_at: at,
+            project_id: None,
+        }
+    }
+
+    fn message(conversation_id: Uuid, at: i64) -> Message {
+        Message {
+            id: Uuid::now_v7(),
+            conversation_id,
+            role: crate::model::MessageRole::User,
+            content: "hi".into(),
+            metadata_json: crate::model::JsonText::empty_object(),
+            usage: None,
+            status: crate::model::MessageStatus::Complete,
+            created_at: at,
+        }
+    }
+
+    fn ids(page: (Vec<Conversation>, usize)) -> (Vec<Uuid>, usize) {
+        (page.0.iter().map(|c| c.id).collect(), page.1)
+    }
+
+    #[tokio::test]
+    async fn the_recency_order_is_made_again_from_the_records_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::open_for_test(dir.path(), crate::store::Durability::Sync);
+        let old_index = store
+            .table::<(Uuid, i64, Uuid), ()>(OLD_RECENCY_TREE)
+            .unwrap();
+        old_index
+            .insert(&(Uuid::nil(), 1, Uuid::nil()), &())
+            .unwrap();
+        let tables = ConvTables::open(&store, 100).unwrap();
+        let (user, other) = (Uuid::now_v7(), Uuid::now_v7());
+        let convs: Vec<Conversation> = (0..3).map(|at| conversation(user, at)).collect();
+        for conv in convs.iter().chain([&conversation(other, 50)]) {
+            tables.insert_new(&store, conv).await.unwrap();
+        }
+        tables
+            .append(&store, &message(convs[0].id, 100))
+            .await
+            .unwrap();
+        tables.remove(&store, user, convs[1].id).unwrap();
+        let want = (vec![convs[0].id, convs[2].id], 2);
+        assert_eq!(ids(tables.recent_page(user, 0, 10).unwrap()), want);
+        assert_eq!(
+            ids(tables.recent_page(user, 1, 10).unwrap()),
+            (vec![convs[2].id], 2)
+        );
+
+        let reopened = ConvTables::open(&store, 100).unwrap();
+        assert_eq!(ids(reopened.recent_page(user, 0, 10).unwrap()), want);
+        assert_eq!(reopened.recent_page(other, 0, 10).unwrap().1, 1);
+        let old_index = store
+            .table::<(Uuid, i64, Uuid), ()>(OLD_RECENCY_TREE)
+            .unwrap();
+        assert!(old_index.is_empty(), "the stored index is dropped");
+    }
+
     #[tokio::test]
     async fn counts_left_stale_by_a_crash_are_repaired_in_one_pass() {
         let dir = tempfile::tempdir().unwrap();
@@ -299,32 +352,12 @@ mod tests {
         let mut ids = Vec::new();
         for stale in [0u64, 5] {
             let conv = Conversation {
-                id: Uuid::now_v7(),
-                user_id: user,
-                title: "t".into(),
-                persona_id: None,
-                provider: None,
-                model: None,
-                system_prompt: None,
-                metadata_json: crate::model::JsonText::empty_object(),
-                tag_ids: Vec::new(),
                 message_count: stale,
-                created_at: now_ms(),
-                updated_at: now_ms(),
-                project_id: None,
+                ..conversation(user, now_ms())
             };
             tables.conversations.insert(&conv.id, &conv).unwrap();
             for _ in 0..2 {
-                let message = Message {
-                    id: Uuid::now_v7(),
-                    conversation_id: conv.id,
-                    role: crate::model::MessageRole::User,
-                    content: "hi".into(),
-                    metadata_json: crate::model::JsonText::empty_object(),
-                    usage: None,
-                    status: crate::model::MessageStatus::Complete,
-                    created_at: now_ms(),
-                };
+                let message = message(conv.id, now_ms());
                 tables
                     .messages
                     .insert(&(conv.id, message.id), &message)

@@ -207,6 +207,13 @@ impl Store {
         Ok(Table::new(self.inner.db.open_tree(name)?))
     }
 
+    /// Drops tree `name` and what it holds, if there is one (durable with
+    /// the next commit).
+    pub fn drop_table(&self, name: &str) -> Result<(), StoreError> {
+        self.inner.db.drop_tree(name)?;
+        Ok(())
+    }
+
     /// Makes every write made before this call durable (a no-op under
     /// `Relaxed`). Concurrent callers share one flush.
     pub async fn commit(&self) -> Result<(), StoreError> {
